@@ -1,0 +1,12 @@
+//===- DeadCode.h - Dead-code elimination -----------------------*- C++ -*-===//
+#pragma once
+
+#include "kiln/ir/Function.h"
+
+namespace kiln::compiler {
+
+/// A copy of `f` without the nodes that no result depends on. Parameters are
+/// kept (they are the function's interface), names and locations too.
+ir::Function eliminateDeadCode(const ir::Function &f);
+
+} // namespace kiln::compiler

@@ -1,0 +1,392 @@
+//===- Fuse.cpp - Kernel fusion -------------------------------------------===//
+//
+// Three steps: assign nodes to groups (matmul epilogues first, then loop
+// kernels grown greedily in program order), order the groups and the
+// remaining nodes topologically, and emit each group as a `fused` node
+// whose body holds copies of its members.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/compiler/DeadCode.h"
+#include "kiln/compiler/Fuse.h"
+#include "kiln/ir/Builder.h"
+#include "kiln/ir/OpDef.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <queue>
+#include <set>
+
+namespace kiln::compiler {
+
+using namespace kiln::ir;
+
+namespace {
+
+enum class GroupKind { Loop, Matmul };
+
+struct Group {
+  GroupKind kind;
+  Shape space; ///< iteration shape of a loop kernel
+  std::vector<size_t> members; ///< node indices, ascending
+};
+
+/// Who uses each value: node indices, plus whether the function returns it.
+struct Uses {
+  std::vector<std::vector<size_t>> users;
+  std::vector<bool> returned;
+
+  explicit Uses(const Function &f) : users(f.numValues()), returned(f.numValues(), false) {
+    for (size_t i = 0; i < f.nodes().size(); ++i)
+      for (ValueId v : f.nodes()[i].operands)
+        users[size_t(v.id)].push_back(i);
+    for (ValueId r : f.results())
+      returned[size_t(r.id)] = true;
+  }
+  /// The single node using v, if v has exactly one use and is not returned.
+  std::optional<size_t> soleUser(ValueId v) const {
+    const auto &u = users[size_t(v.id)];
+    if (returned[size_t(v.id)] || u.size() != 1)
+      return std::nullopt;
+    return u[0];
+  }
+};
+
+bool isSplatConstant(const Function &f, ValueId v) {
+  return !f.isParam(v) && f.defOf(v).op == OpKind::Constant &&
+         f.defOf(v).attrs.getDense("value").isSplat();
+}
+
+bool isLoopOp(const Node &n) { return opDef(n.op).scalar != nullptr && !n.body; }
+
+const Node *producer(const Function &f, ValueId v) {
+  return f.isParam(v) ? nullptr : &f.defOf(v);
+}
+
+class Partition {
+public:
+  explicit Partition(const Function &f) : f_(f), uses_(f), groupOf_(f.nodes().size(), -1) {}
+
+  void run() {
+    for (size_t i = 0; i < f_.nodes().size(); ++i)
+      if (f_.nodes()[i].op == OpKind::Matmul)
+        growMatmul(i);
+    deps_.assign(f_.numValues(), {});
+    for (size_t i = 0; i < f_.nodes().size(); ++i) {
+      if (groupOf_[i] < 0 && isLoopOp(f_.nodes()[i]))
+        placeLoopNode(i);
+      recordDeps(i);
+    }
+  }
+
+  const std::vector<Group> &groups() const { return groups_; }
+  int groupOf(size_t node) const { return groupOf_[node]; }
+
+private:
+  int newGroup(GroupKind kind, Shape space) {
+    groups_.push_back({kind, std::move(space), {}});
+    return int(groups_.size()) - 1;
+  }
+  void join(int g, size_t node) {
+    groupOf_[node] = g;
+    groups_[size_t(g)].members.push_back(node);
+    std::sort(groups_[size_t(g)].members.begin(), groups_[size_t(g)].members.end());
+  }
+
+  /// matmul [+ bias] [+ activation], absorbing transposed operands.
+  void growMatmul(size_t m) {
+    const Node &mm = f_.nodes()[m];
+    if (f_.type(mm.result()).dtype != DType::F32)
+      return;
+    std::vector<size_t> members = {m};
+    // A transposed operand is only a layout for oneDNN; absorb it when the
+    // matmul is its only user (otherwise it must be materialised anyway).
+    for (ValueId v : mm.operands)
+      if (const Node *t = producer(f_, v);
+          t && t->op == OpKind::Transpose && uses_.soleUser(v) == m && groupOf_[index(*t)] < 0)
+        members.push_back(index(*t));
+    ValueId tail = mm.result();
+    if (auto u = uses_.soleUser(tail); u && isBiasAdd(f_.nodes()[*u], tail)) {
+      members.push_back(*u);
+      tail = f_.nodes()[*u].result();
+    }
+    if (auto u = uses_.soleUser(tail); u && isActivation(f_.nodes()[*u].op))
+      members.push_back(*u);
+    if (members.size() == 1)
+      return;
+    int g = newGroup(GroupKind::Matmul, f_.type(mm.result()).shape);
+    for (size_t n : members)
+      join(g, n);
+  }
+
+  bool isBiasAdd(const Node &n, ValueId product) const {
+    if (n.op != OpKind::Add)
+      return false;
+    ValueId bias = n.operands[0] == product ? n.operands[1] : n.operands[0];
+    const Shape &out = f_.type(product).shape, &b = f_.type(bias).shape;
+    bool rowVector = (b.rank() == 1 && b[0] == out[1]) ||
+                     (b.rank() == 2 && b[0] == 1 && b[1] == out[1]);
+    return bias != product && rowVector && f_.type(bias).dtype == DType::F32;
+  }
+  static bool isActivation(OpKind op) {
+    return op == OpKind::Relu || op == OpKind::Sigmoid || op == OpKind::Tanh;
+  }
+
+  /// Joins the loop kernel of an operand's producer when that is safe, else
+  /// starts a new one.
+  void placeLoopNode(size_t i) {
+    const Node &n = f_.nodes()[i];
+    const Shape &space = f_.type(n.result()).shape;
+    for (ValueId v : n.operands) {
+      const Node *p = producer(f_, v);
+      if (!p)
+        continue;
+      int g = groupOf_[index(*p)];
+      if (g >= 0 && groups_[size_t(g)].kind == GroupKind::Loop &&
+          groups_[size_t(g)].space == space && canJoin(n, g)) {
+        join(g, i);
+        return;
+      }
+    }
+    join(newGroup(GroupKind::Loop, space), i);
+  }
+
+  /// False if some operand outside group g depends on g: joining would
+  /// make the kernel both feed and wait for that operand.
+  bool canJoin(const Node &n, int g) const {
+    for (ValueId v : n.operands) {
+      const Node *p = producer(f_, v);
+      if (p && groupOf_[index(*p)] == g)
+        continue;
+      if (deps_[size_t(v.id)].count(g))
+        return false;
+    }
+    return true;
+  }
+
+  /// deps(result) = the groups its operands depend on, plus its own group.
+  void recordDeps(size_t i) {
+    const Node &n = f_.nodes()[i];
+    std::set<int> d;
+    for (ValueId v : n.operands) {
+      d.insert(deps_[size_t(v.id)].begin(), deps_[size_t(v.id)].end());
+      if (const Node *p = producer(f_, v); p && groupOf_[index(*p)] >= 0)
+        d.insert(groupOf_[index(*p)]);
+    }
+    if (groupOf_[i] >= 0)
+      d.insert(groupOf_[i]);
+    for (ValueId r : n.results)
+      deps_[size_t(r.id)] = d;
+  }
+
+  size_t index(const Node &n) const { return size_t(&n - f_.nodes().data()); }
+
+  const Function &f_;
+  Uses uses_;
+  std::vector<int> groupOf_;
+  std::vector<Group> groups_;
+  std::vector<std::set<int>> deps_;
+};
+
+/// A unit of the output: one unfused node, or one group.
+struct Unit {
+  int group = -1;   ///< >= 0: a group
+  size_t node = 0;  ///< otherwise: a node index
+  size_t first = 0; ///< first node index, for a stable order
+};
+
+class Emitter {
+public:
+  Emitter(const Function &f, const Partition &p) : f_(f), p_(p), uses_(f), map_(f.numValues()) {}
+
+  Function run() {
+    Function g(f_.name());
+    g.loc = f_.loc;
+    for (ValueId v : f_.params())
+      map_[size_t(v.id)] = g.addParam(f_.type(v), f_.value(v).name);
+    for (const Unit &u : schedule()) {
+      if (u.group >= 0 && p_.groups()[size_t(u.group)].members.size() > 1)
+        emitGroup(g, p_.groups()[size_t(u.group)]);
+      else
+        for (size_t n : u.group >= 0 ? p_.groups()[size_t(u.group)].members
+                                     : std::vector<size_t>{u.node})
+          emitNode(g, n);
+    }
+    std::vector<ValueId> results;
+    for (ValueId r : f_.results())
+      results.push_back(map_[size_t(r.id)]);
+    g.setResults(std::move(results));
+    g.resultLocs = f_.resultLocs;
+    return g;
+  }
+
+private:
+  /// Units in a topological order, preferring the original order (Kahn's
+  /// algorithm with the first member's index as priority).
+  std::vector<Unit> schedule() const {
+    std::vector<Unit> units;
+    std::vector<int> unitOfNode(f_.nodes().size(), -1);
+    std::map<int, int> unitOfGroup;
+    for (size_t i = 0; i < f_.nodes().size(); ++i) {
+      int g = p_.groupOf(i);
+      if (g >= 0 && unitOfGroup.count(g)) {
+        unitOfNode[i] = unitOfGroup[g];
+        continue;
+      }
+      unitOfNode[i] = int(units.size());
+      if (g >= 0)
+        unitOfGroup[g] = int(units.size());
+      units.push_back({g, i, i});
+    }
+    std::vector<std::set<int>> preds(units.size());
+    for (size_t i = 0; i < f_.nodes().size(); ++i)
+      for (ValueId v : f_.nodes()[i].operands)
+        if (!f_.isParam(v)) {
+          int from = unitOfNode[size_t(f_.value(v).defNode)], to = unitOfNode[i];
+          if (from != to)
+            preds[size_t(to)].insert(from);
+        }
+    std::vector<std::vector<int>> succs(units.size());
+    std::vector<size_t> waiting(units.size());
+    for (size_t u = 0; u < units.size(); ++u) {
+      waiting[u] = preds[u].size();
+      for (int p : preds[u])
+        succs[size_t(p)].push_back(int(u));
+    }
+    std::priority_queue<std::pair<size_t, int>, std::vector<std::pair<size_t, int>>,
+                        std::greater<>>
+        ready;
+    for (size_t u = 0; u < units.size(); ++u)
+      if (waiting[u] == 0)
+        ready.push({units[u].first, int(u)});
+    std::vector<Unit> order;
+    while (!ready.empty()) {
+      int u = ready.top().second;
+      ready.pop();
+      order.push_back(units[size_t(u)]);
+      for (int s : succs[size_t(u)])
+        if (--waiting[size_t(s)] == 0)
+          ready.push({units[size_t(s)].first, s});
+    }
+    check(order.size() == units.size(), "fuse: the kernel graph has a cycle");
+    return order;
+  }
+
+  void emitNode(Function &g, size_t i) {
+    const Node &n = f_.nodes()[i];
+    std::vector<ValueId> operands;
+    for (ValueId v : n.operands)
+      operands.push_back(map_[size_t(v.id)]);
+    std::vector<TensorType> types;
+    for (ValueId r : n.results)
+      types.push_back(f_.type(r));
+    size_t k = g.appendNode(n.op, std::move(operands), n.attrs, std::move(types), n.loc, n.body);
+    for (size_t j = 0; j < n.results.size(); ++j) {
+      ValueId r = g.nodes()[k].results[j];
+      g.value(r).name = f_.value(n.results[j]).name;
+      map_[size_t(n.results[j].id)] = r;
+    }
+  }
+
+  void emitGroup(Function &g, const Group &group) {
+    std::set<size_t> members(group.members.begin(), group.members.end());
+    Function body(kernelName(group));
+    std::map<int32_t, ValueId> local; // value of f -> value of body
+    std::vector<ValueId> inputs;
+    Builder bb(body);
+    for (size_t i : group.members) {
+      const Node &n = f_.nodes()[i];
+      std::vector<ValueId> operands;
+      for (ValueId v : n.operands)
+        operands.push_back(localValue(bb, group, members, v, local, inputs));
+      std::vector<TensorType> types;
+      for (ValueId r : n.results)
+        types.push_back(f_.type(r));
+      size_t k = body.appendNode(n.op, std::move(operands), n.attrs, std::move(types), n.loc);
+      for (size_t j = 0; j < n.results.size(); ++j)
+        local[n.results[j].id] = body.nodes()[k].results[j];
+    }
+    std::vector<ValueId> outputs = groupOutputs(group, members);
+    std::vector<ValueId> bodyResults;
+    for (ValueId v : outputs)
+      bodyResults.push_back(local.at(v.id));
+    body.setResults(std::move(bodyResults));
+
+    std::vector<ValueId> operands;
+    for (ValueId v : inputs)
+      operands.push_back(map_[size_t(v.id)]);
+    Builder b(g);
+    b.setLoc(f_.nodes()[group.members.back()].loc);
+    std::vector<ValueId> results = b.fused(std::move(operands), std::move(body));
+    for (size_t j = 0; j < outputs.size(); ++j) {
+      map_[size_t(outputs[j].id)] = results[j];
+      g.value(results[j]).name = f_.value(outputs[j]).name;
+    }
+  }
+
+  /// The body value for `v`: a member's result, a copied splat constant (loop
+  /// kernels inline them), or a new parameter fed by the kernel's operand.
+  ValueId localValue(Builder &bb, const Group &group, const std::set<size_t> &members,
+                     ValueId v, std::map<int32_t, ValueId> &local,
+                     std::vector<ValueId> &inputs) {
+    if (auto it = local.find(v.id); it != local.end())
+      return it->second;
+    ValueId lv;
+    if (group.kind == GroupKind::Loop && isSplatConstant(f_, v)) {
+      lv = bb.constant(f_.defOf(v).attrs.getDense("value"));
+    } else {
+      std::string name = f_.value(v).name;
+      lv = bb.param(name.empty() ? fmt::format("in{}", inputs.size()) : name, f_.type(v));
+      inputs.push_back(v);
+    }
+    local[v.id] = lv;
+    return lv;
+  }
+
+  /// Member results that something outside the group needs.
+  std::vector<ValueId> groupOutputs(const Group &group, const std::set<size_t> &members) const {
+    std::vector<ValueId> outputs;
+    for (size_t i : group.members)
+      for (ValueId r : f_.nodes()[i].results) {
+        bool needed = uses_.returned[size_t(r.id)];
+        for (size_t u : uses_.users[size_t(r.id)])
+          needed = needed || !members.count(u);
+        if (needed)
+          outputs.push_back(r);
+      }
+    return outputs;
+  }
+
+  /// "fused_matmul_add_relu": the member ops in order, at most six.
+  std::string kernelName(const Group &group) const {
+    std::string name = "fused";
+    size_t shown = 0;
+    for (size_t i : group.members) {
+      if (f_.nodes()[i].op == OpKind::Constant)
+        continue;
+      if (++shown > 6) {
+        name += "_etc";
+        break;
+      }
+      name += fmt::format("_{}", opName(f_.nodes()[i].op));
+    }
+    return name;
+  }
+
+  const Function &f_;
+  const Partition &p_;
+  Uses uses_;
+  std::vector<ValueId> map_;
+};
+
+} // namespace
+
+Function fuse(const Function &f) {
+  Partition p(f);
+  p.run();
+  // Splat constants copied into kernels may be left without users.
+  return eliminateDeadCode(Emitter(f, p).run());
+}
+
+} // namespace kiln::compiler

@@ -1,0 +1,42 @@
+//===- Registry.cpp - The passes that --passes= can name ------------------===//
+#include "kiln/compiler/DeadCode.h"
+#include "kiln/compiler/Fuse.h"
+#include "kiln/compiler/Pass.h"
+#include "kiln/compiler/Simplify.h"
+
+namespace kiln::compiler {
+
+namespace {
+/// Adapts a function-to-function transformation to the Pass interface.
+class FunctionPass final : public Pass {
+public:
+  using Fn = ir::Function (*)(const ir::Function &);
+  FunctionPass(std::string_view name, Fn fn) : name_(name), fn_(fn) {}
+  std::string_view name() const override { return name_; }
+  ir::Function run(const ir::Function &f) override { return fn_(f); }
+
+private:
+  std::string_view name_;
+  Fn fn_;
+};
+
+template <ir::Function (*Fn)(const ir::Function &)>
+PassInfo functionPass(std::string_view name, std::string_view summary) {
+  return {name, summary, [name] { return std::make_unique<FunctionPass>(name, Fn); }};
+}
+
+ir::Function simplifyDefault(const ir::Function &f) { return simplify(f); }
+} // namespace
+
+const std::vector<PassInfo> &registeredPasses() {
+  static const std::vector<PassInfo> passes = {
+      functionPass<eliminateDeadCode>("dce", "removes nodes that no result depends on"),
+      functionPass<eliminateCommonSubexpressions>("cse", "computes identical nodes once"),
+      functionPass<simplifyDefault>(
+          "simplify", "constant folding, algebraic identities, CSE and DCE to a fixed point"),
+      functionPass<fuse>("fuse", "groups elementwise chains and matmul epilogues into kernels"),
+  };
+  return passes;
+}
+
+} // namespace kiln::compiler

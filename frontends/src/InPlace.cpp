@@ -1,0 +1,97 @@
+//===- InPlace.cpp - In-place updates (zero_, add_, sub_, ...) ------------===//
+//
+// In-place ops compute the out-of-place result with the same op-table
+// kernels, then overwrite the tensor's values and bump its version, which
+// lets backward() detect values that changed after they were recorded.
+//
+//===----------------------------------------------------------------------===//
+#include "TensorImpl.h"
+#include "kiln/Autograd.h"
+
+#include <fmt/format.h>
+
+namespace kiln {
+
+using ir::OpKind;
+
+namespace {
+
+/// Checks that `self` may be updated in place with operands `others`, runs
+/// `f` (the out-of-place computation) without recording, and stores its
+/// result into `self`, whose type it must have.
+template <class F>
+Tensor &updateInPlace(Tensor &self, std::string_view what, std::initializer_list<Tensor> others,
+                      F &&f) {
+  detail::checkInPlace(self, what);
+  if (is_grad_enabled())
+    for (const Tensor &o : others)
+      if (o.defined() && o.requires_grad())
+        throw Error(ErrorKind::Autograd,
+                    fmt::format("{}: an in-place update with an operand that requires grad is "
+                                "not supported; use the out-of-place op",
+                                what));
+  Tensor result;
+  {
+    NoGradGuard noGrad;
+    result = f();
+  }
+  if (result.host().type() != self.host().type())
+    throw Error(ErrorKind::Shape,
+                fmt::format("{}: the result {} does not fit in place into the tensor {}", what,
+                            result.host().type().str(), self.host().type().str()));
+  detail::assignInPlace(self, result.host());
+  return self;
+}
+
+} // namespace
+
+Tensor &Tensor::zero_() { return fill_(0); }
+
+Tensor &Tensor::fill_(double value) {
+  return updateInPlace(*this, "fill_", {}, [&] {
+    return kiln::broadcast_to(detail::literal(value, dtype()), shape().dims());
+  });
+}
+
+Tensor &Tensor::copy_(const Tensor &src) {
+  return updateInPlace(*this, "copy_", {src},
+                       [&] { return kiln::broadcast_to(src.to(dtype()), shape().dims()); });
+}
+
+Tensor &Tensor::add_(const Tensor &other, double alpha) {
+  return updateInPlace(*this, "add_", {other},
+                       [&] { return alpha == 1 ? *this + other : *this + other * alpha; });
+}
+Tensor &Tensor::add_(double other) {
+  return updateInPlace(*this, "add_", {}, [&] { return *this + other; });
+}
+Tensor &Tensor::sub_(const Tensor &other, double alpha) {
+  return updateInPlace(*this, "sub_", {other},
+                       [&] { return alpha == 1 ? *this - other : *this - other * alpha; });
+}
+Tensor &Tensor::sub_(double other) {
+  return updateInPlace(*this, "sub_", {}, [&] { return *this - other; });
+}
+Tensor &Tensor::mul_(const Tensor &other) {
+  return updateInPlace(*this, "mul_", {other}, [&] { return *this * other; });
+}
+Tensor &Tensor::mul_(double other) {
+  return updateInPlace(*this, "mul_", {}, [&] { return *this * other; });
+}
+Tensor &Tensor::div_(const Tensor &other) {
+  return updateInPlace(*this, "div_", {other}, [&] { return *this / other; });
+}
+Tensor &Tensor::div_(double other) {
+  return updateInPlace(*this, "div_", {}, [&] { return *this / other; });
+}
+
+Tensor &operator+=(Tensor &a, const Tensor &b) { return a.add_(b); }
+Tensor &operator+=(Tensor &a, double b) { return a.add_(b); }
+Tensor &operator-=(Tensor &a, const Tensor &b) { return a.sub_(b); }
+Tensor &operator-=(Tensor &a, double b) { return a.sub_(b); }
+Tensor &operator*=(Tensor &a, const Tensor &b) { return a.mul_(b); }
+Tensor &operator*=(Tensor &a, double b) { return a.mul_(b); }
+Tensor &operator/=(Tensor &a, const Tensor &b) { return a.div_(b); }
+Tensor &operator/=(Tensor &a, double b) { return a.div_(b); }
+
+} // namespace kiln

@@ -1,0 +1,105 @@
+//===- Random.cpp - A portable, seedable generator ------------------------===//
+#include "kiln/Random.h"
+#include "TensorImpl.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <numbers>
+
+namespace kiln {
+
+void Generator::manual_seed(uint64_t seed) {
+  engine_.seed(seed);
+  seed_ = seed;
+  hasSpare_ = false;
+}
+
+double Generator::uniform() { return double(engine_() >> 11) * 0x1.0p-53; }
+
+double Generator::normal() {
+  if (hasSpare_) {
+    hasSpare_ = false;
+    return spare_;
+  }
+  double u1 = 1.0 - uniform(); // (0, 1]: log(u1) is finite
+  double u2 = uniform();
+  double r = std::sqrt(-2.0 * std::log(u1));
+  double theta = 2.0 * std::numbers::pi * u2;
+  spare_ = r * std::sin(theta);
+  hasSpare_ = true;
+  return r * std::cos(theta);
+}
+
+uint64_t Generator::below(uint64_t n) {
+  check(n > 0, "Generator::below(0)");
+  // Reject the 2^64 mod n smallest draws so that every residue is equally likely.
+  uint64_t threshold = (0 - n) % n;
+  for (;;) {
+    uint64_t x = engine_();
+    if (x >= threshold)
+      return x % n;
+  }
+}
+
+Generator &default_generator() {
+  static Generator g;
+  return g;
+}
+
+void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
+
+namespace {
+
+template <class Sample> ir::HostTensor sampled(const ir::TensorType &type, Sample &&sample) {
+  ir::HostTensor data(type);
+  for (int64_t i = 0; i < data.numel(); ++i)
+    data.set(i, sample());
+  return data;
+}
+
+} // namespace
+
+Tensor randn(Shape shape, DType dtype, bool requires_grad, Generator &gen) {
+  return Tensor(sampled({dtype, std::move(shape)}, [&] { return gen.normal(); }), requires_grad);
+}
+
+Tensor rand(Shape shape, DType dtype, bool requires_grad, Generator &gen) {
+  return Tensor(sampled({dtype, std::move(shape)}, [&] { return gen.uniform(); }), requires_grad);
+}
+
+Tensor randint(int64_t low, int64_t high, Shape shape, Generator &gen) {
+  if (high <= low)
+    throw Error(ErrorKind::Usage,
+                fmt::format("randint: expected low < high, got low={} and high={}", low, high));
+  uint64_t span = uint64_t(high) - uint64_t(low);
+  return Tensor(sampled({i64, std::move(shape)},
+                        [&] { return double(int64_t(uint64_t(low) + gen.below(span))); }));
+}
+
+Tensor randperm(int64_t n, Generator &gen) {
+  if (n < 0)
+    throw Error(ErrorKind::Usage, fmt::format("randperm: n must be non-negative, got {}", n));
+  ir::HostTensor data({i64, Shape{n}});
+  int64_t *p = data.data<int64_t>();
+  for (int64_t i = 0; i < n; ++i)
+    p[i] = i;
+  for (int64_t i = n - 1; i > 0; --i)
+    std::swap(p[i], p[int64_t(gen.below(uint64_t(i) + 1))]);
+  return Tensor(std::move(data));
+}
+
+Tensor &uniform_(Tensor &t, double low, double high, Generator &gen) {
+  detail::checkInPlace(t, "uniform_");
+  detail::assignInPlace(
+      t, sampled(t.host().type(), [&] { return low + (high - low) * gen.uniform(); }));
+  return t;
+}
+
+Tensor &normal_(Tensor &t, double mean, double stddev, Generator &gen) {
+  detail::checkInPlace(t, "normal_");
+  detail::assignInPlace(t, sampled(t.host().type(), [&] { return mean + stddev * gen.normal(); }));
+  return t;
+}
+
+} // namespace kiln

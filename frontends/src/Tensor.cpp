@@ -1,0 +1,189 @@
+//===- Tensor.cpp - Tensor handles: metadata, values, autograd state ------===//
+#include "TensorImpl.h"
+#include "kiln/Autograd.h"
+#include "kiln/ir/OpDef.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+namespace kiln {
+
+using detail::TensorImpl;
+
+namespace detail {
+
+GradNode::~GradNode() {
+  // Unlink the chain below this node one tensor at a time: a tensor that
+  // only this chain owns hands its own node's inputs to the stack before it
+  // dies, so destroying a history of any depth uses constant stack.
+  std::vector<std::shared_ptr<TensorImpl>> stack = std::move(inputs);
+  while (!stack.empty()) {
+    std::shared_ptr<TensorImpl> impl = std::move(stack.back());
+    stack.pop_back();
+    if (impl && impl.use_count() == 1 && impl->gradFn && impl->gradFn.use_count() == 1) {
+      for (auto &input : impl->gradFn->inputs)
+        stack.push_back(std::move(input));
+      impl->gradFn->inputs.clear();
+    }
+  }
+}
+
+std::shared_ptr<TensorImpl> makeLeaf(ir::HostTensor data, bool requiresGrad) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->data = std::move(data);
+  impl->requiresGrad = requiresGrad;
+  return impl;
+}
+
+Tensor literal(double value, DType dtype) {
+  auto impl = makeLeaf(ir::HostTensor::scalar(value, dtype));
+  impl->literal = true;
+  return Tensor(std::move(impl));
+}
+
+void checkInPlace(const Tensor &t, std::string_view what) {
+  if (!is_grad_enabled() || !t.requires_grad())
+    return;
+  if (t.is_leaf())
+    throw Error(ErrorKind::Autograd,
+                fmt::format("{}: a leaf Variable that requires grad is being used in an in-place "
+                            "operation.",
+                            what));
+  throw Error(ErrorKind::Autograd,
+              fmt::format("{}: in-place operations on tensors with recorded history are not "
+                          "supported; use the out-of-place op",
+                          what));
+}
+
+void assignInPlace(const Tensor &t, const ir::HostTensor &values) {
+  TensorImpl &impl = *t.impl();
+  check(values.type() == impl.data.type(), "assignInPlace: type mismatch");
+  std::memcpy(impl.data.raw(), values.raw(), values.bytes());
+  ++*impl.version;
+}
+
+} // namespace detail
+
+Tensor::Tensor(ir::HostTensor data, bool requires_grad) {
+  if (!data.defined())
+    throw Error(ErrorKind::Usage, "cannot make a tensor from an undefined HostTensor");
+  impl_ = detail::makeLeaf(std::move(data));
+  if (requires_grad)
+    requires_grad_(true);
+}
+
+TensorImpl &Tensor::self() const {
+  if (!impl_)
+    throw Error(ErrorKind::Usage, "the tensor is undefined (e.g. the grad() of a tensor that "
+                                  "has no gradient yet)");
+  return *impl_;
+}
+
+// ---- Metadata -------------------------------------------------------------------
+
+const Shape &Tensor::shape() const { return self().data.shape(); }
+
+int64_t Tensor::size(int64_t d) const {
+  int64_t rank = dim();
+  int64_t n = d < 0 ? d + rank : d;
+  if (n < 0 || n >= rank)
+    throw Error(ErrorKind::Shape, fmt::format("size: dimension {} is out of range for a tensor "
+                                              "of rank {}",
+                                              d, rank));
+  return shape()[int(n)];
+}
+
+int64_t Tensor::dim() const { return shape().rank(); }
+int64_t Tensor::numel() const { return self().data.numel(); }
+DType Tensor::dtype() const { return self().data.dtype(); }
+const ir::HostTensor &Tensor::host() const { return self().data; }
+
+// ---- Values -----------------------------------------------------------------------
+
+double Tensor::item() const {
+  const ir::HostTensor &d = self().data;
+  if (d.numel() != 1)
+    throw Error(ErrorKind::Shape,
+                fmt::format("a Tensor with {} elements cannot be converted to Scalar", d.numel()));
+  return d.get(0);
+}
+
+std::vector<double> Tensor::to_vector() const {
+  const ir::HostTensor &d = self().data;
+  std::vector<double> v(size_t(d.numel()));
+  for (int64_t i = 0; i < d.numel(); ++i)
+    v[size_t(i)] = d.get(i);
+  return v;
+}
+
+// ---- Autograd state -----------------------------------------------------------------
+
+bool Tensor::requires_grad() const { return self().requiresGrad; }
+
+bool Tensor::is_leaf() const { return self().gradFn == nullptr; }
+
+Tensor &Tensor::requires_grad_(bool requires_grad) {
+  TensorImpl &impl = self();
+  if (impl.gradFn && requires_grad)
+    return *this; // already requires grad, as every recorded result does
+  if (impl.gradFn)
+    throw Error(ErrorKind::Autograd,
+                "you can only change requires_grad flags of leaf variables. If you want to use "
+                "a computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach().");
+  if (requires_grad && !ir::isFloat(impl.data.dtype()))
+    throw Error(ErrorKind::Autograd,
+                fmt::format("only Tensors of floating point dtype can require gradients, got {}",
+                            impl.data.type().str()));
+  impl.requiresGrad = requires_grad;
+  return *this;
+}
+
+Tensor Tensor::grad() const {
+  const auto &g = self().grad;
+  return g ? Tensor(g) : Tensor();
+}
+
+void Tensor::set_grad(const Tensor &grad) {
+  TensorImpl &impl = self();
+  if (!grad.defined()) {
+    impl.grad.reset();
+    return;
+  }
+  if (grad.host().type() != impl.data.type())
+    throw Error(ErrorKind::Shape,
+                fmt::format("set_grad: assigned grad has type {}, but the tensor is {}",
+                            grad.host().type().str(), impl.data.type().str()));
+  impl.grad = grad.impl();
+}
+
+void Tensor::zero_grad(bool set_to_none) {
+  TensorImpl &impl = self();
+  if (set_to_none || !impl.grad)
+    impl.grad.reset();
+  else
+    Tensor(impl.grad).zero_();
+}
+
+Tensor Tensor::detach() const {
+  TensorImpl &impl = self();
+  auto out = detail::makeLeaf(impl.data);
+  out->version = impl.version; // an alias: in-place updates show in both
+  out->name = impl.name;
+  return Tensor(std::move(out));
+}
+
+std::string Tensor::grad_fn_name() const {
+  const auto &node = self().gradFn;
+  return node ? std::string(ir::opName(node->op)) : std::string();
+}
+
+Tensor &Tensor::set_name(std::string name) {
+  self().name = std::move(name);
+  return *this;
+}
+
+const std::string &Tensor::name() const { return self().name; }
+
+} // namespace kiln

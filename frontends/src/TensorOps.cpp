@@ -1,0 +1,340 @@
+//===- TensorOps.cpp - The op set of the tensor API -----------------------===//
+//
+// apply() is the one place that runs and records an op: it asks the op
+// table for the result type (its shape rule) and the kernel (evalNode).
+// Everything else in this file only translates PyTorch's spelling (dims,
+// keepdim, -1 in shapes, numbers as operands) into an op and attributes.
+//
+//===----------------------------------------------------------------------===//
+#include "TensorImpl.h"
+#include "kiln/Autograd.h"
+#include "kiln/ir/Builder.h"
+#include "kiln/ir/OpDef.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <numeric>
+
+namespace kiln {
+
+using ir::OpKind;
+using ir::TensorType;
+
+namespace {
+
+/// The op table reports misuse as Error(Verify) (its callers are usually
+/// IR passes); in the tensor API it is the user's shape or dtype mistake.
+template <class F> auto shapeErrors(F &&f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Error &e) {
+    if (e.kind() != ErrorKind::Verify)
+      throw;
+    throw Error(ErrorKind::Shape, e.message(), e.where());
+  }
+}
+
+const Tensor &defined(const Tensor &t, std::string_view op) {
+  if (!t.defined())
+    throw Error(ErrorKind::Usage, fmt::format("'{}': an operand is an undefined tensor", op));
+  return t;
+}
+
+/// Normalises dims (negative count from the end) for an op with a list of axes.
+IntList axes(const Tensor &x, const IntList &dims, std::string_view op) {
+  return shapeErrors([&] { return ir::normalizeAxes(dims, int(x.dim()), op); });
+}
+
+int64_t axis(int64_t dim, int64_t rank, std::string_view op) {
+  int64_t n = dim < 0 ? dim + rank : dim;
+  if (n < 0 || n >= rank)
+    throw Error(ErrorKind::Shape,
+                fmt::format("'{}': dimension {} is out of range for rank {}", op, dim, rank));
+  return n;
+}
+
+IntList allAxes(const Tensor &x) {
+  IntList all(size_t(x.dim()));
+  std::iota(all.begin(), all.end(), 0);
+  return all;
+}
+
+Tensor binary(OpKind op, const Tensor &a, const Tensor &b) { return apply(op, {a, b}); }
+/// A number operand takes the tensor's dtype.
+Tensor binary(OpKind op, const Tensor &a, double b) {
+  return apply(op, {a, detail::literal(b, defined(a, ir::opName(op)).dtype())});
+}
+Tensor binary(OpKind op, double a, const Tensor &b) {
+  return apply(op, {detail::literal(a, defined(b, ir::opName(op)).dtype()), b});
+}
+
+Tensor reduce(OpKind op, const Tensor &x, const IntList &dims, bool keepdim) {
+  IntList a = axes(defined(x, ir::opName(op)), dims, ir::opName(op));
+  return apply(op, {x}, {{"axes", std::move(a)}, {"keepdims", keepdim}});
+}
+
+/// A shape with at most one -1, resolved against `numel` elements.
+Shape resolveShape(const Tensor &x, const IntList &dims) {
+  int64_t known = 1;
+  std::optional<size_t> inferred;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i] == -1) {
+      if (inferred)
+        throw Error(ErrorKind::Shape, "'reshape': only one dimension can be inferred (-1)");
+      inferred = i;
+    } else if (dims[i] < 0) {
+      throw Error(ErrorKind::Shape, fmt::format("'reshape': invalid dimension {} in [{}]", dims[i],
+                                                fmt::join(dims, ",")));
+    } else {
+      known *= dims[i] == 0 ? 1 : dims[i];
+    }
+  }
+  IntList out = dims;
+  if (inferred) {
+    if (known == 0 || x.numel() % known != 0)
+      throw Error(ErrorKind::Shape,
+                  fmt::format("'reshape': cannot reshape {} ({} elements) to [{}]",
+                              x.host().type().str(), x.numel(), fmt::join(dims, ",")));
+    out[*inferred] = x.numel() / known;
+  }
+  return Shape(std::move(out));
+}
+
+} // namespace
+
+// ---- The one entry point ------------------------------------------------------------
+
+namespace detail {
+
+ir::HostTensor compute(OpKind op, const std::vector<Tensor> &operands, const ir::AttrList &attrs,
+                       const std::optional<TensorType> &declared) {
+  const ir::OpDef &def = ir::opDef(op);
+  std::vector<TensorType> types;
+  std::vector<const ir::HostTensor *> values;
+  for (const Tensor &t : operands) {
+    types.push_back(defined(t, def.name).host().type());
+    values.push_back(&t.host());
+  }
+  TensorType type = shapeErrors([&] { return ir::checkAndInfer(def, types, attrs, declared); });
+  ir::HostTensor result(type);
+  ir::Node node{op, {}, attrs, {}, {}};
+  ir::evalNode(node, values, result);
+  return result;
+}
+
+} // namespace detail
+
+Tensor apply(OpKind op, const std::vector<Tensor> &operands, ir::AttrList attrs,
+             std::optional<TensorType> declared) {
+  ir::HostTensor result = detail::compute(op, operands, attrs, declared);
+  auto impl = detail::makeLeaf(std::move(result));
+  const ir::OpDef &def = ir::opDef(op);
+  bool anyRequiresGrad = false;
+  for (const Tensor &t : operands)
+    anyRequiresGrad = anyRequiresGrad || t.requires_grad();
+  if (anyRequiresGrad && is_grad_enabled() && def.differentiable &&
+      ir::isFloat(impl->data.dtype())) {
+    auto node = std::make_shared<detail::GradNode>(op, std::move(attrs), impl->data.type());
+    for (const Tensor &t : operands) {
+      node->inputs.push_back(t.impl());
+      node->inputVersions.push_back(*t.impl()->version);
+    }
+    impl->gradFn = std::move(node);
+    impl->requiresGrad = true;
+  }
+  return Tensor(std::move(impl));
+}
+
+// ---- Free functions -----------------------------------------------------------------------
+
+Tensor add(const Tensor &a, const Tensor &b) { return binary(OpKind::Add, a, b); }
+Tensor sub(const Tensor &a, const Tensor &b) { return binary(OpKind::Sub, a, b); }
+Tensor mul(const Tensor &a, const Tensor &b) { return binary(OpKind::Mul, a, b); }
+Tensor div(const Tensor &a, const Tensor &b) { return binary(OpKind::Div, a, b); }
+Tensor maximum(const Tensor &a, const Tensor &b) { return binary(OpKind::Maximum, a, b); }
+Tensor minimum(const Tensor &a, const Tensor &b) { return binary(OpKind::Minimum, a, b); }
+Tensor pow(const Tensor &x, double exponent) {
+  return apply(OpKind::Pow, {x}, {{"exponent", exponent}});
+}
+Tensor neg(const Tensor &x) { return apply(OpKind::Neg, {x}); }
+Tensor exp(const Tensor &x) { return apply(OpKind::Exp, {x}); }
+Tensor log(const Tensor &x) { return apply(OpKind::Log, {x}); }
+Tensor sqrt(const Tensor &x) { return apply(OpKind::Sqrt, {x}); }
+Tensor relu(const Tensor &x) { return apply(OpKind::Relu, {x}); }
+Tensor sigmoid(const Tensor &x) { return apply(OpKind::Sigmoid, {x}); }
+Tensor tanh(const Tensor &x) { return apply(OpKind::Tanh, {x}); }
+Tensor matmul(const Tensor &a, const Tensor &b) { return binary(OpKind::Matmul, a, b); }
+
+Tensor permute(const Tensor &x, IntList dims) {
+  int64_t rank = defined(x, "transpose").dim();
+  for (int64_t &d : dims)
+    d = d < 0 ? d + rank : d;
+  return apply(OpKind::Transpose, {x}, {{"perm", std::move(dims)}});
+}
+
+Tensor reshape(const Tensor &x, IntList shape) {
+  Shape s = resolveShape(defined(x, "reshape"), shape);
+  return apply(OpKind::Reshape, {x}, {}, TensorType{x.dtype(), std::move(s)});
+}
+
+Tensor broadcast_to(const Tensor &x, IntList shape) {
+  int64_t lead = int64_t(shape.size()) - defined(x, "broadcast_to").dim();
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] == -1 && int64_t(i) >= lead) // -1 keeps the input's extent (expand)
+      shape[i] = x.shape()[int(int64_t(i) - lead)];
+  return apply(OpKind::BroadcastTo, {x}, {}, TensorType{x.dtype(), Shape(std::move(shape))});
+}
+
+Tensor softmax(const Tensor &x, int64_t dim) {
+  return apply(OpKind::Softmax, {x}, {{"axis", axis(dim, defined(x, "softmax").dim(), "softmax")}});
+}
+
+Tensor log_softmax(const Tensor &x, int64_t dim) {
+  return apply(OpKind::LogSoftmax, {x},
+               {{"axis", axis(dim, defined(x, "log_softmax").dim(), "log_softmax")}});
+}
+
+Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b) {
+  return apply(OpKind::Select, {cond, a, b});
+}
+Tensor where(const Tensor &cond, const Tensor &a, double b) {
+  return where(cond, a, detail::literal(b, defined(a, "select").dtype()));
+}
+Tensor where(const Tensor &cond, double a, const Tensor &b) {
+  return where(cond, detail::literal(a, defined(b, "select").dtype()), b);
+}
+
+Tensor one_hot(const Tensor &labels, int64_t num_classes, DType dtype) {
+  if (num_classes == -1) { // PyTorch: one more than the largest label
+    num_classes = 0;
+    for (double v : defined(labels, "one_hot").to_vector())
+      num_classes = std::max(num_classes, int64_t(v) + 1);
+  }
+  IntList dims = defined(labels, "one_hot").shape().dims();
+  dims.push_back(num_classes);
+  return apply(OpKind::OneHot, {labels}, {}, TensorType{dtype, Shape(std::move(dims))});
+}
+
+// ---- Methods ----------------------------------------------------------------------------------
+
+Tensor Tensor::add(const Tensor &o) const { return binary(OpKind::Add, *this, o); }
+Tensor Tensor::add(double o) const { return binary(OpKind::Add, *this, o); }
+Tensor Tensor::sub(const Tensor &o) const { return binary(OpKind::Sub, *this, o); }
+Tensor Tensor::sub(double o) const { return binary(OpKind::Sub, *this, o); }
+Tensor Tensor::mul(const Tensor &o) const { return binary(OpKind::Mul, *this, o); }
+Tensor Tensor::mul(double o) const { return binary(OpKind::Mul, *this, o); }
+Tensor Tensor::div(const Tensor &o) const { return binary(OpKind::Div, *this, o); }
+Tensor Tensor::div(double o) const { return binary(OpKind::Div, *this, o); }
+Tensor Tensor::neg() const { return kiln::neg(*this); }
+Tensor Tensor::pow(double exponent) const { return kiln::pow(*this, exponent); }
+Tensor Tensor::exp() const { return kiln::exp(*this); }
+Tensor Tensor::log() const { return kiln::log(*this); }
+Tensor Tensor::sqrt() const { return kiln::sqrt(*this); }
+Tensor Tensor::relu() const { return kiln::relu(*this); }
+Tensor Tensor::sigmoid() const { return kiln::sigmoid(*this); }
+Tensor Tensor::tanh() const { return kiln::tanh(*this); }
+Tensor Tensor::maximum(const Tensor &o) const { return kiln::maximum(*this, o); }
+Tensor Tensor::minimum(const Tensor &o) const { return kiln::minimum(*this, o); }
+Tensor Tensor::matmul(const Tensor &o) const { return kiln::matmul(*this, o); }
+
+Tensor Tensor::t() const {
+  if (dim() > 2)
+    throw Error(ErrorKind::Shape,
+                fmt::format("t() expects a tensor with <= 2 dimensions, but it is {}",
+                            host().type().str()));
+  return dim() < 2 ? *this : transpose(0, 1);
+}
+
+Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const {
+  IntList perm = allAxes(*this);
+  std::swap(perm.at(size_t(axis(dim0, dim(), "transpose"))),
+            perm.at(size_t(axis(dim1, dim(), "transpose"))));
+  return kiln::permute(*this, std::move(perm));
+}
+
+Tensor Tensor::permute(IntList dims) const { return kiln::permute(*this, std::move(dims)); }
+Tensor Tensor::reshape(IntList shape) const { return kiln::reshape(*this, std::move(shape)); }
+Tensor Tensor::flatten() const { return kiln::reshape(*this, {numel()}); }
+
+Tensor Tensor::unsqueeze(int64_t d) const {
+  IntList dims = shape().dims();
+  dims.insert(dims.begin() + axis(d, dim() + 1, "unsqueeze"), 1);
+  return kiln::reshape(*this, std::move(dims));
+}
+
+Tensor Tensor::squeeze(int64_t d) const {
+  IntList dims = shape().dims();
+  int64_t n = axis(d, dim(), "squeeze");
+  if (dims[size_t(n)] == 1)
+    dims.erase(dims.begin() + n);
+  return kiln::reshape(*this, std::move(dims));
+}
+
+Tensor Tensor::broadcast_to(IntList shape) const {
+  return kiln::broadcast_to(*this, std::move(shape));
+}
+
+Tensor Tensor::clone() const {
+  // An identity reshape: a copy in the eager result, the identity in IR.
+  return apply(OpKind::Reshape, {*this}, {}, host().type());
+}
+
+Tensor Tensor::sum() const { return reduce(OpKind::ReduceSum, *this, allAxes(*this), false); }
+Tensor Tensor::sum(IntList dims, bool keepdim) const {
+  return reduce(OpKind::ReduceSum, *this, dims, keepdim);
+}
+Tensor Tensor::mean() const { return reduce(OpKind::ReduceMean, *this, allAxes(*this), false); }
+Tensor Tensor::mean(IntList dims, bool keepdim) const {
+  return reduce(OpKind::ReduceMean, *this, dims, keepdim);
+}
+Tensor Tensor::max() const { return reduce(OpKind::ReduceMax, *this, allAxes(*this), false); }
+Tensor Tensor::max(IntList dims, bool keepdim) const {
+  return reduce(OpKind::ReduceMax, *this, dims, keepdim);
+}
+
+Tensor Tensor::argmax(int64_t d, bool keepdim) const {
+  return apply(OpKind::Argmax, {*this},
+               {{"axis", axis(d, dim(), "argmax")}, {"keepdims", keepdim}});
+}
+Tensor Tensor::argmax() const { return flatten().argmax(0); }
+
+Tensor Tensor::softmax(int64_t d) const { return kiln::softmax(*this, d); }
+Tensor Tensor::log_softmax(int64_t d) const { return kiln::log_softmax(*this, d); }
+
+Tensor Tensor::eq(const Tensor &o) const { return binary(OpKind::Eq, *this, o); }
+Tensor Tensor::eq(double o) const { return binary(OpKind::Eq, *this, o); }
+Tensor Tensor::ne(const Tensor &o) const { return binary(OpKind::Ne, *this, o); }
+Tensor Tensor::ne(double o) const { return binary(OpKind::Ne, *this, o); }
+Tensor Tensor::lt(const Tensor &o) const { return binary(OpKind::Lt, *this, o); }
+Tensor Tensor::lt(double o) const { return binary(OpKind::Lt, *this, o); }
+Tensor Tensor::le(const Tensor &o) const { return binary(OpKind::Le, *this, o); }
+Tensor Tensor::le(double o) const { return binary(OpKind::Le, *this, o); }
+Tensor Tensor::gt(const Tensor &o) const { return binary(OpKind::Gt, *this, o); }
+Tensor Tensor::gt(double o) const { return binary(OpKind::Gt, *this, o); }
+Tensor Tensor::ge(const Tensor &o) const { return binary(OpKind::Ge, *this, o); }
+Tensor Tensor::ge(double o) const { return binary(OpKind::Ge, *this, o); }
+
+Tensor Tensor::to(DType dtype) const {
+  if (this->dtype() == dtype)
+    return *this;
+  return apply(OpKind::Cast, {*this}, {}, TensorType{dtype, shape()});
+}
+
+// ---- Operators --------------------------------------------------------------------------
+
+Tensor operator+(const Tensor &a, const Tensor &b) { return binary(OpKind::Add, a, b); }
+Tensor operator+(const Tensor &a, double b) { return binary(OpKind::Add, a, b); }
+Tensor operator+(double a, const Tensor &b) { return binary(OpKind::Add, a, b); }
+Tensor operator-(const Tensor &a, const Tensor &b) { return binary(OpKind::Sub, a, b); }
+Tensor operator-(const Tensor &a, double b) { return binary(OpKind::Sub, a, b); }
+Tensor operator-(double a, const Tensor &b) { return binary(OpKind::Sub, a, b); }
+Tensor operator*(const Tensor &a, const Tensor &b) { return binary(OpKind::Mul, a, b); }
+Tensor operator*(const Tensor &a, double b) { return binary(OpKind::Mul, a, b); }
+Tensor operator*(double a, const Tensor &b) { return binary(OpKind::Mul, a, b); }
+Tensor operator/(const Tensor &a, const Tensor &b) { return binary(OpKind::Div, a, b); }
+Tensor operator/(const Tensor &a, double b) { return binary(OpKind::Div, a, b); }
+Tensor operator/(double a, const Tensor &b) { return binary(OpKind::Div, a, b); }
+Tensor operator-(const Tensor &x) { return neg(x); }
+
+} // namespace kiln

@@ -1,0 +1,68 @@
+//===- HostTensor.h - A dense tensor in host memory -------------*- C++ -*-===//
+//
+// The value of a constant attribute, an interpreter buffer, a program input
+// or output. Row-major, 64-byte aligned, shared storage (copies are shallow;
+// use clone() for a deep copy).
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "kiln/ir/Shape.h"
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+
+namespace kiln::ir {
+
+/// Upper bound on one tensor's bytes; a larger allocation is a Resource error,
+/// never a bad_alloc or an OOM kill. Overridable with KILN_MAX_TENSOR_BYTES.
+int64_t maxTensorBytes();
+
+/// `v` converted to the values `t` can hold, as HostTensor::set stores it:
+/// rounded to float for f32, truncated and saturated for integers (NaN -> 0),
+/// 0 or 1 for bool.
+double convertTo(DType t, double v);
+
+class HostTensor {
+public:
+  HostTensor() = default;
+  /// Zero-filled tensor of the given type. Throws Error(Resource) past the limit.
+  explicit HostTensor(TensorType type);
+  static HostTensor fromDoubles(TensorType type, std::span<const double> values);
+  static HostTensor scalar(double v, DType dtype = DType::F32);
+
+  const TensorType &type() const { return type_; }
+  DType dtype() const { return type_.dtype; }
+  const Shape &shape() const { return type_.shape; }
+  int64_t numel() const { return numel_; }
+  size_t bytes() const { return size_t(numel_) * dtypeSize(type_.dtype); }
+  bool defined() const { return storage_ != nullptr; }
+
+  void *raw() { return storage_.get(); }
+  const void *raw() const { return storage_.get(); }
+  template <class T> T *data() { return static_cast<T *>(raw()); }
+  template <class T> const T *data() const { return static_cast<const T *>(raw()); }
+
+  /// Element i converted to double (reference kernels compute in double).
+  double get(int64_t i) const;
+  /// Stores v converted to the element type (rounding to f32, truncating to ints,
+  /// bool = v != 0).
+  void set(int64_t i, double v);
+
+  HostTensor clone() const;
+  /// Same storage, new shape with the same element count.
+  HostTensor reshaped(const Shape &shape) const;
+  /// Bitwise equality of type and contents.
+  bool identical(const HostTensor &o) const;
+  /// All elements equal to element 0 (a splat).
+  bool isSplat() const;
+
+private:
+  TensorType type_;
+  int64_t numel_ = 0;
+  std::shared_ptr<std::byte[]> storage_;
+};
+
+} // namespace kiln::ir

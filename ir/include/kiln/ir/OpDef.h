@@ -1,0 +1,127 @@
+//===- OpDef.h - The op table -----------------------------------*- C++ -*-===//
+//
+// Every op is one OpDef (see ir/ops/): its name, signature, shape rule,
+// fusion class, reference kernel, gradient rule and, for elementwise ops,
+// scalar expression. Nothing else in kiln switches over the set of ops to
+// learn these facts; it asks the table.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "kiln/ir/Function.h"
+#include "kiln/ir/ScalarBuilder.h"
+
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace kiln::ir {
+
+class Builder;
+
+/// Fusion lattice, after TVM: a kernel may absorb producers of a lower class.
+enum class FusionClass {
+  Elementwise,   ///< same shape in and out, one scalar expression
+  Broadcast,     ///< elementwise with numpy broadcasting of operands
+  Injective,     ///< pure data movement (reshape, transpose, broadcast_to)
+  Reduction,     ///< reduces axes
+  OutputFusable, ///< matmul-class: elementwise epilogues can ride along (oneDNN post-ops)
+  Opaque,        ///< never fused
+};
+std::string_view fusionClassName(FusionClass c);
+
+/// The declared signature of one attribute.
+struct AttrSpec {
+  std::string_view name;
+  AttrKind kind;
+  bool required = true;
+};
+
+/// What a shape rule sees.
+struct InferContext {
+  std::string_view opName;
+  std::span<const TensorType> operands;
+  const AttrList &attrs;
+  /// The result type written in the IR (or passed to the builder); only ops
+  /// with `declaresResultType` may rely on it.
+  const std::optional<TensorType> &declared;
+};
+/// Returns the result type, or throws Error(Verify) with a message naming the
+/// op and the offending shapes.
+using InferFn = TensorType (*)(const InferContext &cx);
+
+/// Reference kernel: one obvious loop nest, computing in double.
+using EvalFn = void (*)(const Node &node, std::span<const HostTensor *const> operands,
+                        HostTensor &result);
+
+/// What a gradient rule sees. The rule adds nodes through `b` (the joint
+/// forward+backward function) and sets `grads[i]` for each operand i with
+/// wants(i). A gradient may have the result's (broadcast) shape: autodiff
+/// reduces it to the operand's shape.
+struct GradContext {
+  Builder &b;
+  const Node &node;
+  /// d(loss)/d(result).
+  ValueId grad;
+  std::span<const bool> wanted;
+  std::vector<std::optional<ValueId>> grads;
+
+  ValueId operand(int i) const { return node.operands.at(size_t(i)); }
+  ValueId result() const { return node.result(); }
+  bool wants(int i) const { return wanted[size_t(i)]; }
+  void set(int i, ValueId g) {
+    if (wants(i))
+      grads[size_t(i)] = g;
+  }
+};
+using GradFn = void (*)(GradContext &cx);
+
+struct OpDef {
+  OpKind kind;
+  std::string_view name;
+  /// Number of operands; -1 for any number (fused).
+  int arity;
+  std::span<const AttrSpec> attrs;
+  FusionClass fusion;
+  /// Shape rule; null only for `fused`, whose result types are its body's.
+  InferFn infer;
+  /// Reference kernel; null for elementwise ops, which evaluate `scalar`.
+  EvalFn eval = nullptr;
+  /// Scalar expression; set exactly for Elementwise and Broadcast ops.
+  ScalarFn scalar = nullptr;
+  /// Gradient rule; null for ops that are not differentiable.
+  GradFn grad = nullptr;
+  /// The result type is given in the IR, not derived (reshape, cast, constant...).
+  bool declaresResultType = false;
+  /// Integer/boolean-valued ops (compare, argmax) have no gradient by nature.
+  bool differentiable = true;
+  /// One line of documentation, shown by `kiln ops`.
+  std::string_view summary = {};
+  /// Takes a region (Node::body) that defines its semantics; it has no shape
+  /// rule or kernel of its own (only `fused`).
+  bool region = false;
+};
+
+/// Checks a node's arity and attributes against `def` and returns its result
+/// type from the op's shape rule, comparing it with `declared` when given.
+/// Throws Error(Verify) with an unlocated message naming the op and shapes.
+/// Builder and verifier both go through here, so they agree by construction.
+TensorType checkAndInfer(const OpDef &def, std::span<const TensorType> operands,
+                         const AttrList &attrs, const std::optional<TensorType> &declared);
+
+/// Runs the reference kernel of `node` (its EvalFn, or for elementwise ops its
+/// scalar expression evaluated in double with numpy broadcasting).
+void evalNode(const Node &node, std::span<const HostTensor *const> operands,
+              HostTensor &result);
+
+/// The definition of `op`.
+const OpDef &opDef(OpKind op);
+/// The op spelled `name` in IR text, or null.
+const OpDef *findOp(std::string_view name);
+/// Every op, in Ops.def order.
+std::span<const OpDef *const> allOps();
+
+/// Shorthand for opDef(op).name.
+inline std::string_view opName(OpKind op) { return opDef(op).name; }
+
+} // namespace kiln::ir

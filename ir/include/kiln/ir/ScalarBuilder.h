@@ -1,0 +1,58 @@
+//===- ScalarBuilder.h - One scalar formula, many evaluators ----*- C++ -*-===//
+//
+// Elementwise ops describe their math once, as a function over this
+// interface. The reference interpreter evaluates it on doubles; the JIT
+// emits LLVM IR from the same function. So an elementwise op's semantics
+// live in exactly one place.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "kiln/ir/DType.h"
+
+#include <span>
+
+namespace kiln::ir {
+
+/// An opaque scalar: the evaluator that made it decides which field it uses
+/// (a number for the interpreter, an llvm::Value* for the JIT).
+struct SV {
+  DType dtype = DType::F32;
+  double num = 0;
+  void *handle = nullptr;
+};
+
+class ScalarBuilder {
+public:
+  virtual ~ScalarBuilder() = default;
+  virtual SV constant(double v, DType t) = 0;
+  virtual SV add(SV a, SV b) = 0;
+  virtual SV sub(SV a, SV b) = 0;
+  virtual SV mul(SV a, SV b) = 0;
+  virtual SV div(SV a, SV b) = 0;
+  virtual SV neg(SV a) = 0;
+  virtual SV max(SV a, SV b) = 0;
+  virtual SV min(SV a, SV b) = 0;
+  virtual SV exp(SV a) = 0;
+  virtual SV log(SV a) = 0;
+  virtual SV sqrt(SV a) = 0;
+  virtual SV tanh(SV a) = 0;
+  /// a ** p for a compile-time exponent.
+  virtual SV pow(SV a, double p) = 0;
+  enum class Cmp { Eq, Ne, Lt, Le, Gt, Ge };
+  /// Returns a bool scalar.
+  virtual SV cmp(Cmp c, SV a, SV b) = 0;
+  virtual SV select(SV cond, SV a, SV b) = 0;
+  /// Conversion with C semantics (float->int truncates, x->bool is x != 0).
+  virtual SV cast(SV a, DType to) = 0;
+
+  SV constantLike(double v, SV like) { return constant(v, like.dtype); }
+};
+
+/// The scalar expression of an elementwise op: operands in, result out.
+/// `attrs` gives the op's attributes (e.g. pow's exponent); `resultType` its dtype.
+class AttrList;
+using ScalarFn = SV (*)(ScalarBuilder &b, std::span<const SV> args, const AttrList &attrs,
+                        DType resultType);
+
+} // namespace kiln::ir

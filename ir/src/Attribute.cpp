@@ -1,0 +1,98 @@
+//===- Attribute.cpp ------------------------------------------------------===//
+#include "kiln/ir/Attribute.h"
+#include "kiln/ir/Error.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace kiln::ir {
+
+AttrKind attrKind(const Attr &a) { return AttrKind(a.index()); }
+
+std::string_view attrKindName(AttrKind k) {
+  switch (k) {
+  case AttrKind::Int: return "integer";
+  case AttrKind::Float: return "float";
+  case AttrKind::Bool: return "bool";
+  case AttrKind::Ints: return "integer list";
+  case AttrKind::Type: return "dtype";
+  case AttrKind::Dense: return "dense tensor";
+  }
+  return "?";
+}
+
+AttrList::AttrList(std::initializer_list<std::pair<std::string, Attr>> init) {
+  for (const auto &[name, value] : init)
+    set(name, value);
+}
+
+void AttrList::set(std::string name, Attr value) {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), name,
+                             [](const auto &e, const std::string &n) { return e.first < n; });
+  if (it != entries_.end() && it->first == name)
+    it->second = std::move(value);
+  else
+    entries_.insert(it, {std::move(name), std::move(value)});
+}
+
+const Attr *AttrList::find(std::string_view name) const {
+  for (const auto &e : entries_)
+    if (e.first == name)
+      return &e.second;
+  return nullptr;
+}
+
+template <class T> static const T &getAs(const AttrList &l, std::string_view name) {
+  const Attr *a = l.find(name);
+  if (!a)
+    throw Error(ErrorKind::Verify, fmt::format("missing attribute '{}'", name));
+  if (const T *v = std::get_if<T>(a))
+    return *v;
+  throw Error(ErrorKind::Verify, fmt::format("attribute '{}' has the wrong kind ({})", name,
+                                             attrKindName(attrKind(*a))));
+}
+
+int64_t AttrList::getInt(std::string_view name) const { return getAs<int64_t>(*this, name); }
+bool AttrList::getBool(std::string_view name) const { return getAs<bool>(*this, name); }
+const IntList &AttrList::getInts(std::string_view name) const { return getAs<IntList>(*this, name); }
+const HostTensor &AttrList::getDense(std::string_view name) const {
+  return getAs<HostTensor>(*this, name);
+}
+double AttrList::getFloat(std::string_view name) const {
+  const Attr *a = find(name);
+  if (a)
+    if (const int64_t *i = std::get_if<int64_t>(a))
+      return double(*i);
+  return getAs<double>(*this, name);
+}
+
+static bool sameAttr(const Attr &a, const Attr &b) {
+  if (a.index() != b.index())
+    return false;
+  return std::visit(
+      [&](const auto &x) {
+        using T = std::decay_t<decltype(x)>;
+        const T &y = std::get<T>(b);
+        if constexpr (std::is_same_v<T, HostTensor>)
+          return x.identical(y);
+        else if constexpr (std::is_same_v<T, double>) // bitwise: NaN == NaN for CSE
+          return std::memcmp(&x, &y, sizeof(double)) == 0;
+        else
+          return x == y;
+      },
+      a);
+}
+
+bool AttrList::operator==(const AttrList &o) const {
+  if (entries_.size() != o.entries_.size())
+    return false;
+  for (size_t i = 0; i < entries_.size(); ++i)
+    if (entries_[i].first != o.entries_[i].first ||
+        !sameAttr(entries_[i].second, o.entries_[i].second))
+      return false;
+  return true;
+}
+
+} // namespace kiln::ir

@@ -1,0 +1,124 @@
+//===- Function.cpp -------------------------------------------------------===//
+#include "kiln/ir/Function.h"
+
+#include <cstring>
+
+namespace kiln::ir {
+
+ValueId Function::addParam(TensorType type, std::string name) {
+  ValueId v{int32_t(values_.size())};
+  values_.push_back({std::move(type), std::move(name), -1, int32_t(params_.size())});
+  params_.push_back(v);
+  return v;
+}
+
+size_t Function::appendNode(OpKind op, std::vector<ValueId> operands, AttrList attrs,
+                            std::vector<TensorType> resultTypes, Location loc,
+                            std::shared_ptr<const Function> body) {
+  size_t index = nodes_.size();
+  Node n{op, std::move(operands), std::move(attrs), {}, std::move(loc), std::move(body)};
+  for (size_t i = 0; i < resultTypes.size(); ++i) {
+    n.results.push_back(ValueId{int32_t(values_.size())});
+    values_.push_back({std::move(resultTypes[i]), {}, int32_t(index), int32_t(i)});
+  }
+  nodes_.push_back(std::move(n));
+  return index;
+}
+
+namespace {
+/// FNV-1a over a stream of 64-bit words: deterministic across runs and
+/// machines, unlike std::hash.
+struct Hasher {
+  uint64_t h = 1469598103934665603ull;
+  void word(uint64_t w) {
+    for (int i = 0; i < 8; ++i) {
+      h ^= (w >> (8 * i)) & 0xff;
+      h *= 1099511628211ull;
+    }
+  }
+  void bytes(const void *p, size_t n) {
+    word(n);
+    const auto *b = static_cast<const unsigned char *>(p);
+    for (size_t i = 0; i < n; ++i) {
+      h ^= b[i];
+      h *= 1099511628211ull;
+    }
+  }
+  void str(std::string_view s) { bytes(s.data(), s.size()); }
+  void type(const TensorType &t) {
+    word(uint64_t(t.dtype));
+    word(uint64_t(t.shape.rank()));
+    for (int64_t d : t.shape.dims())
+      word(uint64_t(d));
+  }
+  void attr(const Attr &a) {
+    word(a.index());
+    std::visit(
+        [&](const auto &x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, HostTensor>) {
+            type(x.type());
+            bytes(x.raw(), x.bytes());
+          } else if constexpr (std::is_same_v<T, IntList>) {
+            word(x.size());
+            for (int64_t i : x)
+              word(uint64_t(i));
+          } else if constexpr (std::is_same_v<T, double>) {
+            uint64_t w;
+            std::memcpy(&w, &x, sizeof w);
+            word(w);
+          } else {
+            word(uint64_t(x));
+          }
+        },
+        a);
+  }
+};
+} // namespace
+
+/// Where a value comes from, independent of how ids were assigned.
+uint64_t Function::position(ValueId v) const {
+  const ValueInfo &info = value(v);
+  if (info.defNode < 0)
+    return (uint64_t(1) << 63) | uint64_t(info.index);
+  return (uint64_t(info.defNode) << 16) | uint64_t(info.index);
+}
+
+uint64_t Function::structuralHash() const {
+  Hasher h;
+  h.word(params_.size());
+  for (ValueId p : params_)
+    h.type(type(p));
+  for (const Node &n : nodes_) {
+    h.word(uint64_t(n.op));
+    h.word(n.operands.size());
+    for (ValueId v : n.operands)
+      h.word(position(v));
+    for (const auto &[name, value] : n.attrs.entries()) {
+      h.str(name);
+      h.attr(value);
+    }
+    for (ValueId r : n.results)
+      h.type(type(r));
+  }
+  h.word(results_.size());
+  for (ValueId r : results_)
+    h.word(position(r));
+  return h.h;
+}
+
+const Function *Module::find(std::string_view name) const {
+  for (const Function &f : functions)
+    if (f.name() == name)
+      return &f;
+  return nullptr;
+}
+
+Function *Module::find(std::string_view name) {
+  for (Function &f : functions)
+    if (f.name() == name)
+      return &f;
+  return nullptr;
+}
+
+} // namespace kiln::ir

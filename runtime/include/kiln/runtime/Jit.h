@@ -1,0 +1,96 @@
+//===- Jit.h - LLVM ORC JIT for fused loop kernels --------------*- C++ -*-===//
+//
+// Compiles a "loop kernel" -- a small ir::Function of elementwise ops -- to
+// native code with LLVM 19's LLJIT. No LLVM header is included here (pimpl):
+// LLVM's headers are slow to compile and stay inside runtime/jit/.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "kiln/ir/Function.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kiln::runtime {
+
+/// Every loop kernel has this signature. `buffers` holds one pointer per
+/// kernel input, then one per output, in order. The kernel computes the rows
+/// [begin, end) of its iteration space (see LoopKernel::rows), so callers can
+/// split that range across threads. Buffers are 64-byte aligned (as HostTensor
+/// storage is) and must not overlap: the kernel treats them as noalias.
+using KernelFn = void (*)(void *const *buffers, int64_t begin, int64_t end);
+
+/// A compiled loop kernel.
+struct LoopKernel {
+  KernelFn fn = nullptr;
+  /// Name of the kernel symbol: the requested name and a short hash of the
+  /// body, e.g. "fused_add_mul_tanh_1a2b3c4d".
+  std::string name;
+  /// The iteration space is rows x cols elements (outputs are row-major).
+  int64_t rows = 0, cols = 0;
+};
+
+/// What the JIT accepts as a loop kernel body:
+///  - parameters: the kernel inputs, any shapes that broadcast (numpy rules)
+///    to the iteration shape S;
+///  - results: the outputs, all of shape S (their dtypes may differ);
+///  - nodes: ops whose OpDef has a scalar expression (fusion class
+///    Elementwise or Broadcast), and constants that are splats.
+/// Throws Error(Verify) naming the offending node otherwise.
+void checkLoopKernelBody(const ir::Function &body);
+
+struct JitOptions {
+  /// Directory of the on-disk object cache; empty = $KILN_CACHE_DIR, or
+  /// ~/.cache/kiln when that is unset. "off" disables the disk cache.
+  std::string cacheDir;
+};
+
+struct JitStats {
+  /// Kernels compiled by LLVM (cache misses).
+  int64_t compiled = 0;
+  /// Kernels loaded from the on-disk object cache.
+  int64_t diskHits = 0;
+  /// Kernels found already loaded in this process.
+  int64_t memoryHits = 0;
+};
+
+/// The process-wide JIT: one LLJIT, host CPU features, -O3 pipeline,
+/// vectorised (AVX2/AVX-512 where present, with libmvec for exp/log/tanh).
+/// Thread-safe.
+class Jit {
+public:
+  /// The process-wide JIT; its options come from the environment.
+  static Jit &instance();
+  /// A JIT of its own: separate LLJIT, in-memory cache and stats, sharing only
+  /// the disk cache directory; its kernels live as long as it does. Tests use
+  /// one to start with a cold memory cache.
+  explicit Jit(JitOptions options);
+  ~Jit();
+  Jit(const Jit &) = delete;
+  Jit &operator=(const Jit &) = delete;
+
+  /// Compiles (or finds in the memory or disk cache, keyed by the body's
+  /// structural hash + CPU + kiln version) the loop kernel for `body`.
+  /// `name` names the symbol ("fused_add_mul"); a unique suffix is added.
+  LoopKernel compile(const ir::Function &body, const std::string &name);
+
+  /// The optimised LLVM IR text of the kernel, for `kiln compile --emit=llvm`.
+  std::string emitLLVM(const ir::Function &body, const std::string &name);
+  /// Host assembly text, for `--emit=asm`.
+  std::string emitAssembly(const ir::Function &body, const std::string &name);
+  /// An ELF relocatable object, for `--emit=obj`.
+  std::vector<char> emitObject(const ir::Function &body, const std::string &name);
+
+  JitStats stats() const;
+  /// The host CPU name and features string LLVM targets, e.g. "znver3 +avx2,...".
+  std::string hostTarget() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace kiln::runtime

@@ -1,0 +1,173 @@
+//===- IterationSpace.cpp - Coalescing a kernel's loop nest ---------------===//
+#include "IterationSpace.h"
+#include "kiln/ir/OpDef.h"
+#include "kiln/runtime/Jit.h"
+
+#include <fmt/format.h>
+
+namespace kiln::runtime {
+
+using namespace kiln::ir;
+
+namespace {
+
+std::string valueName(const Function &f, ValueId v) {
+  const std::string &name = f.value(v).name;
+  return name.empty() ? fmt::format("%{}", v.id) : "%" + name;
+}
+
+[[noreturn]] void reject(const Function &f, const Location &loc, std::string message) {
+  throw Error(ErrorKind::Verify,
+              fmt::format("loop kernel @{}: {}", f.name().empty() ? "?" : f.name(), message), loc);
+}
+
+void checkNode(const Function &body, const Node &n, const Shape &s) {
+  const OpDef &def = opDef(n.op);
+  std::string what = fmt::format("'{}' ({})", def.name,
+                                 n.results.empty() ? "no result" : valueName(body, n.result()));
+  if (n.op == OpKind::Constant) {
+    const HostTensor &value = n.attrs.getDense("value");
+    // A zero-element constant is never read, so it is as good as a splat.
+    if (value.numel() != 0 && !value.isSplat())
+      reject(body, n.loc,
+             fmt::format("{} is not a splat; only splat constants can be inlined "
+                         "into a loop kernel",
+                         what));
+  } else if (!def.scalar || n.body) {
+    reject(body, n.loc,
+           fmt::format("{} has no scalar expression ({}); a loop kernel holds only elementwise "
+                       "ops and splat constants",
+                       what, fusionClassName(def.fusion)));
+  }
+  if (n.results.size() != 1)
+    reject(body, n.loc, fmt::format("{} must have exactly one result", what));
+  const TensorType &t = body.type(n.result());
+  if (!broadcastsTo(t.shape, s))
+    reject(body, n.loc,
+           fmt::format("{} of type {} does not broadcast to the iteration shape {}", what, t.str(),
+                       s.str()));
+}
+
+} // namespace
+
+void checkLoopKernelBody(const Function &body) {
+  if (body.results().empty())
+    reject(body, body.loc, "the body returns nothing");
+  const Shape &s = body.type(body.results()[0]).shape;
+  if (auto problem = s.validate())
+    reject(body, body.loc, *problem);
+  for (size_t i = 0; i < body.results().size(); ++i) {
+    ValueId r = body.results()[i];
+    if (body.type(r).shape != s)
+      reject(body, i < body.resultLocs.size() ? body.resultLocs[i] : body.loc,
+             fmt::format("result {} ({}) has type {} but result 0 has shape {}; all results of "
+                         "a loop kernel have the iteration shape",
+                         i, valueName(body, r), body.type(r).str(), s.str()));
+  }
+  // Nodes first: an op that is not elementwise explains any odd operand shapes.
+  for (const Node &n : body.nodes())
+    checkNode(body, n, s);
+  for (ValueId p : body.params())
+    if (!broadcastsTo(body.type(p).shape, s))
+      reject(body, body.loc,
+             fmt::format("parameter {} of type {} does not broadcast to the iteration shape {}",
+                         valueName(body, p), body.type(p).str(), s.str()));
+}
+
+namespace jit {
+namespace {
+
+/// One dimension of the iteration shape with every input's stride along it.
+struct Dim {
+  int64_t size;
+  std::vector<int64_t> strides;
+};
+
+/// numpy broadcast strides of `from` viewed as shape `to`: 0 along broadcast dims.
+std::vector<int64_t> broadcastStrides(const Shape &from, const Shape &to) {
+  std::vector<int64_t> own = from.strides(), out(size_t(to.rank()), 0);
+  for (int d = 0; d < to.rank(); ++d) {
+    int i = d - (to.rank() - from.rank());
+    if (i >= 0 && from[i] != 1)
+      out[size_t(d)] = own[size_t(i)];
+  }
+  return out;
+}
+
+/// Drops unit dims and merges each dim into its inner neighbour wherever
+/// every input steps through both as through one (stride[d] == stride[d+1] *
+/// size[d+1]; broadcast dims qualify with 0 == 0 * size). Innermost first.
+std::vector<Dim> coalesce(const Function &body, const Shape &s) {
+  std::vector<std::vector<int64_t>> strides;
+  for (ValueId p : body.params())
+    strides.push_back(broadcastStrides(body.type(p).shape, s));
+  std::vector<Dim> dims;
+  for (int d = s.rank() - 1; d >= 0; --d) {
+    if (s[d] == 1)
+      continue;
+    Dim dim{s[d], {}};
+    for (const auto &st : strides)
+      dim.strides.push_back(st[size_t(d)]);
+    bool mergeable = !dims.empty();
+    for (size_t k = 0; mergeable && k < strides.size(); ++k)
+      mergeable = dim.strides[k] == dims.back().strides[k] * dims.back().size;
+    if (mergeable)
+      dims.back().size *= dim.size;
+    else
+      dims.push_back(std::move(dim));
+  }
+  return dims;
+}
+
+/// The largest divisor of n in [kMinBlock, kMaxBlock], or 0.
+int64_t blockSize(int64_t n) {
+  for (int64_t c = kMaxBlock; c >= kMinBlock; --c)
+    if (n % c == 0)
+      return c;
+  return 0;
+}
+
+} // namespace
+
+IterationSpace analyzeIterationSpace(const Function &body) {
+  const Shape &s = body.type(body.results().at(0)).shape;
+  size_t numInputs = body.params().size();
+  IterationSpace space;
+  space.inputs.resize(numInputs);
+  for (size_t k = 0; k < numInputs; ++k)
+    space.inputs[k].splat = body.type(body.params()[k]).shape.numel() == 1;
+  if (s.numel() == 0)
+    return space; // rows = cols = 0: the kernel does nothing.
+
+  std::vector<Dim> dims = coalesce(body, s);
+  if (dims.empty()) // every dim is 1: a single element
+    dims.push_back({1, std::vector<int64_t>(numInputs, 0)});
+  // A flat kernel gets rows too, so that callers can split it across threads.
+  if (dims.size() == 1)
+    if (int64_t block = dims[0].size > kMaxBlock ? blockSize(dims[0].size) : 0) {
+      Dim outer{dims[0].size / block, {}};
+      for (int64_t st : dims[0].strides)
+        outer.strides.push_back(st * block);
+      dims[0].size = block;
+      dims.push_back(std::move(outer));
+    }
+
+  space.cols = dims[0].size;
+  space.rows = 1;
+  for (size_t j = dims.size(); j-- > 1;) { // outermost first
+    space.outerDims.push_back(dims[j].size);
+    space.rows *= dims[j].size;
+  }
+  for (size_t k = 0; k < numInputs; ++k) {
+    InputAccess &in = space.inputs[k];
+    in.innerStride = dims[0].strides[k];
+    check(in.innerStride == 0 || in.innerStride == 1,
+          "loop kernel: an input's inner stride is neither 0 nor 1");
+    for (size_t j = dims.size(); j-- > 1;)
+      in.outerStrides.push_back(dims[j].strides[k]);
+  }
+  return space;
+}
+
+} // namespace jit
+} // namespace kiln::runtime

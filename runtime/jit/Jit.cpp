@@ -1,0 +1,244 @@
+//===- Jit.cpp - LLJIT, kernel caches and the public JIT API --------------===//
+//
+// compile() looks a kernel up in three places, cheapest first: the kernels
+// already loaded in this process (by body hash + name), the on-disk object
+// cache (by a hash of body, symbol, host CPU, kiln and LLVM versions: no IR
+// is built on a hit), and finally LLVM: emit IR in a fresh LLVMContext,
+// verify, optimise at -O3 for the host, compile to an object, store it on
+// disk, and link it into the LLJIT.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/runtime/Jit.h"
+#include "IterationSpace.h"
+#include "LoopCodegen.h"
+#include "ObjectCache.h"
+#include "Target.h"
+
+#include <fmt/format.h>
+#include <llvm/Config/llvm-config.h>
+#include <llvm/ExecutionEngine/Orc/CompileUtils.h>
+#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Support/xxhash.h>
+
+#include <cctype>
+#include <map>
+#include <mutex>
+
+#ifndef KILN_VERSION
+#define KILN_VERSION "0.1.0"
+#endif
+
+namespace kiln::runtime {
+
+using namespace kiln::ir;
+
+namespace {
+
+/// Bump when codegen changes what it emits for a given body, so that objects
+/// cached by an older kiln of the same version are not loaded.
+constexpr int kCodegenRevision = 1;
+
+[[noreturn]] void fail(const std::string &what, llvm::Error e) {
+  throw Error(ErrorKind::Internal, "JIT: " + what + ": " + llvm::toString(std::move(e)));
+}
+
+template <class T> T orThrow(llvm::Expected<T> v, const std::string &what) {
+  if (!v)
+    fail(what, v.takeError());
+  return std::move(*v);
+}
+
+/// `name` restricted to identifier characters, so that it reads well in
+/// symbol tables, assembly and profiles.
+std::string sanitize(const std::string &name) {
+  std::string s;
+  for (char c : name)
+    s += std::isalnum(static_cast<unsigned char>(c)) || c == '_' ? c : '_';
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0])))
+    s = "kernel_" + s;
+  return s;
+}
+
+/// "fused_add_mul_1a2b3c4d": the name and a short hash of the body.
+std::string symbolFor(const std::string &name, uint64_t hash) {
+  return fmt::format("{}_{:08x}", sanitize(name), uint32_t(hash ^ (hash >> 32)));
+}
+
+} // namespace
+
+struct Jit::Impl {
+  explicit Impl(const JitOptions &options);
+
+  LoopKernel compile(const Function &body, const std::string &name);
+  /// The verified, optimised module of a kernel.
+  std::unique_ptr<llvm::Module> buildModule(llvm::LLVMContext &ctx, const Function &body,
+                                            const jit::IterationSpace &space,
+                                            const std::string &symbol);
+  /// Links `object` and returns the address of `symbol` in it; on failure
+  /// nothing of the object stays in the JIT.
+  llvm::Expected<KernelFn> link(std::unique_ptr<llvm::MemoryBuffer> object,
+                                const std::string &symbol);
+  enum class Emit { LLVM, Assembly, Object };
+  /// The kernel's optimised IR, assembly or object, bypassing the caches.
+  std::string emit(const Function &body, const std::string &name, Emit what);
+  std::string uniqueSymbol(const std::pair<uint64_t, std::string> &key);
+  uint64_t diskKey(uint64_t hash, const std::string &symbol) const;
+
+  jit::HostTarget host;
+  std::unique_ptr<llvm::TargetMachine> tm;
+  std::unique_ptr<llvm::orc::LLJIT> lljit;
+  jit::DiskObjectCache disk;
+
+  /// Guards everything below and the TargetMachine, which is not reentrant.
+  std::mutex mu;
+  std::map<std::pair<uint64_t, std::string>, LoopKernel> kernels;
+  /// Which kernel owns each symbol, to keep symbols unique if short hashes collide.
+  std::map<std::string, std::pair<uint64_t, std::string>> symbols;
+  JitStats stats;
+};
+
+Jit::Impl::Impl(const JitOptions &options)
+    : host(jit::HostTarget::detect()), disk(jit::resolveCacheDir(options.cacheDir)) {
+  llvm::orc::JITTargetMachineBuilder jtmb = host.machineBuilder();
+  tm = orThrow(jtmb.createTargetMachine(), "cannot create a target machine for the host");
+  lljit = orThrow(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(jtmb).create(),
+                  "cannot create the LLJIT");
+  // The loop vectorizer calls libmvec's _ZGV* functions; make them resolvable.
+  auto libmvec = llvm::orc::DynamicLibrarySearchGenerator::Load(
+      "libmvec.so.1", lljit->getDataLayout().getGlobalPrefix());
+  if (libmvec) {
+    lljit->getMainJITDylib().addGenerator(std::move(*libmvec));
+    host.vectorMath = true;
+  } else {
+    llvm::consumeError(libmvec.takeError()); // scalar exp/log/tanh then
+  }
+}
+
+std::unique_ptr<llvm::Module> Jit::Impl::buildModule(llvm::LLVMContext &ctx, const Function &body,
+                                                     const jit::IterationSpace &space,
+                                                     const std::string &symbol) {
+  std::unique_ptr<llvm::Module> m = jit::emitLoopKernel(ctx, body, space, symbol);
+  jit::prepareModule(*m, *tm);
+  jit::verifyModuleOrThrow(*m);
+  jit::optimizeModule(*m, *tm, host);
+  return m;
+}
+
+llvm::Expected<KernelFn> Jit::Impl::link(std::unique_ptr<llvm::MemoryBuffer> object,
+                                         const std::string &symbol) {
+  llvm::orc::ResourceTrackerSP rt = lljit->getMainJITDylib().createResourceTracker();
+  if (llvm::Error e = lljit->addObjectFile(rt, std::move(object)))
+    return e;
+  llvm::Expected<llvm::orc::ExecutorAddr> addr = lljit->lookup(symbol);
+  if (!addr) {
+    llvm::cantFail(rt->remove());
+    return addr.takeError();
+  }
+  return addr->toPtr<KernelFn>();
+}
+
+std::string Jit::Impl::emit(const Function &body, const std::string &name, Emit what) {
+  checkLoopKernelBody(body);
+  std::lock_guard lock(mu);
+  llvm::LLVMContext ctx;
+  std::unique_ptr<llvm::Module> m = buildModule(ctx, body, jit::analyzeIterationSpace(body),
+                                                symbolFor(name, body.structuralHash()));
+  if (what != Emit::LLVM)
+    return jit::emitMachineCode(*m, *tm, /*object=*/what == Emit::Object);
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  m->print(os, nullptr);
+  return text;
+}
+
+std::string Jit::Impl::uniqueSymbol(const std::pair<uint64_t, std::string> &key) {
+  std::string base = symbolFor(key.second, key.first), symbol = base;
+  for (int i = 2;; ++i) {
+    auto it = symbols.find(symbol);
+    if (it == symbols.end() || it->second == key)
+      return symbol;
+    symbol = fmt::format("{}_{}", base, i);
+  }
+}
+
+uint64_t Jit::Impl::diskKey(uint64_t hash, const std::string &symbol) const {
+  std::string id = fmt::format("body {:016x}|symbol {}|{}|{}|{}|kiln {}|llvm {}|codegen {}|mvec {}",
+                               hash, symbol, host.triple, host.cpu, host.features, KILN_VERSION,
+                               LLVM_VERSION_STRING, kCodegenRevision, host.vectorMath);
+  return llvm::xxh3_64bits(llvm::StringRef(id));
+}
+
+LoopKernel Jit::Impl::compile(const Function &body, const std::string &name) {
+  checkLoopKernelBody(body);
+  std::pair<uint64_t, std::string> key{body.structuralHash(), name};
+  std::lock_guard lock(mu);
+  if (auto it = kernels.find(key); it != kernels.end()) {
+    ++stats.memoryHits;
+    return it->second;
+  }
+  jit::IterationSpace space = jit::analyzeIterationSpace(body);
+  LoopKernel kernel{nullptr, uniqueSymbol(key), space.rows, space.cols};
+  uint64_t objectKey = diskKey(key.first, kernel.name);
+
+  if (auto cached = disk.load(objectKey)) {
+    llvm::Expected<KernelFn> fn = link(std::move(cached), kernel.name);
+    if (fn) {
+      kernel.fn = *fn;
+      ++stats.diskHits;
+    } else { // intact on disk but unusable: forget it and rebuild
+      llvm::consumeError(fn.takeError());
+      disk.remove(objectKey);
+    }
+  }
+  if (!kernel.fn) {
+    llvm::LLVMContext ctx; // one context per compilation
+    std::unique_ptr<llvm::Module> m = buildModule(ctx, body, space, kernel.name);
+    m->setModuleIdentifier(jit::DiskObjectCache::moduleIdentifier(objectKey));
+    // SimpleCompiler stores the object through the llvm::ObjectCache interface.
+    llvm::orc::SimpleCompiler compiler(*tm, &disk);
+    auto object = orThrow(compiler(*m), "cannot compile kernel " + kernel.name);
+    kernel.fn = orThrow(link(std::move(object), kernel.name), "cannot link kernel " + kernel.name);
+    ++stats.compiled;
+  }
+  symbols[kernel.name] = key;
+  kernels[key] = kernel;
+  return kernel;
+}
+
+Jit &Jit::instance() {
+  // Never destroyed: kernels may run until exit, after LLVM's own statics
+  // are gone.
+  static Jit *jit = new Jit(JitOptions{});
+  return *jit;
+}
+
+Jit::Jit(JitOptions options) : impl_(std::make_unique<Impl>(options)) {}
+Jit::~Jit() = default;
+
+LoopKernel Jit::compile(const Function &body, const std::string &name) {
+  return impl_->compile(body, name);
+}
+
+std::string Jit::emitLLVM(const Function &body, const std::string &name) {
+  return impl_->emit(body, name, Impl::Emit::LLVM);
+}
+
+std::string Jit::emitAssembly(const Function &body, const std::string &name) {
+  return impl_->emit(body, name, Impl::Emit::Assembly);
+}
+
+std::vector<char> Jit::emitObject(const Function &body, const std::string &name) {
+  std::string object = impl_->emit(body, name, Impl::Emit::Object);
+  return std::vector<char>(object.begin(), object.end());
+}
+
+JitStats Jit::stats() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->stats;
+}
+
+std::string Jit::hostTarget() const { return impl_->host.describe(); }
+
+} // namespace kiln::runtime

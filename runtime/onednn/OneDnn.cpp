@@ -1,0 +1,400 @@
+//===- OneDnn.cpp - Cached oneDNN primitives for matmul and softmax -------===//
+//
+// Matmul and Softmax wrap one oneDNN 2.6 primitive each, created for a fixed
+// shape and attribute set and cached process-wide: the lowering asks for its
+// primitives once and then only calls run().
+//
+// Matmul maps to dnnl::matmul on plain row-major layouts (format_tag::ab; a
+// transposed operand is the same buffer described as format_tag::ba), the
+// bias to a [1,n] argument, the activation to an eltwise post-op and
+// accumulation to a sum post-op. oneDNN's GEMM-based matmul takes a sum
+// post-op only before an eltwise one, and the order kiln needs (act, then
+// sum) falls back to oneDNN's reference matmul, ~2500x slower at 100x784x10;
+// so with both, the product goes to a scratch buffer and the sum is a loop.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/runtime/OneDnn.h"
+#include "Primitive.h"
+#include "kiln/ir/Error.h"
+
+#include <fmt/format.h>
+
+#include <climits>
+#include <cmath>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace kiln::runtime::onednn {
+
+using detail::ArgSpec;
+using detail::BoundPrimitive;
+using detail::SerialScope;
+
+namespace {
+
+using Tag = ::dnnl::memory::format_tag;
+using DataType = ::dnnl::memory::data_type;
+
+//===----------------------------------------------------------------------===//
+// Caching
+//===----------------------------------------------------------------------===//
+
+/// Combines `v` into the hash `h` (boost::hash_combine).
+template <class T> void hashCombine(size_t &h, const T &v) {
+  h ^= std::hash<T>()(v) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+}
+
+struct MatmulDescHash {
+  size_t operator()(const MatmulDesc &d) const {
+    size_t h = 0;
+    for (int64_t dim : {d.m, d.k, d.n})
+      hashCombine(h, dim);
+    for (bool flag : {d.transposeA, d.transposeB, d.bias, d.accumulate})
+      hashCombine(h, flag);
+    hashCombine(h, int(d.activation));
+    hashCombine(h, d.beta);
+    return h;
+  }
+};
+
+struct SoftmaxKey {
+  int64_t rows, cols;
+  bool log;
+  bool operator==(const SoftmaxKey &) const = default;
+};
+
+struct SoftmaxKeyHash {
+  size_t operator()(const SoftmaxKey &k) const {
+    size_t h = 0;
+    hashCombine(h, k.rows);
+    hashCombine(h, k.cols);
+    hashCombine(h, k.log);
+    return h;
+  }
+};
+
+/// A thread-safe map from a key to the one object created for it.
+template <class Key, class Object, class Hash> class Cache {
+public:
+  /// The object for `key`, made by `create()` on first use. A creation that
+  /// throws caches nothing.
+  template <class Create> std::shared_ptr<Object> get(const Key &key, Create create) {
+    std::lock_guard lock(mutex_);
+    if (auto it = map_.find(key); it != map_.end())
+      return it->second;
+    std::shared_ptr<Object> object = create();
+    detail::countCreation();
+    map_.emplace(key, object);
+    return object;
+  }
+
+private:
+  std::mutex mutex_;
+  std::unordered_map<Key, std::shared_ptr<Object>, Hash> map_;
+};
+
+/// The process-wide cache for one kind of object. The engine is created first
+/// so that it outlives every cached primitive at exit.
+template <class Key, class Object, class Hash> Cache<Key, Object, Hash> &cacheOf() {
+  detail::cpuEngine();
+  static Cache<Key, Object, Hash> cache;
+  return cache;
+}
+
+//===----------------------------------------------------------------------===//
+// Validation and messages
+//===----------------------------------------------------------------------===//
+
+/// Throws Error(Usage) for a negative dimension and Error(Resource) for one
+/// beyond what oneDNN's GEMM indexes (int).
+void checkDim(int64_t dim, const char *name, const char *op) {
+  if (dim < 0)
+    throw Error(ErrorKind::Usage,
+                fmt::format("oneDNN {}: negative dimension {}={}", op, name, dim));
+  if (dim > INT_MAX)
+    throw Error(ErrorKind::Resource,
+                fmt::format("oneDNN {}: dimension {}={} exceeds {}", op, name, dim, INT_MAX));
+}
+
+const char *activationName(Activation a) {
+  switch (a) {
+  case Activation::None:
+    return "none";
+  case Activation::Relu:
+    return "relu";
+  case Activation::Sigmoid:
+    return "sigmoid";
+  case Activation::Tanh:
+    return "tanh";
+  }
+  return "?";
+}
+
+/// "C f32[2,4] = A f32[3,2]^T x B f32[3,4] + bias f32[4], relu, + 0.5 * C".
+std::string describe(const MatmulDesc &d) {
+  auto matrix = [](const char *name, int64_t rows, int64_t cols, bool transposed) {
+    return transposed ? fmt::format("{} f32[{},{}]^T", name, cols, rows)
+                      : fmt::format("{} f32[{},{}]", name, rows, cols);
+  };
+  std::string s =
+      fmt::format("C f32[{},{}] = {} x {}", d.m, d.n, matrix("A", d.m, d.k, d.transposeA),
+                  matrix("B", d.k, d.n, d.transposeB));
+  if (d.bias)
+    s += fmt::format(" + bias f32[{}]", d.n);
+  if (d.activation != Activation::None)
+    s += fmt::format(", {}", activationName(d.activation));
+  if (d.accumulate)
+    s += fmt::format(", + {} * C", d.beta);
+  return s;
+}
+
+std::string describeSoftmax(int64_t rows, int64_t cols, bool log) {
+  return fmt::format("{} f32[{},{}] along axis 1", log ? "log_softmax" : "softmax", rows, cols);
+}
+
+/// Rethrows the exception in flight (a ::dnnl::error or kiln::Error) as a
+/// kiln::Error naming `what`.
+[[noreturn]] void rethrowAsError(const std::string &what) {
+  try {
+    throw;
+  } catch (const Error &) {
+    throw;
+  } catch (const ::dnnl::error &e) {
+    throw Error(ErrorKind::Runtime, fmt::format("oneDNN: {}: {}", what, e.what()));
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Matmul construction
+//===----------------------------------------------------------------------===//
+
+/// The key a desc is cached under: beta means nothing without accumulate.
+MatmulDesc normalized(MatmulDesc d) {
+  if (!d.accumulate)
+    d.beta = 1.0f;
+  return d;
+}
+
+/// A row-major [rows, cols] f32 matrix, or its transpose's buffer read as one.
+::dnnl::memory::desc matrixDesc(int64_t rows, int64_t cols, bool transposed = false) {
+  return {{rows, cols}, DataType::f32, transposed ? Tag::ba : Tag::ab};
+}
+
+::dnnl::algorithm eltwiseAlgorithm(Activation a) {
+  switch (a) {
+  case Activation::Relu:
+    return ::dnnl::algorithm::eltwise_relu;
+  case Activation::Sigmoid:
+    return ::dnnl::algorithm::eltwise_logistic;
+  case Activation::Tanh:
+    return ::dnnl::algorithm::eltwise_tanh;
+  case Activation::None:
+    break;
+  }
+  return ::dnnl::algorithm::undef;
+}
+
+/// The epilogue in the order the header defines: act(...) + beta * C.
+::dnnl::primitive_attr matmulAttr(const MatmulDesc &d) {
+  ::dnnl::post_ops ops;
+  if (d.activation != Activation::None)
+    ops.append_eltwise(1.0f, eltwiseAlgorithm(d.activation), 0.0f, 0.0f);
+  if (d.accumulate)
+    ops.append_sum(d.beta);
+  ::dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  return attr;
+}
+
+/// Multiply-adds of the product, saturated instead of overflowing.
+int64_t matmulWork(const MatmulDesc &d) {
+  double work = double(d.m) * double(d.k) * double(d.n);
+  return work < double(INT64_MAX) ? int64_t(work) : INT64_MAX;
+}
+
+/// Argument order of the bound primitive, and of the buffers Matmul::run passes.
+enum MatmulArg { ArgA, ArgB, ArgC, ArgBias };
+
+/// Whether Matmul does the accumulation itself rather than by a post-op.
+bool accumulatesAfter(const MatmulDesc &d) {
+  return d.accumulate && d.activation != Activation::None;
+}
+
+/// The primitive for `d`, without its accumulation when accumulatesAfter(d).
+BoundPrimitive createMatmul(MatmulDesc d) {
+  if (accumulatesAfter(d))
+    d.accumulate = false;
+  bool serialRun = matmulWork(d) <= detail::kSerialWork;
+  bool serialEpilogue = serialRun || d.m * d.n <= detail::kSerialEpilogue;
+  std::vector<ArgSpec> args = {
+      {DNNL_ARG_SRC, matrixDesc(d.m, d.k, d.transposeA)},
+      {DNNL_ARG_WEIGHTS, matrixDesc(d.k, d.n, d.transposeB)},
+      {DNNL_ARG_DST, matrixDesc(d.m, d.n)},
+  };
+  if (d.bias)
+    args.push_back({DNNL_ARG_BIAS, matrixDesc(1, d.n)});
+  SerialScope scope(serialEpilogue);
+  auto op =
+      d.bias ? ::dnnl::matmul::desc(args[ArgA].md, args[ArgB].md, args[ArgBias].md, args[ArgC].md)
+             : ::dnnl::matmul::desc(args[ArgA].md, args[ArgB].md, args[ArgC].md);
+  ::dnnl::matmul::primitive_desc pd(op, matmulAttr(d), detail::cpuEngine());
+  return BoundPrimitive(::dnnl::matmul(pd), args, serialRun);
+}
+
+float activate(Activation a, float v) {
+  switch (a) {
+  case Activation::None:
+    return v;
+  case Activation::Relu:
+    return v > 0 ? v : 0;
+  case Activation::Sigmoid:
+    return 1 / (1 + std::exp(-v));
+  case Activation::Tanh:
+    return std::tanh(v);
+  }
+  return v;
+}
+
+/// C = product + beta * C, elementwise over `size` elements.
+void accumulate(float *c, const float *product, float beta, int64_t size) {
+  for (int64_t i = 0; i < size; ++i)
+    c[i] = product[i] + beta * c[i];
+}
+
+/// The calling thread's scratch buffer, grown to at least `size` floats.
+float *threadScratch(int64_t size) {
+  thread_local std::vector<float> scratch;
+  if (int64_t(scratch.size()) < size)
+    scratch.resize(size_t(size));
+  return scratch.data();
+}
+
+/// C = act(bias or 0) (+ beta * C) for k = 0, where the product is all zeros.
+/// oneDNN skips a primitive whose source is empty, leaving C untouched.
+void runEmptyProduct(const MatmulDesc &d, const float *bias, float *c) {
+  for (int64_t i = 0; i < d.m; ++i)
+    for (int64_t j = 0; j < d.n; ++j) {
+      float v = activate(d.activation, d.bias ? bias[j] : 0.0f);
+      float &out = c[i * d.n + j];
+      out = d.accumulate ? v + d.beta * out : v;
+    }
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Matmul
+//===----------------------------------------------------------------------===//
+
+struct Matmul::Impl {
+  BoundPrimitive primitive;
+  /// The primitive writes act(A x B + bias) to scratch; run() adds beta * C.
+  bool accumulatesAfter;
+};
+
+std::shared_ptr<Matmul> Matmul::get(const MatmulDesc &desc) {
+  checkDim(desc.m, "m", "matmul");
+  checkDim(desc.k, "k", "matmul");
+  checkDim(desc.n, "n", "matmul");
+  MatmulDesc key = normalized(desc);
+  return cacheOf<MatmulDesc, Matmul, MatmulDescHash>().get(
+      key, [&] { return std::shared_ptr<Matmul>(new Matmul(key)); });
+}
+
+Matmul::Matmul(const MatmulDesc &desc) : desc_(desc) {
+  if (desc.m == 0 || desc.k == 0 || desc.n == 0)
+    return; // no product to compute: run() handles it without oneDNN
+  try {
+    impl_.reset(new Impl{createMatmul(desc), accumulatesAfter(desc)});
+  } catch (...) {
+    rethrowAsError("cannot create matmul " + describe(desc));
+  }
+}
+
+Matmul::~Matmul() = default;
+
+void Matmul::run(const float *a, const float *b, const float *bias, float *c) const {
+  if (desc_.m == 0 || desc_.n == 0)
+    return;
+  bool inputsUsed = desc_.k > 0;
+  if (!c || (inputsUsed && (!a || !b)) || (desc_.bias && !bias))
+    throw Error(ErrorKind::Usage, "oneDNN: null buffer for matmul " + describe(desc_));
+  if (!impl_)
+    return runEmptyProduct(desc_, bias, c);
+  int64_t size = desc_.m * desc_.n;
+  float *product = impl_->accumulatesAfter ? threadScratch(size) : c;
+  void *buffers[] = {const_cast<float *>(a), const_cast<float *>(b), product,
+                     const_cast<float *>(bias)};
+  try {
+    impl_->primitive.run(std::span(buffers, desc_.bias ? 4 : 3));
+  } catch (...) {
+    rethrowAsError("matmul " + describe(desc_) + " failed");
+  }
+  if (impl_->accumulatesAfter)
+    accumulate(c, product, desc_.beta, size);
+}
+
+//===----------------------------------------------------------------------===//
+// Softmax
+//===----------------------------------------------------------------------===//
+
+struct Softmax::Impl {
+  BoundPrimitive primitive;
+};
+
+namespace {
+
+/// softmax_forward or logsoftmax_forward (separate primitives in 2.6) along
+/// axis 1 of [rows, cols]; the source and destination share one layout.
+BoundPrimitive createSoftmax(int64_t rows, int64_t cols, bool log) {
+  bool serial = rows * cols <= detail::kSerialWork;
+  ::dnnl::memory::desc md = matrixDesc(rows, cols);
+  std::array<ArgSpec, 2> args = {ArgSpec{DNNL_ARG_SRC, md}, ArgSpec{DNNL_ARG_DST, md}};
+  const auto kind = ::dnnl::prop_kind::forward_inference;
+  const ::dnnl::engine &engine = detail::cpuEngine();
+  SerialScope scope(serial);
+  ::dnnl::primitive primitive =
+      log ? ::dnnl::primitive(::dnnl::logsoftmax_forward(
+                ::dnnl::logsoftmax_forward::primitive_desc({kind, md, 1}, engine)))
+          : ::dnnl::primitive(::dnnl::softmax_forward(
+                ::dnnl::softmax_forward::primitive_desc({kind, md, 1}, engine)));
+  return BoundPrimitive(std::move(primitive), args, serial);
+}
+
+} // namespace
+
+std::shared_ptr<Softmax> Softmax::get(int64_t rows, int64_t cols, bool log) {
+  checkDim(rows, "rows", "softmax");
+  checkDim(cols, "cols", "softmax");
+  return cacheOf<SoftmaxKey, Softmax, SoftmaxKeyHash>().get(
+      {rows, cols, log}, [&] { return std::shared_ptr<Softmax>(new Softmax(rows, cols, log)); });
+}
+
+Softmax::Softmax(int64_t rows, int64_t cols, bool log) : rows_(rows), cols_(cols), log_(log) {
+  if (rows == 0 || cols == 0)
+    return; // nothing to compute: run() returns at once
+  try {
+    impl_.reset(new Impl{createSoftmax(rows, cols, log)});
+  } catch (...) {
+    rethrowAsError("cannot create " + describeSoftmax(rows, cols, log));
+  }
+}
+
+Softmax::~Softmax() = default;
+
+void Softmax::run(const float *src, float *dst) const {
+  if (!impl_)
+    return;
+  if (!src || !dst)
+    throw Error(ErrorKind::Usage, "oneDNN: null buffer for " + describeSoftmax(rows_, cols_, log_));
+  void *buffers[] = {const_cast<float *>(src), dst};
+  try {
+    impl_->primitive.run(buffers);
+  } catch (...) {
+    rethrowAsError(describeSoftmax(rows_, cols_, log_) + " failed");
+  }
+}
+
+} // namespace kiln::runtime::onednn

@@ -1,0 +1,191 @@
+//===- GradCheckTest.cpp - Every gradient rule against finite differences -===//
+//
+// For each differentiable op of the table, builds
+//   loss = reduce_sum(op(inputs...) * weights)
+// in f64, derives d(loss)/d(inputs) with the autodiff pass, runs it with the
+// interpreter, and compares with central finite differences. An op marked
+// differentiable without a sample below fails, so a new op cannot skip this.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/compiler/Autodiff.h"
+#include "kiln/ir/Builder.h"
+#include "kiln/ir/OpDef.h"
+#include "kiln/runtime/Interpreter.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+
+using namespace kiln;
+using namespace kiln::ir;
+
+namespace {
+
+/// Where the inputs of a sample are drawn from.
+enum class Domain {
+  Any,      ///< [-2, 2], at least 0.1 away from 0 (kinks of relu, ties of max)
+  Positive, ///< [0.5, 2] (log, sqrt, fractional powers)
+};
+
+struct Sample {
+  std::vector<Shape> shapes; ///< float operands, in order
+  AttrList attrs;
+  std::optional<Shape> declared; ///< result shape for ops that declare it
+  Domain domain = Domain::Any;
+  /// For select: operand 0 is a fixed bool mask, not differentiated.
+  bool leadingMask = false;
+};
+
+std::map<std::string, std::vector<Sample>> samples() {
+  std::vector<Sample> binary = {{{Shape{2, 3}, Shape{2, 3}}},
+                                {{Shape{2, 3}, Shape{3}}},
+                                {{Shape{2, 1}, Shape{1, 3}}},
+                                {{Shape{}, Shape{2, 2}}}};
+  std::vector<Sample> unary = {{{Shape{2, 3}}}, {{Shape{}}}};
+  std::vector<Sample> unaryPositive = {{{Shape{2, 3}}, {}, {}, Domain::Positive}};
+  auto axes = [](IntList a, bool keep) { return AttrList{{"axes", a}, {"keepdims", keep}}; };
+  return {
+      {"add", binary},
+      {"sub", binary},
+      {"mul", binary},
+      {"div", {{{Shape{2, 3}, Shape{3}}, {}, {}, Domain::Positive}}},
+      {"maximum", binary},
+      {"minimum", binary},
+      {"neg", unary},
+      {"exp", unary},
+      {"log", unaryPositive},
+      {"sqrt", unaryPositive},
+      {"pow",
+       {{{Shape{2, 3}}, {{"exponent", 3.0}}},
+        {{Shape{2, 3}}, {{"exponent", 0.5}}, {}, Domain::Positive},
+        {{Shape{2, 3}}, {{"exponent", -1.5}}, {}, Domain::Positive}}},
+      {"relu", unary},
+      {"sigmoid", unary},
+      {"tanh", unary},
+      {"cast", {{{Shape{2, 3}}, {}, Shape{2, 3}}}},
+      {"select", {{{Shape{2, 3}, Shape{2, 3}}, {}, {}, Domain::Any, true},
+                  {{Shape{3}, Shape{2, 1}}, {}, {}, Domain::Any, true}}},
+      {"reshape", {{{Shape{2, 3}}, {}, Shape{3, 2}}, {{Shape{6}}, {}, Shape{1, 2, 3}}}},
+      {"transpose",
+       {{{Shape{2, 3}}, {{"perm", IntList{1, 0}}}},
+        {{Shape{2, 3, 4}}, {{"perm", IntList{2, 0, 1}}}}}},
+      {"broadcast_to", {{{Shape{3}}, {}, Shape{2, 3}}, {{Shape{2, 1}}, {}, Shape{2, 3}}}},
+      {"reduce_sum", {{{Shape{2, 3}}, axes({1}, false)}, {{Shape{2, 3, 2}}, axes({0, 2}, true)}}},
+      {"reduce_mean", {{{Shape{2, 3}}, axes({0}, true)}, {{Shape{2, 3}}, axes({0, 1}, false)}}},
+      {"reduce_max", {{{Shape{2, 3}}, axes({1}, false)}, {{Shape{4}}, axes({0}, false)}}},
+      {"matmul", {{{Shape{2, 3}, Shape{3, 4}}}, {{Shape{1, 1}, Shape{1, 5}}}}},
+      {"softmax", {{{Shape{2, 3}}, {{"axis", int64_t(1)}}}, {{Shape{2, 3}}, {{"axis", int64_t(0)}}}}},
+      {"log_softmax",
+       {{{Shape{2, 3}}, {{"axis", int64_t(1)}}}, {{Shape{3, 2}}, {{"axis", int64_t(0)}}}}},
+  };
+}
+
+double draw(std::mt19937_64 &rng, Domain d) {
+  std::uniform_real_distribution<double> u(0, 1);
+  if (d == Domain::Positive)
+    return 0.5 + 1.5 * u(rng);
+  double v = 0.1 + 1.9 * u(rng);
+  return u(rng) < 0.5 ? -v : v;
+}
+
+HostTensor randomTensor(std::mt19937_64 &rng, const Shape &s, Domain d) {
+  HostTensor t(TensorType{DType::F64, s});
+  for (int64_t i = 0; i < t.numel(); ++i)
+    t.set(i, draw(rng, d));
+  return t;
+}
+
+/// loss(inputs) = sum(op(inputs) * weights), as a function of the float inputs.
+struct Problem {
+  Function fn{"gradcheck"};
+  std::vector<ValueId> inputs;
+  ValueId loss;
+};
+
+Problem buildProblem(const OpDef &def, const Sample &s, std::mt19937_64 &rng) {
+  Problem p;
+  Builder b(p.fn);
+  std::vector<ValueId> operands;
+  if (s.leadingMask) {
+    HostTensor mask(TensorType{DType::Bool, Shape{2, 3}});
+    for (int64_t i = 0; i < mask.numel(); ++i)
+      mask.set(i, i % 2);
+    operands.push_back(b.constant(mask));
+  }
+  for (size_t i = 0; i < s.shapes.size(); ++i) {
+    ValueId v = b.param(fmt::format("x{}", i), TensorType{DType::F64, s.shapes[i]});
+    p.inputs.push_back(v);
+    operands.push_back(v);
+  }
+  std::optional<TensorType> declared;
+  if (s.declared)
+    declared = TensorType{DType::F64, *s.declared};
+  ValueId y = b.create(def.kind, operands, s.attrs, declared);
+  ValueId weights = b.constant(randomTensor(rng, b.shape(y), Domain::Any));
+  IntList all;
+  for (int i = 0; i < b.shape(y).rank(); ++i)
+    all.push_back(i);
+  p.loss = b.reduceSum(b.mul(y, weights), all);
+  p.fn.setResults({p.loss});
+  return p;
+}
+
+double evalLoss(const Problem &p, const std::vector<HostTensor> &inputs) {
+  return runtime::interpret(p.fn, inputs)[0].get(0);
+}
+
+void checkGradients(const OpDef &def, const Sample &s, std::mt19937_64 &rng) {
+  Problem p = buildProblem(def, s, rng);
+  std::vector<HostTensor> inputs;
+  for (size_t i = 0; i < s.shapes.size(); ++i)
+    inputs.push_back(randomTensor(rng, s.shapes[i], s.domain));
+
+  compiler::GradientFunction g = compiler::differentiate(p.fn, p.loss, p.inputs);
+  std::vector<HostTensor> analytic = runtime::interpret(g.fn, inputs);
+  ASSERT_EQ(analytic.size(), inputs.size());
+
+  const double eps = 1e-6;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    EXPECT_TRUE(g.hasGradient[k]) << def.name << ": no gradient for operand " << k;
+    for (int64_t i = 0; i < inputs[k].numel(); ++i) {
+      std::vector<HostTensor> plus, minus;
+      for (const HostTensor &t : inputs) {
+        plus.push_back(t.clone());
+        minus.push_back(t.clone());
+      }
+      plus[k].set(i, inputs[k].get(i) + eps);
+      minus[k].set(i, inputs[k].get(i) - eps);
+      double numeric = (evalLoss(p, plus) - evalLoss(p, minus)) / (2 * eps);
+      EXPECT_NEAR(analytic[k].get(i), numeric, 1e-6 + 1e-5 * std::fabs(numeric))
+          << "op '" << def.name << "', operand " << k << ", element " << i;
+    }
+  }
+}
+
+} // namespace
+
+TEST(GradCheck, EveryDifferentiableOpHasARuleAndASample) {
+  auto all = samples();
+  for (const OpDef *def : allOps()) {
+    if (!def->differentiable)
+      continue;
+    EXPECT_NE(def->grad, nullptr) << "op '" << def->name << "' has no gradient rule";
+    EXPECT_TRUE(all.count(std::string(def->name)))
+        << "op '" << def->name << "' has no gradcheck sample in GradCheckTest.cpp";
+  }
+}
+
+TEST(GradCheck, AnalyticGradientsMatchFiniteDifferences) {
+  std::mt19937_64 rng(42);
+  for (const auto &[name, list] : samples()) {
+    const OpDef *def = findOp(name);
+    ASSERT_NE(def, nullptr) << name;
+    for (const Sample &s : list) {
+      SCOPED_TRACE(name);
+      checkGradients(*def, s, rng);
+    }
+  }
+}

@@ -1,0 +1,324 @@
+//===- JitTest.cpp - Loop kernels: checks, loop nest, codegen, caches -----===//
+//
+// What the JIT accepts as a loop kernel, how it lays out the loop nest
+// (rows x cols), that it vectorizes, and that its in-memory and on-disk
+// caches hit (counted by Jit::stats) and survive damaged cache files.
+// JitOpsTest.cpp checks the numbers of every op.
+//
+//===----------------------------------------------------------------------===//
+#include "JitTestSupport.h"
+
+#include "kiln/ir/Builder.h"
+
+#include <fstream>
+#include <thread>
+
+using namespace kiln;
+using namespace kiln::ir;
+using namespace kiln::runtime;
+using kiln::jittest::TempDir;
+using kiln::jittest::uncachedJit;
+
+namespace {
+
+/// Points KILN_CACHE_DIR (unless set already) at a temporary directory for
+/// the whole test binary, so that no test writes to ~/.cache/kiln.
+class CacheDirEnvironment : public ::testing::Environment {
+public:
+  void SetUp() override {
+    if (!std::getenv("KILN_CACHE_DIR"))
+      ::setenv("KILN_CACHE_DIR", dir_.path().c_str(), 1);
+  }
+
+private:
+  TempDir dir_;
+};
+[[maybe_unused]] ::testing::Environment *const kCacheDirEnvironment =
+    ::testing::AddGlobalTestEnvironment(new CacheDirEnvironment);
+
+TensorType f32(Shape s) { return {DType::F32, std::move(s)}; }
+
+/// x + y, for operands of the given shapes.
+Function addKernel(const Shape &x, const Shape &y) {
+  Function f("add");
+  Builder b(f);
+  f.setResults({b.add(b.param("x", f32(x)), b.param("y", f32(y)))});
+  return f;
+}
+
+/// tanh((x + y) * x), the running example of a fused f32 chain.
+Function chainKernel(int64_t n = 4096) {
+  Function f("fused_add_mul_tanh");
+  Builder b(f);
+  ValueId x = b.param("x", f32(Shape{n})), y = b.param("y", f32(Shape{n}));
+  f.setResults({b.create(OpKind::Tanh, {b.mul(b.add(x, y), x)})});
+  return f;
+}
+
+size_t filesIn(const std::string &dir) {
+  size_t n = 0;
+  for (const auto &entry : std::filesystem::directory_iterator(dir))
+    n += entry.is_regular_file();
+  return n;
+}
+
+std::string onlyCacheFile(const std::string &dir) {
+  for (const auto &entry : std::filesystem::directory_iterator(dir))
+    if (entry.path().extension() == ".kobj")
+      return entry.path().string();
+  return "";
+}
+
+// ---- What a loop kernel may contain -----------------------------------------
+
+/// Expects checkLoopKernelBody and compile to reject `f` with a Verify error
+/// whose message contains `what`.
+void expectRejected(const Function &f, const std::string &what) {
+  for (int viaCompile = 0; viaCompile < 2; ++viaCompile) {
+    try {
+      if (viaCompile)
+        uncachedJit().compile(f, "rejected");
+      else
+        checkLoopKernelBody(f);
+      ADD_FAILURE() << "accepted a body that should be rejected for: " << what;
+    } catch (const Error &e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Verify);
+      EXPECT_NE(e.message().find(what), std::string::npos) << e.message() << " @ " << e.where();
+    }
+  }
+}
+
+TEST(JitCheck, RejectsOpsWithoutAScalarExpression) {
+  Function mm("k");
+  Builder b(mm);
+  mm.setResults({b.matmul(b.param("a", f32({2, 3})), b.param("w", f32({3, 4})))});
+  expectRejected(mm, "'matmul'");
+
+  Function sum("k");
+  Builder s(sum);
+  sum.setResults({s.reduceSum(s.param("a", f32({2, 3})), {1})});
+  expectRejected(sum, "'reduce_sum'");
+}
+
+TEST(JitCheck, RejectsConstantsThatAreNotSplats) {
+  Function f("k");
+  Builder b(f);
+  ValueId c = b.constant(HostTensor::fromDoubles(f32({3}), std::vector<double>{1, 2, 3}));
+  f.setResults({b.add(b.param("x", f32({2, 3})), c)});
+  expectRejected(f, "not a splat");
+}
+
+TEST(JitCheck, RejectsResultsOfDifferentShapes) {
+  Function f("k");
+  Builder b(f);
+  ValueId x = b.param("x", f32({2, 3})), y = b.param("y", f32({3}));
+  f.setResults({b.neg(x), b.neg(y)});
+  expectRejected(f, "result 1");
+}
+
+TEST(JitCheck, RejectsParametersThatDoNotBroadcastToTheResults) {
+  Function f("k");
+  Builder b(f);
+  ValueId x = b.param("x", f32({3}));
+  b.param("stray", f32({4}));
+  f.setResults({b.neg(x)});
+  expectRejected(f, "%stray");
+}
+
+TEST(JitCheck, AcceptsElementwiseOpsAndSplatConstants) {
+  Function f("k");
+  Builder b(f);
+  ValueId x = b.param("x", f32({2, 3}));
+  ValueId c = b.constant(HostTensor::fromDoubles(f32({3}), std::vector<double>{2, 2, 2}));
+  f.setResults({b.mul(x, c), b.create(OpKind::Lt, {x, b.scalar(0)})});
+  EXPECT_NO_THROW(checkLoopKernelBody(f));
+}
+
+// ---- The loop nest ----------------------------------------------------------
+
+TEST(JitLoopNest, CoalescesShapesIntoRowsAndContiguousColumns) {
+  struct Case {
+    Shape x, y;
+    int64_t rows, cols;
+  };
+  const Case cases[] = {
+      {{1037}, {1037}, 1, 1037},     // contiguous: one row
+      {{3, 4, 5}, {3, 4, 5}, 1, 60}, // contiguous in any rank
+      {{2, 3}, {3}, 2, 3},           // a bias broadcast along rows
+      {{4, 1}, {1, 3}, 4, 3},        // a column times a row
+      {{7, 1}, {7, 9}, 7, 9},        // a column broadcast
+      {{2, 3, 4}, {2, 1, 4}, 6, 4},  // a middle broadcast: div/mod on the row
+      {{8, 1, 5}, {5}, 8, 5},        // unit dims vanish
+      {{}, {}, 1, 1},                // a scalar
+      {{1 << 20}, {}, 64, 16384},    // large and flat: rows for threads
+      {{0, 3}, {3}, 0, 0},           // empty
+  };
+  for (const Case &c : cases) {
+    LoopKernel k = uncachedJit().compile(addKernel(c.x, c.y), "add");
+    EXPECT_EQ(k.rows, c.rows) << c.x.str() << " + " << c.y.str();
+    EXPECT_EQ(k.cols, c.cols) << c.x.str() << " + " << c.y.str();
+  }
+}
+
+TEST(JitLoopNest, RowRangesCanBeRunSeparately) {
+  Function f = addKernel({2, 3, 4}, {2, 1, 4});
+  std::mt19937 rng(1);
+  std::vector<HostTensor> in = {jittest::randomTensor(f.type(f.params()[0]), rng),
+                                jittest::randomTensor(f.type(f.params()[1]), rng)};
+  LoopKernel k = uncachedJit().compile(f, "add");
+  for (int64_t pieces : {1, 2, 6})
+    EXPECT_TRUE(jittest::matchesInterpreter(f, in, jittest::runKernel(k, f, in, pieces)));
+}
+
+TEST(JitLoopNest, AnEmptyKernelTouchesNoMemory) {
+  LoopKernel k = uncachedJit().compile(addKernel({0, 3}, {3}), "add");
+  void *buffers[] = {nullptr, nullptr, nullptr};
+  k.fn(buffers, 0, 0);
+  k.fn(buffers, 0, 5);
+}
+
+// ---- Code generation --------------------------------------------------------
+
+TEST(JitCodegen, AnF32ChainIsVectorizedWithVectorMath) {
+  std::string ir = uncachedJit().emitLLVM(chainKernel(), "fused_add_mul_tanh");
+  EXPECT_NE(ir.find("define void @fused_add_mul_tanh_"), std::string::npos) << ir;
+  bool wide =
+      ir.find("<8 x float>") != std::string::npos || ir.find("<16 x float>") != std::string::npos;
+  EXPECT_TRUE(wide) << ir;
+  if (uncachedJit().hostTarget().find("+avx2") != std::string::npos) { // libmvec's AVX2 tanhf
+    EXPECT_NE(ir.find("v_tanhf("), std::string::npos) << ir;
+  }
+}
+
+TEST(JitCodegen, EmitsHostAssemblyAndAnElfObject) {
+  std::string asmText = uncachedJit().emitAssembly(chainKernel(), "fused_add_mul_tanh");
+  EXPECT_NE(asmText.find("fused_add_mul_tanh_"), std::string::npos);
+  if (uncachedJit().hostTarget().find("+avx2") != std::string::npos) {
+    EXPECT_NE(asmText.find("ymm"), std::string::npos) << asmText;
+  }
+  std::vector<char> obj = uncachedJit().emitObject(chainKernel(), "fused_add_mul_tanh");
+  ASSERT_GT(obj.size(), 4u);
+  EXPECT_EQ(std::string(obj.data(), 4), "\x7f"
+                                        "ELF");
+}
+
+TEST(JitCodegen, HostTargetNamesTheCpuAndItsFeatures) {
+  std::string host = uncachedJit().hostTarget();
+  EXPECT_NE(host.find(' '), std::string::npos) << host;
+  EXPECT_NE(host.find('+'), std::string::npos) << host;
+}
+
+TEST(JitCodegen, SymbolsCarryTheNameAndAHashOfTheBody) {
+  LoopKernel a = uncachedJit().compile(chainKernel(64), "fused_add_mul_tanh");
+  LoopKernel b = uncachedJit().compile(chainKernel(65), "fused_add_mul_tanh");
+  LoopKernel c = uncachedJit().compile(chainKernel(64), "fused kernel #2");
+  EXPECT_EQ(a.name.rfind("fused_add_mul_tanh_", 0), 0u) << a.name;
+  EXPECT_NE(a.name, b.name);
+  EXPECT_EQ(c.name.rfind("fused_kernel__2_", 0), 0u) << c.name;
+}
+
+// ---- Caches -----------------------------------------------------------------
+
+TEST(JitCache, CompilingTheSameBodyAgainIsAMemoryHit) {
+  TempDir dir;
+  Jit jit(JitOptions{dir.path()});
+  LoopKernel first = jit.compile(chainKernel(), "chain");
+  Function again = chainKernel(); // built anew: equal structure, other objects
+  LoopKernel second = jit.compile(again, "chain");
+  EXPECT_EQ(first.fn, second.fn);
+  EXPECT_EQ(first.name, second.name);
+  JitStats s = jit.stats();
+  EXPECT_EQ(s.compiled, 1);
+  EXPECT_EQ(s.memoryHits, 1);
+  EXPECT_EQ(s.diskHits, 0);
+}
+
+TEST(JitCache, ConcurrentCompilesOfOneBodyCompileOnce) {
+  Jit jit(JitOptions{"off"});
+  std::vector<std::thread> threads;
+  std::vector<KernelFn> fns(4);
+  for (size_t i = 0; i < fns.size(); ++i)
+    threads.emplace_back([&, i] { fns[i] = jit.compile(chainKernel(), "chain").fn; });
+  for (std::thread &t : threads)
+    t.join();
+  EXPECT_EQ(jit.stats().compiled, 1);
+  EXPECT_EQ(jit.stats().memoryHits, 3);
+  for (KernelFn fn : fns)
+    EXPECT_EQ(fn, fns[0]);
+}
+
+TEST(JitCache, AWarmJitLoadsFromDiskAndCompilesNothing) {
+  TempDir dir;
+  Function f = chainKernel(1037);
+  {
+    Jit cold(JitOptions{dir.path()});
+    cold.compile(f, "chain");
+    EXPECT_EQ(cold.stats().compiled, 1);
+  }
+  EXPECT_EQ(filesIn(dir.path()), 1u); // no temporary files left behind
+  Jit warm(JitOptions{dir.path()});
+  LoopKernel k = warm.compile(f, "chain");
+  EXPECT_EQ(warm.stats().compiled, 0);
+  EXPECT_EQ(warm.stats().diskHits, 1);
+  std::mt19937 rng(2);
+  std::vector<HostTensor> in = {jittest::randomTensor(f.type(f.params()[0]), rng),
+                                jittest::randomTensor(f.type(f.params()[1]), rng)};
+  EXPECT_TRUE(jittest::matchesInterpreter(f, in, jittest::runKernel(k, f, in)));
+}
+
+TEST(JitCache, ADamagedEntryIsIgnoredAndRebuilt) {
+  TempDir dir;
+  Function f = chainKernel(1037);
+  Jit(JitOptions{dir.path()}).compile(f, "chain");
+  std::string path = onlyCacheFile(dir.path());
+  ASSERT_FALSE(path.empty());
+  std::string good;
+  {
+    std::ifstream in(path, std::ios::binary);
+    good.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::string flipped = good;
+  flipped[good.size() / 2] ^= 0x5a;
+  const std::pair<const char *, std::string> damages[] = {
+      {"empty", ""},
+      {"truncated header", good.substr(0, 10)},
+      {"truncated object", good.substr(0, good.size() - 100)},
+      {"flipped byte", flipped},
+      {"garbage", std::string(good.size(), 'x')},
+  };
+  for (const auto &[what, bytes] : damages) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+    Jit jit(JitOptions{dir.path()});
+    LoopKernel k = jit.compile(f, "chain");
+    EXPECT_EQ(jit.stats().diskHits, 0) << what;
+    EXPECT_EQ(jit.stats().compiled, 1) << what;
+    std::mt19937 rng(3);
+    std::vector<HostTensor> in = {jittest::randomTensor(f.type(f.params()[0]), rng),
+                                  jittest::randomTensor(f.type(f.params()[1]), rng)};
+    EXPECT_TRUE(jittest::matchesInterpreter(f, in, jittest::runKernel(k, f, in))) << what;
+    Jit warm(JitOptions{dir.path()}); // the rebuilt entry is good again
+    warm.compile(f, "chain");
+    EXPECT_EQ(warm.stats().diskHits, 1) << what;
+  }
+}
+
+TEST(JitCache, TheDirectoryComesFromOptionsThenKilnCacheDirAndOffDisablesIt) {
+  TempDir dir;
+  std::string nested = dir.path() + "/a/b";
+  Jit(JitOptions{nested}).compile(chainKernel(), "chain");
+  EXPECT_EQ(filesIn(nested), 1u); // created on demand
+
+  std::string saved = std::getenv("KILN_CACHE_DIR") ? std::getenv("KILN_CACHE_DIR") : "";
+  std::string fromEnv = dir.path() + "/env";
+  ::setenv("KILN_CACHE_DIR", fromEnv.c_str(), 1);
+  Jit(JitOptions{}).compile(chainKernel(), "chain");
+  EXPECT_EQ(filesIn(fromEnv), 1u);
+  ::setenv("KILN_CACHE_DIR", "off", 1);
+  Jit off(JitOptions{});
+  off.compile(chainKernel(33), "chain");
+  EXPECT_EQ(off.stats().compiled, 1);
+  EXPECT_FALSE(std::filesystem::exists("off"));
+  ::setenv("KILN_CACHE_DIR", saved.c_str(), 1);
+}
+
+} // namespace
