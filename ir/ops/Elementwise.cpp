@@ -88,6 +88,12 @@ void gradMinMax(GradContext &g, OpKind firstWins) {
 void gradMaximum(GradContext &g) { gradMinMax(g, OpKind::Ge); }
 void gradMinimum(GradContext &g) { gradMinMax(g, OpKind::Le); }
 void gradNeg(GradContext &g) { g.set(0, g.b.neg(g.grad)); }
+void gradAbs(GradContext &g) { // sign(x) * grad, 0 at 0 as in PyTorch
+  ValueId x = g.operand(0);
+  ValueId negative =
+      g.b.select(g.b.create(OpKind::Lt, {x, zeroLike(g)}), g.b.neg(g.grad), zeroLike(g));
+  g.set(0, g.b.select(g.b.create(OpKind::Gt, {x, zeroLike(g)}), g.grad, negative));
+}
 void gradExp(GradContext &g) { g.set(0, g.b.mul(g.grad, g.result())); }
 void gradLog(GradContext &g) { g.set(0, g.b.div(g.grad, g.operand(0))); }
 void gradSqrt(GradContext &g) { // 1 / (2 sqrt(x))
@@ -160,6 +166,10 @@ constexpr OpDef kOps[] = {
      .summary = "elementwise min(a, b)"},
     {.kind = OpKind::Neg, .name = "neg", .arity = 1, .fusion = kElem, .infer = inferUnaryNumeric,
      .scalar = KILN_SCALAR(b.neg(x[0])), .grad = gradNeg, .summary = "-x"},
+    {.kind = OpKind::Abs, .name = "abs", .arity = 1, .fusion = kElem, .infer = inferUnaryNumeric,
+     .scalar = KILN_SCALAR(b.select(b.cmp(SB::Cmp::Lt, x[0], b.constantLike(0, x[0])),
+                                    b.neg(x[0]), x[0])),
+     .grad = gradAbs, .summary = "|x|"},
     {.kind = OpKind::Exp, .name = "exp", .arity = 1, .fusion = kElem, .infer = inferUnaryFloat,
      .scalar = KILN_SCALAR(b.exp(x[0])), .grad = gradExp, .summary = "e^x"},
     {.kind = OpKind::Log, .name = "log", .arity = 1, .fusion = kElem, .infer = inferUnaryFloat,

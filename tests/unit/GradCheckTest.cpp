@@ -55,6 +55,7 @@ std::map<std::string, std::vector<Sample>> samples() {
       {"maximum", binary},
       {"minimum", binary},
       {"neg", unary},
+      {"abs", unary},
       {"exp", unary},
       {"log", unaryPositive},
       {"sqrt", unaryPositive},

@@ -23,7 +23,8 @@ namespace {
 /// Ops that have a test below. Add a name here only with its test.
 const std::set<std::string_view> kCoveredOps = {
     "constant",   "add",    "sub",     "mul",       "div",          "maximum",    "minimum",
-    "neg",        "exp",    "log",     "sqrt",      "pow",          "relu",       "sigmoid",
+    "neg",        "abs",    "exp",     "log",       "sqrt",         "pow",        "relu",
+    "sigmoid",
     "tanh",       "cast",   "eq",      "ne",        "lt",           "le",         "gt",
     "ge",         "select", "reshape", "transpose", "broadcast_to", "reduce_sum", "reduce_mean",
     "reduce_max", "argmax", "matmul",  "softmax",   "log_softmax",  "one_hot",    "fused",
@@ -197,6 +198,12 @@ TEST(InterpretArith, ZeroSizedBroadcast) {
 TEST(InterpretUnary, Neg) {
   EXPECT_TRUE(is(apply(OpKind::Neg, {tensor(f32({3}), {1, -2.5, 0})}), f32({3}), {-1, 2.5, 0}));
   EXPECT_TRUE(is(apply(OpKind::Neg, {tensor(i64({2}), {7, -8})}), i64({2}), {-7, 8}));
+}
+
+TEST(InterpretUnary, Abs) {
+  EXPECT_TRUE(is(apply(OpKind::Abs, {tensor(f32({4}), {-2.5, 0, 3, -kInf})}), f32({4}),
+                 {2.5, 0, 3, kInf}));
+  EXPECT_TRUE(is(apply(OpKind::Abs, {tensor(i64({2}), {-7, 7})}), i64({2}), {7, 7}));
 }
 
 TEST(InterpretUnary, Exp) {
