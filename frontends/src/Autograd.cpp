@@ -70,24 +70,24 @@ private:
     if (node.released)
       throw Error(ErrorKind::Autograd, kGraphFreedMessage);
     for (size_t i = 0; i < node.inputs.size(); ++i) {
-      uint64_t now = *node.inputs[i]->version;
+      uint64_t now = node.inputs[i]->version();
       if (now != node.inputVersions[i])
         throw Error(ErrorKind::Autograd,
                     fmt::format("one of the variables needed for gradient computation has been "
                                 "modified by an inplace operation: [{}], which is operand {} of "
                                 "'{}', is at version {}; expected version {} instead.",
-                                node.inputs[i]->data.type().str(), i, ir::opName(node.op), now,
+                                node.inputs[i]->type().str(), i, ir::opName(node.op), now,
                                 node.inputVersions[i]));
     }
   }
 
   ir::ValueId emit(const std::shared_ptr<TensorImpl> &impl) {
     if (impl->literal)
-      return b_.constant(impl->data);
+      return b_.constant(impl->values());
     if (!impl->gradFn) {
       std::string base = impl->name.empty() ? fmt::format("input{}", g_.inputs.size()) : impl->name;
       g_.inputs.push_back(impl);
-      return b_.param(unique(base), impl->data.type());
+      return b_.param(unique(base), impl->type());
     }
     const GradNode &node = *impl->gradFn;
     std::vector<ir::ValueId> operands;

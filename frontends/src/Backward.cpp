@@ -2,10 +2,14 @@
 //
 // backward() turns the history of a tensor into an ir::Function, asks the
 // autodiff pass for its gradient function (cached by the function's
-// structural hash), runs it with the interpreter on the leaves' current
-// values and accumulates the results into the leaves' .grad.
+// structural hash), and accumulates its results into the leaves' .grad. In
+// lazy mode the gradient function's nodes become pending values on top of
+// the leaves' values, so that forward, backward and the optimizer's update
+// run as one program at the next flush; in eager mode the interpreter runs
+// it at once.
 //
 //===----------------------------------------------------------------------===//
+#include "Lazy.h"
 #include "TensorImpl.h"
 #include "kiln/Autograd.h"
 #include "kiln/compiler/Autodiff.h"
@@ -107,11 +111,11 @@ void checkBackward(const TensorImpl &root, const ir::TensorType *gradient) {
     throw Error(ErrorKind::Autograd,
                 "element 0 of tensors does not require grad and does not have a grad_fn");
   if (!gradient) {
-    if (root.data.numel() != 1)
+    if (root.type().shape.numel() != 1)
       throw Error(ErrorKind::Autograd, "grad can be implicitly created only for scalar outputs");
     return;
   }
-  const ir::TensorType &want = root.data.type(), &got = *gradient;
+  const ir::TensorType &want = root.type(), &got = *gradient;
   if (got.shape != want.shape)
     throw Error(ErrorKind::Shape,
                 fmt::format("Mismatch in shape: grad_output[0] has a shape of {} and output[0] "
@@ -142,31 +146,93 @@ void accumulate(TensorImpl &leaf, ir::HostTensor grad, const std::vector<ir::Hos
     leaf.grad = detail::makeLeaf(std::move(grad));
     return;
   }
-  ir::HostTensor &acc = leaf.grad->data;
+  ir::HostTensor acc = leaf.grad->values();
   check(acc.type() == grad.type(), "accumulate: gradient of another type");
   for (int64_t i = 0; i < acc.numel(); ++i)
     acc.set(i, acc.get(i) + grad.get(i));
-  ++*leaf.grad->version;
+  ++leaf.grad->storage->version;
+}
+
+/// accumulate(), pending: the new .grad, or an add onto the old one.
+void accumulateLazy(const std::shared_ptr<TensorImpl> &leaf,
+                    std::shared_ptr<detail::LazyValue> grad) {
+  if (auto *observer = detail::traceObserver())
+    observer->onGradAccess(leaf);
+  if (!leaf->grad) {
+    leaf->grad = detail::makePending(std::move(grad));
+    return;
+  }
+  TensorImpl &acc = *leaf->grad;
+  check(acc.type() == grad->type, "accumulate: gradient of another type");
+  ir::TensorType type = acc.type();
+  // new + old, not old + new: the same sum, and the fused matmul kernel of
+  // the runtime expects the matmul as the add's first operand.
+  detail::setPending(acc.storage, detail::makeOp(ir::OpKind::Add, {},
+                                                 {std::move(grad), detail::operandValue(acc)},
+                                                 std::move(type)));
+  ++acc.storage->version;
+}
+
+/// The nodes of `f` as pending values over `params`; returns its results.
+std::vector<std::shared_ptr<detail::LazyValue>>
+inlineFunction(const ir::Function &f, std::vector<std::shared_ptr<detail::LazyValue>> params) {
+  std::vector<std::shared_ptr<detail::LazyValue>> values(f.numValues());
+  for (size_t i = 0; i < params.size(); ++i)
+    values[size_t(f.params()[i].id)] = std::move(params[i]);
+  for (const ir::Node &n : f.nodes()) {
+    check(n.results.size() == 1 && !n.body, "backward: a gradient node with several results");
+    std::vector<std::shared_ptr<detail::LazyValue>> operands;
+    for (ir::ValueId v : n.operands)
+      operands.push_back(values[size_t(v.id)]);
+    values[size_t(n.result().id)] =
+        detail::makeOp(n.op, n.attrs, std::move(operands), f.type(n.result()));
+  }
+  std::vector<std::shared_ptr<detail::LazyValue>> results;
+  for (ir::ValueId r : f.results())
+    results.push_back(values[size_t(r.id)]);
+  return results;
+}
+
+/// The eager backward: the interpreter runs the gradient function now.
+void runEager(const RecordedGraph &g, const std::vector<size_t> &wrt,
+              const compiler::GradientFunction &fn, const Tensor &gradient) {
+  std::vector<ir::HostTensor> inputs;
+  for (const auto &leaf : g.inputs)
+    inputs.push_back(leaf->values());
+  if (gradient.defined())
+    inputs.push_back(gradient.host());
+  std::vector<ir::HostTensor> grads = runtime::interpret(fn.fn, inputs);
+  for (size_t i = 0; i < wrt.size(); ++i)
+    if (fn.hasGradient[i])
+      accumulate(*g.inputs[wrt[i]], std::move(grads[i]), inputs);
+}
+
+/// The lazy backward: the gradient function becomes pending values.
+void recordLazy(const RecordedGraph &g, const std::vector<size_t> &wrt,
+                const compiler::GradientFunction &fn, const Tensor &gradient) {
+  std::vector<std::shared_ptr<detail::LazyValue>> params;
+  for (const auto &leaf : g.inputs)
+    params.push_back(detail::operandValue(*leaf));
+  if (gradient.defined())
+    params.push_back(detail::operandValue(*gradient.impl()));
+  std::vector<std::shared_ptr<detail::LazyValue>> grads = inlineFunction(fn.fn, std::move(params));
+  for (size_t i = 0; i < wrt.size(); ++i)
+    if (fn.hasGradient[i])
+      accumulateLazy(g.inputs[wrt[i]], std::move(grads[i]));
 }
 
 } // namespace
 
 void Tensor::backward(const Tensor &gradient, bool retain_graph) const {
   TensorImpl &root = self();
-  checkBackward(root, gradient.defined() ? &gradient.host().type() : nullptr);
+  checkBackward(root, gradient.defined() ? &gradient.impl()->type() : nullptr);
   RecordedGraph g = detail::recordGraph(impl_);
   std::vector<size_t> wrt = leavesRequiringGrad(g);
   auto fn = gradientFunction(g, wrt, gradient.defined());
-
-  std::vector<ir::HostTensor> inputs;
-  for (const auto &leaf : g.inputs)
-    inputs.push_back(leaf->data);
-  if (gradient.defined())
-    inputs.push_back(gradient.host());
-  std::vector<ir::HostTensor> grads = runtime::interpret(fn->fn, inputs);
-  for (size_t i = 0; i < wrt.size(); ++i)
-    if (fn->hasGradient[i])
-      accumulate(*g.inputs[wrt[i]], std::move(grads[i]), inputs);
+  if (detail::lazyMode())
+    recordLazy(g, wrt, *fn, gradient);
+  else
+    runEager(g, wrt, *fn, gradient);
 
   if (!retain_graph)
     detail::releaseGraph(g);
@@ -175,7 +241,7 @@ void Tensor::backward(const Tensor &gradient, bool retain_graph) const {
 ir::Function backward_graph(const Tensor &t, bool with_gradient_param) {
   if (!t.defined())
     throw Error(ErrorKind::Usage, "backward_graph: the tensor is undefined");
-  checkBackward(*t.impl(), with_gradient_param ? &t.host().type() : nullptr);
+  checkBackward(*t.impl(), with_gradient_param ? &t.impl()->type() : nullptr);
   RecordedGraph g = detail::recordGraph(t.impl());
   // Not from the cache: a cached function carries the value names of the
   // graph it was derived from, and this one is for people to read.

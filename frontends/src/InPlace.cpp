@@ -2,7 +2,9 @@
 //
 // In-place ops compute the out-of-place result with the same op-table
 // kernels, then overwrite the tensor's values and bump its version, which
-// lets backward() detect values that changed after they were recorded.
+// lets backward() detect values that changed after they were recorded. In
+// lazy mode the result is pending and written into the tensor's existing
+// buffer at the next flush (detach()ed aliases share that buffer).
 //
 //===----------------------------------------------------------------------===//
 #include "TensorImpl.h"
@@ -35,11 +37,12 @@ Tensor &updateInPlace(Tensor &self, std::string_view what, std::initializer_list
     NoGradGuard noGrad;
     result = f();
   }
-  if (result.host().type() != self.host().type())
+  const ir::TensorType &type = self.impl()->type(), &got = result.impl()->type();
+  if (got != type)
     throw Error(ErrorKind::Shape,
                 fmt::format("{}: the result {} does not fit in place into the tensor {}", what,
-                            result.host().type().str(), self.host().type().str()));
-  detail::assignInPlace(self, result.host());
+                            got.str(), type.str()));
+  detail::assignInPlace(self, result);
   return self;
 }
 

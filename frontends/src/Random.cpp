@@ -58,14 +58,24 @@ template <class Sample> ir::HostTensor sampled(const ir::TensorType &type, Sampl
   return data;
 }
 
+/// Marks a tensor's values as random: a compiled step that read them cannot
+/// be replayed (the replay would reuse the same samples).
+Tensor randomTensor(ir::HostTensor data, bool requires_grad = false) {
+  Tensor t(std::move(data), requires_grad);
+  t.impl()->storage->random = true;
+  return t;
+}
+
 } // namespace
 
 Tensor randn(Shape shape, DType dtype, bool requires_grad, Generator &gen) {
-  return Tensor(sampled({dtype, std::move(shape)}, [&] { return gen.normal(); }), requires_grad);
+  return randomTensor(sampled({dtype, std::move(shape)}, [&] { return gen.normal(); }),
+                      requires_grad);
 }
 
 Tensor rand(Shape shape, DType dtype, bool requires_grad, Generator &gen) {
-  return Tensor(sampled({dtype, std::move(shape)}, [&] { return gen.uniform(); }), requires_grad);
+  return randomTensor(sampled({dtype, std::move(shape)}, [&] { return gen.uniform(); }),
+                      requires_grad);
 }
 
 Tensor randint(int64_t low, int64_t high, Shape shape, Generator &gen) {
@@ -73,8 +83,8 @@ Tensor randint(int64_t low, int64_t high, Shape shape, Generator &gen) {
     throw Error(ErrorKind::Usage,
                 fmt::format("randint: expected low < high, got low={} and high={}", low, high));
   uint64_t span = uint64_t(high) - uint64_t(low);
-  return Tensor(sampled({i64, std::move(shape)},
-                        [&] { return double(int64_t(uint64_t(low) + gen.below(span))); }));
+  return randomTensor(sampled({i64, std::move(shape)},
+                              [&] { return double(int64_t(uint64_t(low) + gen.below(span))); }));
 }
 
 Tensor randperm(int64_t n, Generator &gen) {
@@ -86,19 +96,20 @@ Tensor randperm(int64_t n, Generator &gen) {
     p[i] = i;
   for (int64_t i = n - 1; i > 0; --i)
     std::swap(p[i], p[int64_t(gen.below(uint64_t(i) + 1))]);
-  return Tensor(std::move(data));
+  return randomTensor(std::move(data));
 }
 
 Tensor &uniform_(Tensor &t, double low, double high, Generator &gen) {
   detail::checkInPlace(t, "uniform_");
   detail::assignInPlace(
-      t, sampled(t.host().type(), [&] { return low + (high - low) * gen.uniform(); }));
+      t, sampled(t.impl()->type(), [&] { return low + (high - low) * gen.uniform(); }));
   return t;
 }
 
 Tensor &normal_(Tensor &t, double mean, double stddev, Generator &gen) {
   detail::checkInPlace(t, "normal_");
-  detail::assignInPlace(t, sampled(t.host().type(), [&] { return mean + stddev * gen.normal(); }));
+  detail::assignInPlace(t,
+                        sampled(t.impl()->type(), [&] { return mean + stddev * gen.normal(); }));
   return t;
 }
 

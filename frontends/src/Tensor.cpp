@@ -1,4 +1,5 @@
 //===- Tensor.cpp - Tensor handles: metadata, values, autograd state ------===//
+#include "Lazy.h"
 #include "TensorImpl.h"
 #include "kiln/Autograd.h"
 #include "kiln/ir/OpDef.h"
@@ -29,9 +30,28 @@ GradNode::~GradNode() {
   }
 }
 
+namespace {
+uint64_t gStorageSerial = 0;
+} // namespace
+
+Storage::Storage(ir::TensorType type) : type(std::move(type)), serial(++gStorageSerial) {}
+Storage::Storage(ir::HostTensor data)
+    : type(data.type()), data(std::move(data)), serial(++gStorageSerial) {}
+Storage::~Storage() = default;
+uint64_t lastStorageSerial() { return gStorageSerial; }
+
+const ir::HostTensor &TensorImpl::values() const {
+  if (storage->pending)
+    flushPending();
+  if (storage->error)
+    throw *storage->error;
+  check(!storage->pending && storage->data.defined(), "TensorImpl::values: not computed");
+  return storage->data;
+}
+
 std::shared_ptr<TensorImpl> makeLeaf(ir::HostTensor data, bool requiresGrad) {
   auto impl = std::make_shared<TensorImpl>();
-  impl->data = std::move(data);
+  impl->storage = std::make_shared<Storage>(std::move(data));
   impl->requiresGrad = requiresGrad;
   return impl;
 }
@@ -58,9 +78,25 @@ void checkInPlace(const Tensor &t, std::string_view what) {
 
 void assignInPlace(const Tensor &t, const ir::HostTensor &values) {
   TensorImpl &impl = *t.impl();
-  check(values.type() == impl.data.type(), "assignInPlace: type mismatch");
-  std::memcpy(impl.data.raw(), values.raw(), values.bytes());
-  ++*impl.version;
+  check(values.type() == impl.type(), "assignInPlace: type mismatch");
+  if (auto *observer = traceObserver())
+    observer->onEagerWrite();
+  // Values pending now may read the old contents: compute them first.
+  flushPending();
+  const ir::HostTensor &data = impl.values();
+  std::memcpy(const_cast<void *>(data.raw()), values.raw(), values.bytes());
+  ++impl.storage->version;
+}
+
+void assignInPlace(const Tensor &t, const Tensor &value) {
+  if (!lazyMode()) {
+    assignInPlace(t, value.host());
+    return;
+  }
+  TensorImpl &impl = *t.impl();
+  check(value.impl()->type() == impl.type(), "assignInPlace: type mismatch");
+  setPending(impl.storage, operandValue(*value.impl()));
+  ++impl.storage->version;
 }
 
 } // namespace detail
@@ -82,7 +118,7 @@ TensorImpl &Tensor::self() const {
 
 // ---- Metadata -------------------------------------------------------------------
 
-const Shape &Tensor::shape() const { return self().data.shape(); }
+const Shape &Tensor::shape() const { return self().type().shape; }
 
 int64_t Tensor::size(int64_t d) const {
   int64_t rank = dim();
@@ -95,14 +131,17 @@ int64_t Tensor::size(int64_t d) const {
 }
 
 int64_t Tensor::dim() const { return shape().rank(); }
-int64_t Tensor::numel() const { return self().data.numel(); }
-DType Tensor::dtype() const { return self().data.dtype(); }
-const ir::HostTensor &Tensor::host() const { return self().data; }
+int64_t Tensor::numel() const { return self().type().shape.numel(); }
+DType Tensor::dtype() const { return self().type().dtype; }
+const ir::HostTensor &Tensor::host() const { return self().values(); }
 
 // ---- Values -----------------------------------------------------------------------
 
 double Tensor::item() const {
-  const ir::HostTensor &d = self().data;
+  if (numel() != 1)
+    throw Error(ErrorKind::Shape,
+                fmt::format("a Tensor with {} elements cannot be converted to Scalar", numel()));
+  const ir::HostTensor &d = self().values();
   if (d.numel() != 1)
     throw Error(ErrorKind::Shape,
                 fmt::format("a Tensor with {} elements cannot be converted to Scalar", d.numel()));
@@ -110,7 +149,7 @@ double Tensor::item() const {
 }
 
 std::vector<double> Tensor::to_vector() const {
-  const ir::HostTensor &d = self().data;
+  const ir::HostTensor &d = self().values();
   std::vector<double> v(size_t(d.numel()));
   for (int64_t i = 0; i < d.numel(); ++i)
     v[size_t(i)] = d.get(i);
@@ -132,34 +171,40 @@ Tensor &Tensor::requires_grad_(bool requires_grad) {
                 "you can only change requires_grad flags of leaf variables. If you want to use "
                 "a computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach().");
-  if (requires_grad && !ir::isFloat(impl.data.dtype()))
+  if (requires_grad && !ir::isFloat(impl.type().dtype))
     throw Error(ErrorKind::Autograd,
                 fmt::format("only Tensors of floating point dtype can require gradients, got {}",
-                            impl.data.type().str()));
+                            impl.type().str()));
   impl.requiresGrad = requires_grad;
   return *this;
 }
 
 Tensor Tensor::grad() const {
+  if (auto *observer = detail::traceObserver())
+    observer->onGradAccess(impl_);
   const auto &g = self().grad;
   return g ? Tensor(g) : Tensor();
 }
 
 void Tensor::set_grad(const Tensor &grad) {
   TensorImpl &impl = self();
+  if (auto *observer = detail::traceObserver())
+    observer->onGradAccess(impl_, /*discards=*/true);
   if (!grad.defined()) {
     impl.grad.reset();
     return;
   }
-  if (grad.host().type() != impl.data.type())
+  if (grad.impl()->type() != impl.type())
     throw Error(ErrorKind::Shape,
                 fmt::format("set_grad: assigned grad has type {}, but the tensor is {}",
-                            grad.host().type().str(), impl.data.type().str()));
+                            grad.impl()->type().str(), impl.type().str()));
   impl.grad = grad.impl();
 }
 
 void Tensor::zero_grad(bool set_to_none) {
   TensorImpl &impl = self();
+  if (auto *observer = detail::traceObserver())
+    observer->onGradAccess(impl_, set_to_none || !impl.grad);
   if (set_to_none || !impl.grad)
     impl.grad.reset();
   else
@@ -168,8 +213,8 @@ void Tensor::zero_grad(bool set_to_none) {
 
 Tensor Tensor::detach() const {
   TensorImpl &impl = self();
-  auto out = detail::makeLeaf(impl.data);
-  out->version = impl.version; // an alias: in-place updates show in both
+  auto out = std::make_shared<TensorImpl>();
+  out->storage = impl.storage; // an alias: in-place updates show in both
   out->name = impl.name;
   return Tensor(std::move(out));
 }

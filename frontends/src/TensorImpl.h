@@ -1,8 +1,13 @@
 //===- TensorImpl.h - What a Tensor handle points to (internal) -*- C++ -*-===//
 //
-// A tensor is its values plus, for the result of a recorded op, a GradNode:
-// the op, its attributes, its operand tensors and the result type. backward()
-// turns the GradNodes reachable from a tensor into an ir::Function.
+// A tensor is a Storage (its values, shared with detach()ed aliases) plus
+// autograd state: for the result of a recorded op, a GradNode (the op, its
+// attributes, its operand tensors and the result type). backward() turns the
+// GradNodes reachable from a tensor into an ir::Function.
+//
+// In lazy mode (see Lazy.h) a Storage's value may be pending: an op over
+// other values, computed at the next flush together with everything else
+// that is pending.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -17,6 +22,7 @@
 namespace kiln::detail {
 
 struct TensorImpl;
+struct LazyValue;
 
 /// One recorded op (PyTorch's grad_fn).
 struct GradNode {
@@ -38,10 +44,36 @@ struct GradNode {
   GradNode &operator=(const GradNode &) = delete;
 };
 
-struct TensorImpl {
+/// The values of a tensor, shared by the tensor and its detach()ed aliases.
+struct Storage {
+  explicit Storage(ir::TensorType type);
+  explicit Storage(ir::HostTensor data);
+  ~Storage();
+  Storage(const Storage &) = delete;
+  Storage &operator=(const Storage &) = delete;
+
+  ir::TensorType type;
+  /// The buffer. Undefined while a fresh pending value was never computed;
+  /// when `pending` is set too, the flush writes the new value into it.
   ir::HostTensor data;
-  /// Bumped by every in-place update; shared with detach()ed aliases.
-  std::shared_ptr<uint64_t> version = std::make_shared<uint64_t>(0);
+  /// The value not computed yet (lazy mode), or null.
+  std::shared_ptr<LazyValue> pending;
+  /// `data` as an operand of pending ops (made on first use).
+  std::shared_ptr<LazyValue> leaf;
+  /// Set when the flush that was to compute `pending` failed; reads rethrow it.
+  std::shared_ptr<const Error> error;
+  /// In the list of pending storages of the next flush.
+  bool queued = false;
+  /// Bumped by every in-place update.
+  uint64_t version = 0;
+  /// Creation order, so that a trace knows which storages it made.
+  uint64_t serial;
+  /// Filled by a random generator: a trace cannot replay it.
+  bool random = false;
+};
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
   bool requiresGrad = false;
   /// A number written in an expression (`a + 2`): recorded IR bakes it in as
   /// a constant instead of passing it as a parameter.
@@ -50,6 +82,11 @@ struct TensorImpl {
   std::shared_ptr<GradNode> gradFn;
   std::shared_ptr<TensorImpl> grad;
   std::string name;
+
+  const ir::TensorType &type() const { return storage->type; }
+  uint64_t version() const { return storage->version; }
+  /// The values, computed first if pending (a flush in lazy mode).
+  const ir::HostTensor &values() const;
 };
 
 /// A new leaf holding `data`.
@@ -65,8 +102,12 @@ ir::HostTensor compute(ir::OpKind op, const std::vector<Tensor> &operands,
 /// Throws Error(Autograd) unless an in-place update of `t` is allowed now:
 /// its values are not part of a recorded computation that wants gradients.
 void checkInPlace(const Tensor &t, std::string_view what);
-/// Overwrites t's values in place with `values` (same type) and bumps its version.
+/// Overwrites t's values in place with `values` (same type) and bumps its
+/// version. In lazy mode, flushes what is pending first.
 void assignInPlace(const Tensor &t, const ir::HostTensor &values);
+/// Makes `value`'s current value the new value of `t` (an in-place update):
+/// pending in lazy mode, copied at once otherwise. Bumps t's version.
+void assignInPlace(const Tensor &t, const Tensor &value);
 
 /// The history reachable from a tensor, as IR.
 struct RecordedGraph {

@@ -6,6 +6,8 @@
 // keepdim, -1 in shapes, numbers as operands) into an op and attributes.
 //
 //===----------------------------------------------------------------------===//
+#include "Lazy.h"
+#include "LazyState.h"
 #include "TensorImpl.h"
 #include "kiln/Autograd.h"
 #include "kiln/ir/Builder.h"
@@ -95,7 +97,7 @@ Shape resolveShape(const Tensor &x, const IntList &dims) {
     if (known == 0 || x.numel() % known != 0)
       throw Error(ErrorKind::Shape,
                   fmt::format("'reshape': cannot reshape {} ({} elements) to [{}]",
-                              x.host().type().str(), x.numel(), fmt::join(dims, ",")));
+                              x.impl()->type().str(), x.numel(), fmt::join(dims, ",")));
     out[*inferred] = x.numel() / known;
   }
   return Shape(std::move(out));
@@ -125,20 +127,53 @@ ir::HostTensor compute(OpKind op, const std::vector<Tensor> &operands, const ir:
 
 } // namespace detail
 
+namespace {
+
+/// Pending values past which a flush runs on its own, so that code that
+/// never reads (or a step that never ends) does not grow one graph forever.
+constexpr int64_t kMaxPendingOps = 4096;
+
+/// The lazy counterpart of compute(): checks the operands and records.
+std::shared_ptr<detail::TensorImpl> record(OpKind op, const std::vector<Tensor> &operands,
+                                           const ir::AttrList &attrs,
+                                           const std::optional<TensorType> &declared) {
+  if (detail::lazyState().opsSinceFlush >= kMaxPendingOps && !detail::traceObserver())
+    detail::flushPending(/*interpretOnly=*/true);
+  const ir::OpDef &def = ir::opDef(op);
+  std::vector<TensorType> types;
+  std::vector<std::shared_ptr<detail::LazyValue>> values;
+  detail::TraceObserver *observer = detail::traceObserver();
+  for (const Tensor &t : operands) {
+    types.push_back(defined(t, def.name).impl()->type());
+    values.push_back(detail::operandValue(*t.impl()));
+    if (observer && !t.impl()->gradFn)
+      observer->onLeafUse(t.impl());
+  }
+  TensorType type = shapeErrors([&] { return ir::checkAndInfer(def, types, attrs, declared); });
+  // one_hot fails on labels out of range: report it at the call, as eager
+  // mode does, when the labels are known.
+  if (op == OpKind::OneHot && !operands[0].impl()->storage->pending)
+    (void)detail::compute(op, operands, attrs, declared);
+  return detail::makePending(detail::makeOp(op, attrs, std::move(values), std::move(type)));
+}
+
+} // namespace
+
 Tensor apply(OpKind op, const std::vector<Tensor> &operands, ir::AttrList attrs,
              std::optional<TensorType> declared) {
-  ir::HostTensor result = detail::compute(op, operands, attrs, declared);
-  auto impl = detail::makeLeaf(std::move(result));
+  auto impl = detail::lazyMode()
+                  ? record(op, operands, attrs, declared)
+                  : detail::makeLeaf(detail::compute(op, operands, attrs, declared));
   const ir::OpDef &def = ir::opDef(op);
   bool anyRequiresGrad = false;
   for (const Tensor &t : operands)
     anyRequiresGrad = anyRequiresGrad || t.requires_grad();
   if (anyRequiresGrad && is_grad_enabled() && def.differentiable &&
-      ir::isFloat(impl->data.dtype())) {
-    auto node = std::make_shared<detail::GradNode>(op, std::move(attrs), impl->data.type());
+      ir::isFloat(impl->type().dtype)) {
+    auto node = std::make_shared<detail::GradNode>(op, std::move(attrs), impl->type());
     for (const Tensor &t : operands) {
       node->inputs.push_back(t.impl());
-      node->inputVersions.push_back(*t.impl()->version);
+      node->inputVersions.push_back(t.impl()->version());
     }
     impl->gradFn = std::move(node);
     impl->requiresGrad = true;
@@ -242,7 +277,7 @@ Tensor Tensor::t() const {
   if (dim() > 2)
     throw Error(ErrorKind::Shape,
                 fmt::format("t() expects a tensor with <= 2 dimensions, but it is {}",
-                            host().type().str()));
+                            self().type().str()));
   return dim() < 2 ? *this : transpose(0, 1);
 }
 
@@ -277,7 +312,7 @@ Tensor Tensor::broadcast_to(IntList shape) const {
 
 Tensor Tensor::clone() const {
   // An identity reshape: a copy in the eager result, the identity in IR.
-  return apply(OpKind::Reshape, {*this}, {}, host().type());
+  return apply(OpKind::Reshape, {*this}, {}, self().type());
 }
 
 Tensor Tensor::sum() const { return reduce(OpKind::ReduceSum, *this, allAxes(*this), false); }

@@ -1,5 +1,8 @@
 //===- Program.cpp - Lowering a function to kernels -----------------------===//
 #include "kiln/runtime/Program.h"
+#include "CheckNumerics.h"
+#include "LogSoftmax.h"
+#include "kiln/compiler/MemoryPlan.h"
 #include "kiln/compiler/Pass.h"
 #include "kiln/ir/OpDef.h"
 #include "kiln/ir/Verifier.h"
@@ -12,6 +15,8 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <map>
+#include <new>
 
 namespace kiln::runtime {
 
@@ -31,21 +36,42 @@ std::string_view kernelKindName(KernelKind k) {
   case KernelKind::OneDnn: return "onednn";
   case KernelKind::Alias: return "alias";
   case KernelKind::Constant: return "constant";
+  case KernelKind::Native: return "native";
   case KernelKind::Reference: return "reference";
   }
   return "?";
 }
 
+namespace {
+/// Storage aligned as HostTensor's (64 bytes), freed with the matching delete.
+struct ArenaDeleter {
+  void operator()(std::byte *p) const { ::operator delete[](p, std::align_val_t(64)); }
+};
+} // namespace
+
 struct Program::Impl {
   Function fn;
   CompileOptions options;
-  /// One buffer per value of `fn`; parameters are bound per run.
-  std::vector<HostTensor> slots;
+  /// Where every intermediate value of `fn` lives in `arena`.
+  compiler::MemoryPlan plan;
+  std::unique_ptr<std::byte[], ArenaDeleter> arena;
+  /// The constants' own storage.
+  std::vector<HostTensor> constants;
+  /// Staging tensors of reference kernels, which read and write HostTensors:
+  /// shared by all steps, by type (steps run one at a time).
+  std::map<std::string, std::vector<HostTensor>> scratch;
+  /// The address of every value: arena slots and constants are fixed at
+  /// compile time, parameters (and views of them) are bound per run.
+  std::vector<void *> ptrs;
   std::vector<KernelInfo> kernels;
   /// What a run executes, in order; each entry is one kernel of `kernels`.
   std::vector<std::function<void()>> steps;
+  /// The node of `fn` each step runs, and the function before the passes
+  /// (for CompileOptions::checkNumerics).
+  std::vector<const Node *> stepNodes;
+  Function source;
 
-  void *ptr(ValueId v) { return slots[size_t(v.id)].raw(); }
+  void *ptr(ValueId v) { return ptrs[size_t(v.id)]; }
   void addStep(std::string name, KernelKind kind, std::function<void()> fn) {
     kernels.push_back({std::move(name), kind});
     steps.push_back(std::move(fn));
@@ -54,26 +80,72 @@ struct Program::Impl {
 
 namespace {
 
+bool containsMatmul(const Function &body) {
+  for (const Node &m : body.nodes())
+    if (m.op == OpKind::Matmul)
+      return true;
+  return false;
+}
+
+/// Nodes that run as one JIT loop: fused regions (other than matmul
+/// epilogues) and single ops with a scalar expression.
+bool isLoopKernel(const Node &n) {
+  if (n.op == OpKind::Constant || n.op == OpKind::Reshape)
+    return false;
+  return n.body ? !containsMatmul(*n.body) : opDef(n.op).scalar != nullptr;
+}
+
+/// The one-node loop body of an unfused elementwise node of `fn`.
+Function singleNodeBody(const Function &fn, const Node &n) {
+  Function body(std::string(opName(n.op)));
+  std::vector<ValueId> params;
+  for (size_t i = 0; i < n.operands.size(); ++i)
+    params.push_back(body.addParam(fn.type(n.operands[i]), fmt::format("in{}", i)));
+  size_t k = body.appendNode(n.op, params, n.attrs, {fn.type(n.result())});
+  body.setResults({body.nodes()[k].result()});
+  return body;
+}
+
 /// Turns each node of the optimised function into a step of the program.
 class Lowering {
 public:
   explicit Lowering(Program::Impl &p) : p_(p) {}
 
   void run() {
-    const Function &f = p_.fn;
-    p_.slots.resize(f.numValues());
-    for (const Node &n : f.nodes()) {
-      allocateResults(n);
+    allocateArena();
+    for (const Node &n : p_.fn.nodes()) {
+      size_t steps = p_.steps.size();
       lower(n);
+      if (p_.steps.size() > steps)
+        p_.stepNodes.push_back(&n);
     }
   }
 
 private:
-  void allocateResults(const Node &n) {
-    if (n.op == OpKind::Reshape) // aliases its operand, bound at run time
-      return;
-    for (ValueId r : n.results)
-      p_.slots[size_t(r.id)] = HostTensor(p_.fn.type(r));
+  /// One allocation for every intermediate value, laid out by the plan.
+  void allocateArena() {
+    const Function &f = p_.fn;
+    p_.plan = compiler::planMemory(f);
+    p_.ptrs.assign(f.numValues(), nullptr);
+    for (size_t v = 0; v < f.numValues(); ++v)
+      if (p_.plan.values[v].bytes > maxTensorBytes())
+        throw Error(ErrorKind::Resource,
+                    fmt::format("tensor {} needs {} bytes, over the limit of {} "
+                                "(KILN_MAX_TENSOR_BYTES)",
+                                f.type(ValueId{int32_t(v)}).str(), p_.plan.values[v].bytes,
+                                maxTensorBytes()));
+    // Never empty, so that every slot has a real address.
+    auto bytes = size_t(std::max<int64_t>(p_.plan.arenaBytes, compiler::kPlanAlignment));
+    std::byte *arena =
+        static_cast<std::byte *>(::operator new[](bytes, std::align_val_t(64), std::nothrow));
+    if (!arena)
+      throw Error(ErrorKind::Resource,
+                  fmt::format("cannot allocate the {}-byte buffer arena of @{}", bytes, f.name()));
+    std::memset(arena, 0, bytes);
+    p_.arena.reset(arena);
+    for (size_t v = 0; v < f.numValues(); ++v)
+      if (p_.plan.values[v].storage == compiler::Storage::Arena)
+        p_.ptrs[v] = arena + p_.plan.values[v].offset;
   }
 
   void lower(const Node &n) {
@@ -83,32 +155,36 @@ private:
       return lowerReshape(n);
     if (n.body && containsMatmul(*n.body))
       return lowerMatmulKernel(n);
-    if (n.body || opDef(n.op).scalar)
+    if (isLoopKernel(n))
       return lowerLoopKernel(n);
     if (n.op == OpKind::Matmul && p_.fn.type(n.result()).dtype == DType::F32)
       return lowerMatmul(n);
-    if ((n.op == OpKind::Softmax || n.op == OpKind::LogSoftmax) && isLastAxisF32(n))
+    if (n.op == OpKind::Softmax && isLastAxisF32(n))
       return lowerSoftmax(n);
+    if (n.op == OpKind::LogSoftmax && isLastAxisF32(n))
+      return lowerLogSoftmax(n);
     lowerReference(n);
   }
 
   void lowerConstant(const Node &n) {
-    p_.slots[size_t(n.result().id)] = n.attrs.getDense("value").clone();
+    p_.constants.push_back(n.attrs.getDense("value").clone());
+    p_.ptrs[size_t(n.result().id)] = p_.constants.back().raw();
     p_.kernels.push_back({"constant", KernelKind::Constant});
   }
 
+  /// The plan gives a reshape its operand's address; a view of a parameter
+  /// learns it when the run binds the parameter.
   void lowerReshape(const Node &n) {
     Program::Impl &p = p_;
     size_t in = size_t(n.operands[0].id), out = size_t(n.result().id);
-    Shape shape = p.fn.type(n.result()).shape;
-    p.addStep("reshape", KernelKind::Alias,
-              [&p, in, out, shape] { p.slots[out] = p.slots[in].reshaped(shape); });
+    p.ptrs[out] = p.ptrs[in];
+    p.addStep("reshape", KernelKind::Alias, [&p, in, out] { p.ptrs[out] = p.ptrs[in]; });
   }
 
   /// A single elementwise node becomes a one-node body, so every loop
   /// kernel, fused or not, goes through the JIT.
   void lowerLoopKernel(const Node &n) {
-    Function body = n.body ? *n.body : singleNodeBody(n);
+    Function body = n.body ? *n.body : singleNodeBody(p_.fn, n);
     LoopKernel k = Jit::instance().compile(body, body.name());
     std::vector<ValueId> buffers = n.operands;
     buffers.insert(buffers.end(), n.results.begin(), n.results.end());
@@ -119,23 +195,6 @@ private:
         args[i] = p.ptr(buffers[i]);
       k.fn(args.data(), 0, k.rows);
     });
-  }
-
-  Function singleNodeBody(const Node &n) const {
-    Function body(std::string(opName(n.op)));
-    std::vector<ValueId> params;
-    for (size_t i = 0; i < n.operands.size(); ++i)
-      params.push_back(body.addParam(p_.fn.type(n.operands[i]), fmt::format("in{}", i)));
-    size_t k = body.appendNode(n.op, params, n.attrs, {p_.fn.type(n.result())});
-    body.setResults({body.nodes()[k].result()});
-    return body;
-  }
-
-  static bool containsMatmul(const Function &body) {
-    for (const Node &m : body.nodes())
-      if (m.op == OpKind::Matmul)
-        return true;
-    return false;
   }
 
   /// A fused matmul kernel, as made by the fuse pass: transposes of the
@@ -166,8 +225,10 @@ private:
         break;
       }
       case OpKind::Add: {
-        ValueId other = body.defOf(m.operands[0]).op == OpKind::Matmul ? m.operands[1]
-                                                                         : m.operands[0];
+        auto isMatmul = [&](ValueId v) {
+          return !body.isParam(v) && body.defOf(v).op == OpKind::Matmul;
+        };
+        ValueId other = isMatmul(m.operands[0]) ? m.operands[1] : m.operands[0];
         bool unused;
         bias = operandOf(other, unused);
         desc.bias = true;
@@ -221,15 +282,59 @@ private:
     });
   }
 
+  /// Not oneDNN's logsoftmax, whose error exceeds kiln's tolerance (see LogSoftmax.h).
+  void lowerLogSoftmax(const Node &n) {
+    const Shape &s = p_.fn.type(n.result()).shape;
+    int64_t cols = s[s.rank() - 1], rows = cols ? s.numel() / cols : 0;
+    Program::Impl &p = p_;
+    ValueId in = n.operands[0], out = n.result();
+    p.addStep("log_softmax", KernelKind::Native, [&p, in, out, rows, cols] {
+      logSoftmaxRows(static_cast<const float *>(p.ptr(in)), static_cast<float *>(p.ptr(out)),
+                     rows, cols);
+    });
+  }
+
+  /// Reference kernels work on HostTensors: operands are copied into
+  /// staging tensors and the result is copied back to its slot (these ops
+  /// have no fast path yet, and their double-precision loops cost far more
+  /// than the copies).
   void lowerReference(const Node &n) {
     Program::Impl &p = p_;
     const Node *node = &n; // nodes of p.fn do not move after lowering
+    std::map<std::string, size_t> claimed;
+    std::vector<HostTensor> staged; // shallow handles on scratch storage
+    for (ValueId o : n.operands)
+      staged.push_back(claimScratch(p_.fn.type(o), claimed));
+    HostTensor result = claimScratch(p_.fn.type(n.result()), claimed);
     std::vector<const HostTensor *> operands(n.operands.size());
-    p.addStep(std::string(opName(n.op)), KernelKind::Reference, [&p, node, operands]() mutable {
-      for (size_t i = 0; i < operands.size(); ++i)
-        operands[i] = &p.slots[size_t(node->operands[i].id)];
-      evalNode(*node, operands, p.slots[size_t(node->result().id)]);
-    });
+    p.addStep(std::string(opName(n.op)), KernelKind::Reference,
+              [&p, node, staged, result, operands]() mutable {
+                for (size_t i = 0; i < operands.size(); ++i) {
+                  copyBytes(staged[i].raw(), p.ptr(node->operands[i]), staged[i].bytes());
+                  operands[i] = &staged[i];
+                }
+                // Some kernels (one_hot) write only the nonzero elements.
+                if (result.bytes())
+                  std::memset(result.raw(), 0, result.bytes());
+                evalNode(*node, operands, result);
+                copyBytes(p.ptr(node->result()), result.raw(), result.bytes());
+              });
+  }
+
+  /// A staging tensor of type `t` that no other operand of the same step
+  /// uses; steps share them.
+  HostTensor claimScratch(const TensorType &t, std::map<std::string, size_t> &claimed) {
+    std::string key = t.str();
+    std::vector<HostTensor> &pool = p_.scratch[key];
+    size_t index = claimed[key]++;
+    if (pool.size() <= index)
+      pool.emplace_back(t);
+    return pool[index];
+  }
+
+  static void copyBytes(void *to, const void *from, size_t bytes) {
+    if (bytes)
+      std::memcpy(to, from, bytes);
   }
 
   Program::Impl &p_;
@@ -251,6 +356,14 @@ void checkBinding(const Function &f, std::span<const HostTensor> values,
 
 } // namespace
 
+std::vector<Function> loopKernelBodies(const Function &optimized) {
+  std::vector<Function> bodies;
+  for (const Node &n : optimized.nodes())
+    if (isLoopKernel(n))
+      bodies.push_back(n.body ? *n.body : singleNodeBody(optimized, n));
+  return bodies;
+}
+
 Program::Program() : impl_(std::make_unique<Impl>()) {}
 Program::~Program() = default;
 
@@ -266,17 +379,54 @@ std::shared_ptr<Program> Program::compile(const Function &f, const CompileOption
   compiler::PassManager pm;
   pm.addPipeline(options.pipeline);
   p.fn = pm.run(f);
+  if (options.checkNumerics)
+    p.source = f;
   Lowering(p).run();
   return program;
+}
+
+/// After every kernel ran (an output may be an input's buffer, which kernels
+/// read until the end). A result that is a parameter may live in another
+/// output's buffer: such results are read before any output is written.
+static void copyResults(Program::Impl &p, std::span<HostTensor> outputs) {
+  std::vector<const void *> from(outputs.size());
+  std::vector<HostTensor> saved;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    from[i] = p.ptr(p.fn.results()[i]);
+    for (size_t j = 0; j < outputs.size(); ++j)
+      if (j != i && from[i] == outputs[j].raw() && from[i] != outputs[i].raw()) {
+        saved.push_back(outputs[j].clone());
+        from[i] = saved.back().raw();
+        break;
+      }
+  }
+  for (size_t i = 0; i < outputs.size(); ++i)
+    if (outputs[i].raw() != from[i] && outputs[i].bytes())
+      std::memcpy(outputs[i].raw(), from[i], outputs[i].bytes());
+}
+
+/// Runs every step and checks its results (CompileOptions::checkNumerics).
+static void runCheckingNumerics(Program::Impl &p) {
+  ValueAddress address = [&p](ValueId v) { return p.ptr(v); };
+  checkInputNumerics(p.fn, address);
+  for (size_t i = 0; i < p.steps.size(); ++i) {
+    const Node &n = *p.stepNodes[i];
+    std::vector<HostTensor> operands = saveOperands(p.fn, n, address);
+    p.steps[i]();
+    checkNodeNumerics(p.source, p.fn, n, address, operands);
+  }
 }
 
 void Program::run(std::span<const HostTensor> inputs, std::span<HostTensor> outputs) {
   Impl &p = *impl_;
   checkBinding(p.fn, inputs, p.fn.params(), "inputs");
   checkBinding(p.fn, outputs, p.fn.results(), "outputs");
+  // Kernels read parameters where they are; they never write them.
   for (size_t i = 0; i < inputs.size(); ++i)
-    p.slots[size_t(p.fn.params()[i].id)] = inputs[i];
-  if (!p.options.profile) {
+    p.ptrs[size_t(p.fn.params()[i].id)] = const_cast<void *>(inputs[i].raw());
+  if (p.options.checkNumerics) {
+    runCheckingNumerics(p);
+  } else if (!p.options.profile) {
     for (auto &step : p.steps)
       step();
   } else {
@@ -293,11 +443,7 @@ void Program::run(std::span<const HostTensor> inputs, std::span<HostTensor> outp
       ++k;
     }
   }
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    const HostTensor &r = p.slots[size_t(p.fn.results()[i].id)];
-    if (outputs[i].raw() != r.raw())
-      std::memcpy(outputs[i].raw(), r.raw(), r.bytes());
-  }
+  copyResults(p, outputs);
 }
 
 std::vector<HostTensor> Program::run(std::span<const HostTensor> inputs) {
@@ -312,10 +458,15 @@ const Function &Program::optimized() const { return impl_->fn; }
 const std::vector<KernelInfo> &Program::kernels() const { return impl_->kernels; }
 
 int64_t Program::bufferBytes() const {
-  int64_t total = 0;
-  for (const HostTensor &t : impl_->slots)
+  int64_t total = impl_->plan.arenaBytes;
+  for (const HostTensor &t : impl_->constants)
     total += int64_t(t.bytes());
+  for (const auto &[type, pool] : impl_->scratch)
+    for (const HostTensor &t : pool)
+      total += int64_t(t.bytes());
   return total;
 }
+
+const compiler::MemoryPlan &Program::memoryPlan() const { return impl_->plan; }
 
 } // namespace kiln::runtime

@@ -2,6 +2,7 @@
 #include "Command.h"
 #include "support/IrInput.h"
 
+#include "kiln/compiler/MemoryPlan.h"
 #include "kiln/compiler/Pass.h"
 #include "kiln/ir/Printer.h"
 
@@ -30,6 +31,8 @@ public:
     app.add_option("--dump-dir", options_.dumpDir, "Write the IR after each pass to DIR")
         ->type_name("DIR");
     app.add_flag("!--no-verify-each", options_.verifyEach, "Do not verify after each pass");
+    app.add_flag("--print-memory-plan", printPlan_,
+                 "After the IR, print the buffer plan made by each 'plan' pass");
     app.add_option("-f,--func", func_, "Transform only the function NAME")->type_name("NAME");
     app.add_option("-o,--output", output_, "Write to OUT instead of standard output")
         ->type_name("OUT");
@@ -47,17 +50,43 @@ public:
                     fmt::format("cannot create '{}': {}", options_.dumpDir, ec.message()));
     }
     compiler::PassManager pm(options_);
-    pm.addPipeline(passes_);
+    std::string plans;
+    addPasses(pm, plans);
     if (func_.empty()) {
-      writeOutput(output_, ir::print(pm.run(std::move(m))));
+      writeOutput(output_, ir::print(pm.run(std::move(m))) + plans);
     } else {
       ir::Function f = selectFunction(m, func_);
-      writeOutput(output_, ir::print(pm.run(std::move(f))));
+      writeOutput(output_, ir::print(pm.run(std::move(f))) + plans);
     }
     return 0;
   }
 
 private:
+  /// Adds the --passes list; with --print-memory-plan, each `plan` pass
+  /// appends its table to `plans`.
+  void addPasses(compiler::PassManager &pm, std::string &plans) const {
+    if (!printPlan_)
+      return pm.addPipeline(passes_);
+    bool planned = false;
+    std::string_view list = passes_;
+    for (size_t start = 0; start <= list.size();) {
+      size_t end = std::min(list.find(',', start), list.size());
+      std::string_view name = list.substr(start, end - start);
+      start = end + 1;
+      if (name != "plan") {
+        pm.addPipeline(name);
+        continue;
+      }
+      planned = true;
+      pm.add(std::make_unique<compiler::PlanPass>(
+          [&plans](const ir::Function &f, const compiler::MemoryPlan &plan) {
+            plans += compiler::printMemoryPlan(f, plan);
+          }));
+    }
+    if (!planned)
+      throw Error(ErrorKind::Usage, "--print-memory-plan needs the 'plan' pass in --passes");
+  }
+
   static std::string passList() {
     std::string text = "Comma-separated passes to run:";
     for (const compiler::PassInfo &p : compiler::registeredPasses())
@@ -66,6 +95,7 @@ private:
   }
 
   std::string file_, passes_, func_, output_;
+  bool printPlan_ = false;
   std::vector<std::string> printAfter_;
   compiler::PassManagerOptions options_;
 };

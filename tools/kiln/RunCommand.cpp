@@ -6,10 +6,14 @@
 #include "support/TensorText.h"
 
 #include "kiln/runtime/Interpreter.h"
+#include "kiln/runtime/Jit.h"
+#include "kiln/runtime/Program.h"
 
 #include <fmt/format.h>
 
 #include <cctype>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
 
@@ -43,8 +47,29 @@ void writeResultFiles(const std::string &dir, const ir::Function &f,
   }
 }
 
-/// `kiln run FILE --input NAME=VALUES...`: evaluates a function with the
-/// reference interpreter and prints its results.
+/// The per-kernel table of `--profile`: what ran, how often, for how long.
+std::string profileTable(const runtime::Program &program, int64_t runs, int64_t runNanos) {
+  std::string out = fmt::format("{:<40} {:<9} {:>7} {:>12} {:>12}\n", "kernel", "kind", "calls",
+                                "total ms", "mean us");
+  int64_t kernelNanos = 0;
+  for (const runtime::KernelInfo &k : program.kernels()) {
+    if (k.kind == runtime::KernelKind::Constant) // filled at compile time, never runs
+      continue;
+    kernelNanos += k.nanos;
+    out += fmt::format("{:<40} {:<9} {:>7} {:>12.3f} {:>12.3f}\n", k.name,
+                       runtime::kernelKindName(k.kind), k.calls, double(k.nanos) * 1e-6,
+                       k.calls ? double(k.nanos) * 1e-3 / double(k.calls) : 0.0);
+  }
+  out += fmt::format("{:<40} {:<9} {:>7} {:>12.3f} {:>12.3f}\n", "all kernels", "", runs,
+                     double(kernelNanos) * 1e-6, double(kernelNanos) * 1e-3 / double(runs));
+  out += fmt::format("{:<40} {:<9} {:>7} {:>12.3f} {:>12.3f}\n", "run (kernels, binding, copies)",
+                     "", runs, double(runNanos) * 1e-6, double(runNanos) * 1e-3 / double(runs));
+  return out;
+}
+
+/// `kiln run FILE --input NAME=VALUES...`: evaluates a function, compiled
+/// (runtime::Program) or with the reference interpreter, and prints its
+/// results.
 class RunCommand final : public Command {
 public:
   void configure(CLI::App &app) override {
@@ -64,6 +89,23 @@ public:
     app.add_flag("--full", full_,
                  "Print every element (by default, tensors of more than "
                  "1000 elements are summarised with ...)");
+    app.add_option("--backend", backend_,
+                   "jit: compile with runtime::Program (LLVM loop kernels, oneDNN); "
+                   "interp: the reference interpreter")
+        ->type_name("jit|interp")
+        ->check(CLI::IsMember({"jit", "interp"}))
+        ->capture_default_str();
+    app.add_option("--repeat", repeat_, "Run N times (results are the last run's)")
+        ->type_name("N")
+        ->check(CLI::Range(int64_t(1), int64_t(1) << 40));
+    app.add_flag("--profile", profile_,
+                 "Print a table of the kernels' calls and times to standard error (jit only)");
+    app.add_flag("--stats", stats_,
+                 "Print the JIT's kernel counts to standard error: compiled by LLVM, loaded "
+                 "from the disk cache ($KILN_CACHE_DIR), found in memory");
+    app.add_flag("--check-numerics", checkNumerics_,
+                 "Stop at the first op whose result holds NaN or Inf and name it, with its "
+                 "IR location (jit only)");
   }
 
   int run() override {
@@ -75,7 +117,13 @@ public:
     std::vector<ir::HostTensor> inputs = bindInputs(f, args);
     if (!npyDir_.empty())
       makeDirectory(npyDir_);
-    std::vector<ir::HostTensor> results = runtime::interpret(f, inputs);
+    if ((profile_ || stats_) && backend_ != "jit")
+      throw Error(ErrorKind::Usage,
+                  fmt::format("{} needs --backend=jit", profile_ ? "--profile" : "--stats"));
+    if (checkNumerics_ && backend_ != "jit")
+      throw Error(ErrorKind::Usage, "--check-numerics needs --backend=jit");
+    std::vector<ir::HostTensor> results =
+        backend_ == "jit" ? runCompiled(f, inputs) : runInterpreted(f, inputs);
     printResults(f, results);
     if (!npyDir_.empty())
       writeResultFiles(npyDir_, f, results);
@@ -83,6 +131,38 @@ public:
   }
 
 private:
+  std::vector<ir::HostTensor> runInterpreted(const ir::Function &f,
+                                             const std::vector<ir::HostTensor> &inputs) const {
+    std::vector<ir::HostTensor> results;
+    for (int64_t i = 0; i < repeat_; ++i)
+      results = runtime::interpret(f, inputs);
+    return results;
+  }
+
+  std::vector<ir::HostTensor> runCompiled(const ir::Function &f,
+                                          const std::vector<ir::HostTensor> &inputs) const {
+    auto program = runtime::Program::compile(
+        f, {.profile = profile_, .checkNumerics = checkNumerics_});
+    std::vector<ir::HostTensor> results;
+    auto start = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < repeat_; ++i)
+      results = program->run(inputs);
+    auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     std::chrono::steady_clock::now() - start)
+                     .count();
+    if (stats_) {
+      runtime::JitStats s = runtime::Jit::instance().stats();
+      std::fputs(fmt::format("jit: {} kernels compiled, {} loaded from the disk cache, {} found "
+                             "in memory\n",
+                             s.compiled, s.diskHits, s.memoryHits)
+                     .c_str(),
+                 stderr);
+    }
+    if (profile_)
+      std::fputs(profileTable(*program, repeat_, nanos).c_str(), stderr);
+    return results;
+  }
+
   void printResults(const ir::Function &f, const std::vector<ir::HostTensor> &results) const {
     FormatOptions opts;
     if (full_)
@@ -97,10 +177,12 @@ private:
 
   std::string file_, func_, npyDir_;
   std::vector<std::string> inputs_;
-  bool full_ = false;
+  std::string backend_ = "jit";
+  int64_t repeat_ = 1;
+  bool full_ = false, profile_ = false, stats_ = false, checkNumerics_ = false;
 };
 
-KILN_REGISTER_COMMAND(RunCommand, "run", "Run a function with the reference interpreter");
+KILN_REGISTER_COMMAND(RunCommand, "run", "Run a function, compiled or with the interpreter");
 
 } // namespace
 } // namespace kiln::tool

@@ -72,12 +72,9 @@ public:
     for (size_t i = 0; i < f_.nodes().size(); ++i)
       if (f_.nodes()[i].op == OpKind::Matmul)
         growMatmul(i);
-    deps_.assign(f_.numValues(), {});
-    for (size_t i = 0; i < f_.nodes().size(); ++i) {
+    for (size_t i = 0; i < f_.nodes().size(); ++i)
       if (groupOf_[i] < 0 && isLoopOp(f_.nodes()[i]))
         placeLoopNode(i);
-      recordDeps(i);
-    }
   }
 
   const std::vector<Group> &groups() const { return groups_; }
@@ -152,32 +149,32 @@ private:
     join(newGroup(GroupKind::Loop, space), i);
   }
 
-  /// False if some operand outside group g depends on g: joining would
-  /// make the kernel both feed and wait for that operand.
+  /// False if some operand from outside group g depends on g, directly or
+  /// through another group: a group runs as one unit, after everything any of
+  /// its members uses, so joining would make the kernel feed and wait for it.
   bool canJoin(const Node &n, int g) const {
-    for (ValueId v : n.operands) {
-      const Node *p = producer(f_, v);
-      if (p && groupOf_[index(*p)] == g)
+    std::vector<bool> seen(f_.nodes().size(), false);
+    std::vector<size_t> stack;
+    for (ValueId v : n.operands)
+      if (const Node *p = producer(f_, v); p && groupOf_[index(*p)] != g)
+        stack.push_back(index(*p));
+    while (!stack.empty()) {
+      size_t i = stack.back();
+      stack.pop_back();
+      if (seen[i])
         continue;
-      if (deps_[size_t(v.id)].count(g))
+      seen[i] = true;
+      int h = groupOf_[i];
+      if (h == g)
         return false;
+      if (h >= 0)
+        stack.insert(stack.end(), groups_[size_t(h)].members.begin(),
+                     groups_[size_t(h)].members.end());
+      for (ValueId v : f_.nodes()[i].operands)
+        if (const Node *p = producer(f_, v))
+          stack.push_back(index(*p));
     }
     return true;
-  }
-
-  /// deps(result) = the groups its operands depend on, plus its own group.
-  void recordDeps(size_t i) {
-    const Node &n = f_.nodes()[i];
-    std::set<int> d;
-    for (ValueId v : n.operands) {
-      d.insert(deps_[size_t(v.id)].begin(), deps_[size_t(v.id)].end());
-      if (const Node *p = producer(f_, v); p && groupOf_[index(*p)] >= 0)
-        d.insert(groupOf_[index(*p)]);
-    }
-    if (groupOf_[i] >= 0)
-      d.insert(groupOf_[i]);
-    for (ValueId r : n.results)
-      deps_[size_t(r.id)] = d;
   }
 
   size_t index(const Node &n) const { return size_t(&n - f_.nodes().data()); }
@@ -186,7 +183,6 @@ private:
   Uses uses_;
   std::vector<int> groupOf_;
   std::vector<Group> groups_;
-  std::vector<std::set<int>> deps_;
 };
 
 /// A unit of the output: one unfused node, or one group.
@@ -336,12 +332,28 @@ private:
     if (group.kind == GroupKind::Loop && isSplatConstant(f_, v)) {
       lv = bb.constant(f_.defOf(v).attrs.getDense("value"));
     } else {
-      std::string name = f_.value(v).name;
-      lv = bb.param(name.empty() ? fmt::format("in{}", inputs.size()) : name, f_.type(v));
+      lv = bb.param(freshParamName(bb.function(), f_.value(v).name), f_.type(v));
       inputs.push_back(v);
     }
     local[v.id] = lv;
     return lv;
+  }
+
+  /// `wanted`, or "inN" for an unnamed value, made unique among the body's
+  /// parameters: outer names may repeat a generated "inN".
+  static std::string freshParamName(const Function &body, const std::string &wanted) {
+    auto taken = [&](const std::string &name) {
+      for (ValueId p : body.params())
+        if (body.value(p).name == name)
+          return true;
+      return false;
+    };
+    if (!wanted.empty() && !taken(wanted))
+      return wanted;
+    std::string stem = wanted.empty() ? "in" : wanted + ".";
+    for (size_t k = body.params().size();; ++k)
+      if (std::string name = fmt::format("{}{}", stem, k); !taken(name))
+        return name;
   }
 
   /// Member results that something outside the group needs.

@@ -7,6 +7,8 @@
 #pragma once
 
 #include "kiln/Autograd.h"
+#include "kiln/Compile.h"
 #include "kiln/Random.h"
+#include "kiln/Step.h"
 #include "kiln/Tensor.h"
 #include "kiln/ir/Error.h"

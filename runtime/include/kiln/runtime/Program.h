@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "kiln/compiler/MemoryPlan.h"
 #include "kiln/ir/Function.h"
 #include "kiln/ir/HostTensor.h"
 
@@ -25,6 +26,9 @@ struct CompileOptions {
   std::string pipeline = "simplify,fuse";
   /// Record per-kernel time on every run (see Program::profile).
   bool profile = false;
+  /// Check every kernel's results: the first NaN or Inf stops the run with an
+  /// Error(Runtime) naming the op, its value and its IR location.
+  bool checkNumerics = false;
 };
 
 /// How one kernel of a program runs.
@@ -33,6 +37,7 @@ enum class KernelKind {
   OneDnn,    ///< a oneDNN primitive
   Alias,     ///< no work: a reshape viewing its operand's buffer
   Constant,  ///< no work: filled at compile time
+  Native,    ///< a loop written in C++ in runtime/program/
   Reference, ///< the op's reference kernel (no fast path for it yet)
 };
 std::string_view kernelKindName(KernelKind k);
@@ -58,14 +63,19 @@ public:
   /// copies of the results.
   std::vector<ir::HostTensor> run(std::span<const ir::HostTensor> inputs);
   /// Runs and copies the results into `outputs` (one per result, exactly
-  /// typed, e.g. a model's parameter tensors updated in place).
+  /// typed, e.g. a model's parameter tensors updated in place). Outputs are
+  /// written only after every kernel ran, so an output may be an input.
   void run(std::span<const ir::HostTensor> inputs, std::span<ir::HostTensor> outputs);
 
   /// The function after the pass pipeline, as lowered.
   const ir::Function &optimized() const;
   const std::vector<KernelInfo> &kernels() const;
-  /// Bytes of all buffers the program holds.
+  /// Bytes of all buffers the program holds: the arena of intermediate
+  /// values (memoryPlan().arenaBytes), the constants, and the staging
+  /// tensors of reference kernels.
   int64_t bufferBytes() const;
+  /// Where each value of optimized() lives (compiler::planMemory).
+  const compiler::MemoryPlan &memoryPlan() const;
 
   /// Opaque; defined in Program.cpp, where the lowering builds it.
   struct Impl;
@@ -74,6 +84,10 @@ private:
   Program();
   std::unique_ptr<Impl> impl_;
 };
+
+/// The bodies of the loop kernels that compiling `optimized` (a function
+/// after the pipeline) hands to the JIT, in order; `kiln compile` emits them.
+std::vector<ir::Function> loopKernelBodies(const ir::Function &optimized);
 
 /// Number of Program::compile calls in this process (cache misses of the
 /// callers' program caches), for tests and benchmarks.

@@ -1,0 +1,80 @@
+//===- Step.h - Lazy execution and step boundaries --------------*- C++ -*-===//
+//
+// By default (Execution::Compiled) tensor ops are recorded, not computed: a
+// pending value is materialised when it is read (item, to_vector, host(),
+// printing) or at a step boundary, sync(), which optimizers call at the end
+// of step(). Everything pending then runs as ONE function -- forward,
+// backward and update of a training step -- looked up in a program cache by
+// its structure, so that later steps replay the compiled program.
+//
+// A structure is interpreted the first compile_after() times it is seen and
+// compiled after that, so one-off graphs (tests, printing) do not pay for
+// LLVM. KILN_LOG=recompile logs every compilation with its reason.
+//
+// Buffers are read when the step runs: a HostTensor wrapped in a Tensor must
+// not be changed behind kiln's back while values computed from it are
+// pending (call sync() first). Lazy tensors are not thread-safe: use them
+// from one thread at a time.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "kiln/ir/Function.h"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace kiln {
+
+/// Materialises every pending value still held by a tensor: the recorded ops
+/// since the last step boundary run as one program (compiled and cached by
+/// structure). A step boundary; a no-op when nothing is pending.
+void sync();
+
+/// How tensor ops execute.
+enum class Execution {
+  Eager,       ///< each op runs at once with the op table's reference kernel
+  Interpreted, ///< lazy; each flush runs in the reference interpreter
+  Compiled,    ///< lazy; flushes run as cached compiled programs (default)
+};
+/// The mode; initially from KILN_BACKEND (eager, interp, jit; default jit).
+Execution execution();
+/// Changes the mode (after a sync()).
+void set_execution(Execution mode);
+
+/// Sets the execution mode for a scope and restores it on exit.
+class ExecutionGuard {
+public:
+  explicit ExecutionGuard(Execution mode) : previous_(execution()) { set_execution(mode); }
+  ~ExecutionGuard() { set_execution(previous_); }
+  ExecutionGuard(const ExecutionGuard &) = delete;
+  ExecutionGuard &operator=(const ExecutionGuard &) = delete;
+
+private:
+  Execution previous_;
+};
+
+/// Compiled mode interprets a step structure the first `n` times it runs and
+/// compiles it on the next run (0: compile at once). Initially from
+/// KILN_COMPILE_AFTER, default 1.
+int compile_after();
+void set_compile_after(int n);
+
+/// Counters of the step program cache.
+struct StepCacheStats {
+  int64_t flushes = 0;      ///< steps run (flushes and compiled-step calls)
+  int64_t interpreted = 0;  ///< of which by the reference interpreter
+  int64_t compilations = 0; ///< programs compiled (cache misses)
+  size_t entries = 0;       ///< structures in the cache
+};
+StepCacheStats step_cache_stats();
+/// Empties the program cache and resets its counters.
+void clear_step_cache();
+
+/// The function of the most recent step: as recorded (forward, backward and
+/// update in one function), or as optimised by the compiler when
+/// `optimized` (requires the step to have been compiled). An empty function
+/// when no step ran yet.
+ir::Function last_step_ir(bool optimized = false);
+
+} // namespace kiln

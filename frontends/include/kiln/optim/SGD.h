@@ -1,0 +1,42 @@
+//===- SGD.h - Stochastic gradient descent ----------------------*- C++ -*-===//
+#pragma once
+
+#include "kiln/optim/Optimizer.h"
+
+#include <optional>
+
+namespace kiln::optim {
+
+struct SGDOptions {
+  double lr = 0.01;
+  double momentum = 0;
+  double dampening = 0;
+  double weight_decay = 0;
+  bool nesterov = false;
+};
+
+/// PyTorch's torch.optim.SGD, the same formula:
+///   g = grad + weight_decay * p
+///   b = momentum ? (first step ? g : momentum * b + (1 - dampening) * g) : g
+///   g = nesterov ? g + momentum * b : b
+///   p -= lr * g
+class SGD : public Optimizer {
+public:
+  /// Throws Error(Usage) for a negative lr, momentum or weight decay, or
+  /// nesterov without momentum or with dampening.
+  SGD(std::vector<Tensor> params, SGDOptions options);
+  SGD(std::vector<Tensor> params, double lr, double momentum = 0, double weight_decay = 0)
+      : SGD(std::move(params),
+            SGDOptions{.lr = lr, .momentum = momentum, .weight_decay = weight_decay}) {}
+
+  const SGDOptions &options() const { return options_; }
+
+protected:
+  void update(size_t index, Tensor &param, const Tensor &grad) override;
+
+private:
+  SGDOptions options_;
+  std::vector<Tensor> momentumBuffers_;
+};
+
+} // namespace kiln::optim

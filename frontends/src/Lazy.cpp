@@ -1,0 +1,427 @@
+//===- Lazy.cpp - Pending values, the flush and the step program cache ----===//
+//
+// A flush builds one function from everything pending: parameters are the
+// buffers read (deduplicated, in first-visit order, so that the same code
+// gives the same function every step), results are the pending storages.
+// Numbers written in expressions become parameters too, not constants: a
+// learning-rate schedule or Adam's bias correction then reuses the program.
+//
+//===----------------------------------------------------------------------===//
+#include "Lazy.h"
+#include "LazyState.h"
+#include "kiln/ir/Printer.h"
+#include "kiln/runtime/Interpreter.h"
+#include "kiln/runtime/Program.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace kiln::detail {
+
+using ir::HostTensor;
+using ir::ValueId;
+
+LazyValue::~LazyValue() {
+  std::vector<std::shared_ptr<LazyValue>> stack = std::move(operands);
+  while (!stack.empty()) {
+    std::shared_ptr<LazyValue> v = std::move(stack.back());
+    stack.pop_back();
+    if (v && v.use_count() == 1) {
+      for (auto &o : v->operands)
+        stack.push_back(std::move(o));
+      v->operands.clear();
+    }
+  }
+}
+
+LazyState &lazyState() {
+  static LazyState s;
+  return s;
+}
+
+bool lazyMode() { return execution() != Execution::Eager; }
+
+namespace {
+TraceObserver *gObserver = nullptr;
+} // namespace
+
+void setTraceObserver(TraceObserver *observer) { gObserver = observer; }
+TraceObserver *traceObserver() { return gObserver; }
+
+// ---- Recording ----------------------------------------------------------------------
+
+std::shared_ptr<LazyValue> operandValue(const TensorImpl &impl) {
+  Storage &s = *impl.storage;
+  if (s.error)
+    throw *s.error;
+  if (s.pending)
+    return s.pending;
+  if (!s.leaf) {
+    auto leaf = std::make_shared<LazyValue>();
+    leaf->type = s.type;
+    leaf->buffer = s.data;
+    leaf->isLeaf = true;
+    leaf->literal = impl.literal;
+    leaf->name = impl.name;
+    leaf->owner = impl.storage;
+    s.leaf = std::move(leaf);
+  }
+  return s.leaf;
+}
+
+std::shared_ptr<LazyValue> makeOp(ir::OpKind op, ir::AttrList attrs,
+                                  std::vector<std::shared_ptr<LazyValue>> operands,
+                                  ir::TensorType type) {
+  auto v = std::make_shared<LazyValue>();
+  v->op = op;
+  v->attrs = std::move(attrs);
+  v->operands = std::move(operands);
+  v->type = std::move(type);
+  return v;
+}
+
+namespace {
+/// A storage's pending value is always an op, so that it has its own result
+/// (an identity reshape copies a buffer read as is).
+std::shared_ptr<LazyValue> asOp(std::shared_ptr<LazyValue> value) {
+  if (!value->isLeaf)
+    return value;
+  ir::TensorType type = value->type;
+  return makeOp(ir::OpKind::Reshape, {}, {std::move(value)}, std::move(type));
+}
+} // namespace
+
+void setPending(const std::shared_ptr<Storage> &storage, std::shared_ptr<LazyValue> value) {
+  storage->pending = asOp(std::move(value));
+  storage->error.reset();
+  LazyState &st = lazyState();
+  ++st.opsSinceFlush;
+  if (storage->queued)
+    return;
+  storage->queued = true;
+  st.queue.push_back(storage);
+  if (st.queue.size() >= st.compactAt) {
+    std::erase_if(st.queue, [](const std::weak_ptr<Storage> &w) { return w.expired(); });
+    st.compactAt = std::max<size_t>(1024, 2 * st.queue.size());
+  }
+}
+
+std::shared_ptr<TensorImpl> makePending(std::shared_ptr<LazyValue> value) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(value->type);
+  setPending(impl->storage, std::move(value));
+  return impl;
+}
+
+bool anyPending() { return !lazyState().queue.empty(); }
+
+// ---- Building the step function -------------------------------------------------------
+
+namespace {
+
+/// Turns the pending values of `targets` into one function, iteratively.
+class StepBuilder {
+public:
+  explicit StepBuilder(FlushRecord &r) : r_(r) {}
+
+  void run(const std::vector<std::shared_ptr<Storage>> &targets) {
+    std::vector<ValueId> results;
+    for (const auto &s : targets)
+      results.push_back(visit(s->pending));
+    r_.fn.setResults(results);
+    mix(results.size());
+  }
+
+  uint64_t structureKey() const { return key_; }
+
+private:
+  ValueId visit(const std::shared_ptr<LazyValue> &root) {
+    struct Frame {
+      LazyValue *v;
+      size_t next = 0;
+    };
+    std::vector<Frame> stack{{root.get()}};
+    while (!stack.empty()) {
+      Frame &top = stack.back();
+      if (ids_.count(top.v)) {
+        stack.pop_back();
+        continue;
+      }
+      if (top.next < top.v->operands.size()) {
+        LazyValue *operand = top.v->operands[top.next++].get();
+        if (!ids_.count(operand))
+          stack.push_back({operand}); // invalidates `top`
+        continue;
+      }
+      LazyValue *v = top.v;
+      stack.pop_back();
+      ids_[v] = v->isLeaf ? emitLeaf(*v) : emitOp(*v);
+    }
+    return ids_.at(root.get());
+  }
+
+  ValueId emitLeaf(LazyValue &v) {
+    if (!v.literal) {
+      auto it = buffers_.find(v.buffer.raw());
+      if (it != buffers_.end() && r_.fn.type(it->second) == v.type)
+        return it->second;
+    }
+    std::string base = v.literal ? "lit" : v.name.empty() ? "arg" : v.name;
+    ValueId p = r_.fn.addParam(v.type, unique(base));
+    r_.params.push_back(leafRefs_.at(&v));
+    if (!v.literal)
+      buffers_[v.buffer.raw()] = p;
+    mix(v.literal ? 0xA11 : 0xB0F);
+    return p;
+  }
+
+  ValueId emitOp(const LazyValue &v) {
+    std::vector<ValueId> operands;
+    mix(uint64_t(v.op));
+    for (const auto &o : v.operands) {
+      operands.push_back(ids_.at(o.get()));
+      mix(uint64_t(operands.back().id));
+    }
+    size_t k = r_.fn.appendNode(v.op, std::move(operands), v.attrs, {v.type});
+    return r_.fn.nodes()[k].result();
+  }
+
+  std::string unique(const std::string &base) {
+    int &next = counters_[base];
+    std::string name = next == 0 ? base : fmt::format("{}{}", base, next);
+    ++next;
+    while (!names_.insert(name).second)
+      name = fmt::format("{}{}", base, next++);
+    return name;
+  }
+
+  void mix(uint64_t w) { key_ = (key_ ^ w) * 1099511628211ull; }
+
+public:
+  /// Every leaf reachable from the targets, by address (see collectLeaves).
+  std::unordered_map<const LazyValue *, std::shared_ptr<LazyValue>> leafRefs_;
+
+private:
+  FlushRecord &r_;
+  std::unordered_map<const LazyValue *, ValueId> ids_;
+  std::unordered_map<const void *, ValueId> buffers_;
+  std::unordered_set<std::string> names_;
+  std::unordered_map<std::string, int> counters_;
+  uint64_t key_ = 14695981039346656037ull;
+};
+
+/// Every leaf reachable from the targets, by address (see findShared).
+void collectLeaves(const std::vector<std::shared_ptr<Storage>> &targets,
+                   std::unordered_map<const LazyValue *, std::shared_ptr<LazyValue>> &leaves) {
+  std::unordered_set<const LazyValue *> seen;
+  std::vector<const std::shared_ptr<LazyValue> *> stack;
+  for (const auto &s : targets)
+    stack.push_back(&s->pending);
+  while (!stack.empty()) {
+    const std::shared_ptr<LazyValue> &v = *stack.back();
+    stack.pop_back();
+    if (!seen.insert(v.get()).second)
+      continue;
+    if (v->isLeaf)
+      leaves[v.get()] = v;
+    for (const auto &o : v->operands)
+      stack.push_back(&o);
+  }
+}
+
+} // namespace
+
+// ---- Running a step -------------------------------------------------------------------
+
+namespace {
+
+/// Read on every compile (rare), so that tests and tools can set it late.
+bool logRecompiles() {
+  const char *v = std::getenv("KILN_LOG");
+  return v && std::strstr(v, "recompile");
+}
+
+/// Why a step is compiled, for KILN_LOG=recompile.
+std::string compileReason(const CachedStep &step) {
+  LazyState &st = lazyState();
+  auto it = st.byStructure.find(step.structureKey);
+  if (it == st.byStructure.end() || it->second.get() == &step)
+    return fmt::format("first compile of this step ({} ops, {} inputs)", step.fn.nodes().size(),
+                       step.fn.params().size());
+  const ir::Function &before = it->second->fn;
+  for (size_t i = 0; i < step.fn.params().size() && i < before.params().size(); ++i) {
+    const ir::TensorType &now = step.fn.type(step.fn.params()[i]);
+    const ir::TensorType &was = before.type(before.params()[i]);
+    if (now != was)
+      return fmt::format("input %{} changed from {} to {}", step.fn.value(step.fn.params()[i]).name,
+                         was.str(), now.str());
+  }
+  return "attributes or constants changed";
+}
+
+void compile(CachedStep &step) {
+  LazyState &st = lazyState();
+  if (const char *v = std::getenv("KILN_LOG"); v && std::strstr(v, "step-ir"))
+    fmt::print(stderr, "kiln: compiling step:\n{}", ir::print(step.fn));
+  std::string reason = logRecompiles() ? compileReason(step) : std::string();
+  step.program = runtime::Program::compile(step.fn);
+  ++st.stats.compilations;
+  if (logRecompiles())
+    fmt::print(stderr, "kiln: recompile: {}\n", reason);
+  const ir::Function &opt = step.program->optimized();
+  for (ValueId r : opt.results()) {
+    while (!opt.isParam(r) && opt.defOf(r).op == ir::OpKind::Reshape)
+      r = opt.defOf(r).operands[0];
+    step.resultParam.push_back(opt.isParam(r) ? opt.value(r).index : -1);
+  }
+}
+
+/// Program::run copies results one by one after all kernels ran; a result
+/// that is (a view of) an input must not be read after another result was
+/// copied into that input's buffer.
+bool copyOrderMatters(const CachedStep &step, const std::vector<HostTensor> &inputs,
+                      const std::vector<HostTensor> &outputs) {
+  for (size_t k = 0; k < step.resultParam.size(); ++k) {
+    int p = step.resultParam[k];
+    if (p < 0)
+      continue;
+    for (size_t i = 0; i < outputs.size(); ++i)
+      if (i != k && outputs[i].raw() == inputs[size_t(p)].raw())
+        return true;
+  }
+  return false;
+}
+
+void runCompiled(CachedStep &step, const std::vector<HostTensor> &inputs,
+                 std::vector<HostTensor> &outputs) {
+  for (size_t k = 0; k < outputs.size(); ++k)
+    if (!outputs[k].defined())
+      outputs[k] = HostTensor(step.fn.type(step.fn.results()[k]));
+  if (!copyOrderMatters(step, inputs, outputs)) {
+    step.program->run(inputs, outputs);
+    return;
+  }
+  std::vector<HostTensor> fresh = step.program->run(inputs);
+  for (size_t k = 0; k < outputs.size(); ++k)
+    std::memcpy(outputs[k].raw(), fresh[k].raw(), fresh[k].bytes());
+}
+
+void runInterpreted(const CachedStep &step, const std::vector<HostTensor> &inputs,
+                    std::vector<HostTensor> &outputs) {
+  std::vector<HostTensor> results = runtime::interpret(step.fn, inputs);
+  // The interpreter may return an input (or one value twice) as is: copy
+  // those, so that no two storages share a buffer.
+  std::unordered_set<const void *> taken;
+  for (const HostTensor &in : inputs)
+    taken.insert(in.raw());
+  for (HostTensor &r : results)
+    if (!taken.insert(r.raw()).second)
+      r = r.clone();
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    if (outputs[k].defined())
+      std::memcpy(outputs[k].raw(), results[k].raw(), results[k].bytes());
+    else
+      outputs[k] = std::move(results[k]);
+  }
+}
+
+std::shared_ptr<CachedStep> lookup(FlushRecord &r, uint64_t structureKey) {
+  LazyState &st = lazyState();
+  uint64_t hash = r.fn.structuralHash();
+  auto it = st.cache.find(hash);
+  if (it != st.cache.end() && it->second->fn.nodes().size() == r.fn.nodes().size() &&
+      it->second->fn.params().size() == r.fn.params().size())
+    return it->second;
+  if (st.cache.size() >= LazyState::kMaxEntries) {
+    st.cache.clear();
+    st.byStructure.clear();
+  }
+  auto step = std::make_shared<CachedStep>();
+  step->fn = r.fn;
+  step->structureKey = structureKey;
+  st.cache[hash] = step;
+  return step;
+}
+
+} // namespace
+
+void replayStep(CachedStep &step, std::vector<HostTensor> &inputs, std::vector<HostTensor> &outputs,
+                bool interpretOnly) {
+  LazyState &st = lazyState();
+  ++st.stats.flushes;
+  ++step.sightings;
+  bool interpret = interpretOnly || execution() == Execution::Interpreted ||
+                   (!step.program && step.sightings <= int64_t(compile_after()));
+  if (interpret) {
+    ++st.stats.interpreted;
+    runInterpreted(step, inputs, outputs);
+    return;
+  }
+  if (!step.program) {
+    compile(step);
+    st.byStructure[step.structureKey] = step.shared_from_this();
+  }
+  runCompiled(step, inputs, outputs);
+}
+
+void flushPending(bool interpretOnly) {
+  LazyState &st = lazyState();
+  if (st.queue.empty())
+    return;
+  if (gObserver && !gObserver->onFlush())
+    return;
+  std::vector<std::shared_ptr<Storage>> targets;
+  for (const auto &w : st.queue)
+    if (auto s = w.lock()) {
+      s->queued = false;
+      if (s->pending)
+        targets.push_back(std::move(s));
+    }
+  st.queue.clear();
+  st.opsSinceFlush = 0;
+  if (targets.empty())
+    return;
+
+  FlushRecord record;
+  StepBuilder builder(record);
+  collectLeaves(targets, builder.leafRefs_);
+  builder.run(targets);
+  std::shared_ptr<CachedStep> step = lookup(record, builder.structureKey());
+  st.last = step;
+
+  std::vector<HostTensor> inputs, outputs;
+  for (const auto &p : record.params)
+    inputs.push_back(p->buffer);
+  for (const auto &s : targets) {
+    record.writeBack.push_back(s->data.defined());
+    outputs.push_back(s->data);
+  }
+  try {
+    replayStep(*step, inputs, outputs, interpretOnly);
+  } catch (const Error &e) {
+    auto error = std::make_shared<const Error>(e);
+    for (const auto &s : targets) {
+      s->pending.reset();
+      s->error = error;
+    }
+    throw;
+  }
+  for (size_t k = 0; k < targets.size(); ++k) {
+    Storage &s = *targets[k];
+    if (!record.writeBack[k]) {
+      s.data = std::move(outputs[k]);
+      s.leaf.reset();
+    }
+    s.pending.reset();
+  }
+  record.results = std::move(targets);
+  record.step = step;
+  if (gObserver)
+    gObserver->onFlushed(record);
+}
+
+} // namespace kiln::detail

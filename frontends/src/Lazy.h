@@ -1,0 +1,113 @@
+//===- Lazy.h - Pending values and the flush (internal) ---------*- C++ -*-===//
+//
+// In lazy mode an op does not compute: it makes a LazyValue (op, attributes,
+// operand values, result type) and a Storage that holds it as pending. A
+// flush turns every pending value still held by a tensor into one
+// ir::Function (parameters: the buffers read; results: the pending values),
+// looks it up in a program cache keyed by its structural hash, runs it
+// (interpreted the first time a structure is seen, compiled after that) and
+// stores the results: into the existing buffer for in-place updates, into a
+// fresh one otherwise.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "TensorImpl.h"
+#include "kiln/Step.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kiln::detail {
+
+/// One SSA value of the pending graph: an op over other values, or a leaf
+/// reading a buffer.
+class CachedStep;
+
+struct LazyValue {
+  ir::TensorType type;
+  ir::OpKind op = ir::OpKind::Constant;
+  ir::AttrList attrs;
+  std::vector<std::shared_ptr<LazyValue>> operands;
+  /// For a leaf: the buffer it reads (shared, not copied).
+  ir::HostTensor buffer;
+  bool isLeaf = false;
+  /// A leaf that is a number written in an expression.
+  bool literal = false;
+  /// For a leaf: the parameter name in the flushed IR ("" = generated).
+  std::string name;
+  /// For a leaf: the storage whose buffer it reads (traces replay it).
+  std::weak_ptr<Storage> owner;
+
+  LazyValue() = default;
+  /// Tears down long chains iteratively, not by recursion.
+  ~LazyValue();
+  LazyValue(const LazyValue &) = delete;
+  LazyValue &operator=(const LazyValue &) = delete;
+};
+
+/// Ops are recorded instead of computed (Interpreted or Compiled execution).
+bool lazyMode();
+
+/// The current value of `impl` as an operand of a pending op.
+std::shared_ptr<LazyValue> operandValue(const TensorImpl &impl);
+/// A pending op value (the type must be the op's result type).
+std::shared_ptr<LazyValue> makeOp(ir::OpKind op, ir::AttrList attrs,
+                                  std::vector<std::shared_ptr<LazyValue>> operands,
+                                  ir::TensorType type);
+/// A new tensor whose value is `value` (pending until the next flush).
+std::shared_ptr<TensorImpl> makePending(std::shared_ptr<LazyValue> value);
+/// Gives `storage` the new value `value` (an in-place update, written into
+/// its buffer at the next flush). Does not bump the version.
+void setPending(const std::shared_ptr<Storage> &storage, std::shared_ptr<LazyValue> value);
+/// Computes every pending value that is still held by a tensor.
+/// `interpretOnly` for flushes that cut a long computation at an arbitrary
+/// point (the pending-op limit): not worth compiling.
+void flushPending(bool interpretOnly = false);
+/// Pending values exist.
+bool anyPending();
+
+// ---- Hooks for traces (Compile.cpp) ---------------------------------------------
+
+/// What a flush did, for a trace to replay.
+struct FlushRecord {
+  ir::Function fn{"step"};
+  /// The leaf value behind each parameter of fn.
+  std::vector<std::shared_ptr<LazyValue>> params;
+  /// The storage behind each result of fn, and whether its buffer existed
+  /// before (an in-place update written back) or was fresh.
+  std::vector<std::shared_ptr<Storage>> results;
+  std::vector<bool> writeBack;
+  /// The program that ran it (null when interpreted).
+  std::shared_ptr<CachedStep> step;
+};
+
+/// Watches the lazy machinery while a kiln::compile step is traced.
+class TraceObserver {
+public:
+  virtual ~TraceObserver() = default;
+  /// A flush is about to run (sync() is deferred while tracing; reads flush).
+  /// Returns true to let it run.
+  virtual bool onFlush() = 0;
+  /// A flush ran; `record` is what it computed.
+  virtual void onFlushed(const FlushRecord &record) = 0;
+  /// A leaf's .grad is read or changed by the step: `impl` before the change.
+  /// `discards`: the old .grad does not matter (zero_grad(set_to_none), set_grad).
+  virtual void onGradAccess(const std::shared_ptr<TensorImpl> &impl, bool discards = false) = 0;
+  /// A tensor's values were written eagerly (e.g. uniform_).
+  virtual void onEagerWrite() = 0;
+  /// A tensor without history is an operand of a recorded op.
+  virtual void onLeafUse(const std::shared_ptr<TensorImpl> &impl) = 0;
+};
+void setTraceObserver(TraceObserver *observer);
+/// The serial number of the newest Storage.
+uint64_t lastStorageSerial();
+TraceObserver *traceObserver();
+/// Runs a flushed step again on new buffers: `inputs` per parameter,
+/// `outputs` per result (fresh or the write-back targets). Compiles when
+/// the step has no program yet.
+void replayStep(CachedStep &step, std::vector<ir::HostTensor> &inputs,
+                std::vector<ir::HostTensor> &outputs, bool interpretOnly = false);
+
+} // namespace kiln::detail

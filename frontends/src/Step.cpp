@@ -1,0 +1,103 @@
+//===- Step.cpp - Step boundaries, execution mode, the program cache ------===//
+#include "kiln/Step.h"
+#include "Lazy.h"
+#include "LazyState.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <string_view>
+
+namespace kiln {
+
+namespace {
+
+Execution modeFromEnvironment() {
+  const char *v = std::getenv("KILN_BACKEND");
+  std::string_view s = v ? v : "";
+  if (s == "eager")
+    return Execution::Eager;
+  if (s == "interp" || s == "interpreter")
+    return Execution::Interpreted;
+  if (!s.empty() && s != "jit" && s != "compiled")
+    fmt::print(stderr, "kiln: warning: KILN_BACKEND={} is not eager, interp or jit; using jit\n",
+               s);
+  return Execution::Compiled;
+}
+
+int compileAfterFromEnvironment() {
+  const char *v = std::getenv("KILN_COMPILE_AFTER");
+  if (!v || !*v)
+    return 1;
+  char *end = nullptr;
+  long n = std::strtol(v, &end, 10);
+  if (*end || n < 0 || n > 1000000) {
+    fmt::print(stderr, "kiln: warning: KILN_COMPILE_AFTER={} is not a count; using 1\n", v);
+    return 1;
+  }
+  return int(n);
+}
+
+Execution &mode() {
+  static Execution m = modeFromEnvironment();
+  return m;
+}
+
+int &compileAfter() {
+  static int n = compileAfterFromEnvironment();
+  return n;
+}
+
+} // namespace
+
+void sync() {
+  if (detail::traceObserver())
+    return; // a compiled step being traced: its end is the boundary
+  detail::flushPending();
+}
+
+Execution execution() { return mode(); }
+
+void set_execution(Execution m) {
+  if (m == mode())
+    return;
+  sync();
+  mode() = m;
+}
+
+int compile_after() { return compileAfter(); }
+
+void set_compile_after(int n) {
+  if (n < 0)
+    throw Error(ErrorKind::Usage, fmt::format("set_compile_after: {} is negative", n));
+  compileAfter() = n;
+}
+
+StepCacheStats step_cache_stats() {
+  detail::LazyState &st = detail::lazyState();
+  StepCacheStats s = st.stats;
+  s.entries = st.cache.size();
+  return s;
+}
+
+void clear_step_cache() {
+  detail::LazyState &st = detail::lazyState();
+  st.cache.clear();
+  st.byStructure.clear();
+  st.last.reset();
+  st.stats = {};
+}
+
+ir::Function last_step_ir(bool optimized) {
+  const auto &last = detail::lazyState().last;
+  if (!last)
+    return ir::Function("step");
+  if (!optimized)
+    return last->fn;
+  if (!last->program)
+    throw Error(ErrorKind::Usage, "last_step_ir: the last step was interpreted, not compiled "
+                                  "(see set_compile_after)");
+  return last->program->optimized();
+}
+
+} // namespace kiln

@@ -1,0 +1,62 @@
+//===- Loss.cpp - Loss functions from IR ops ------------------------------===//
+#include "kiln/nn/Loss.h"
+
+#include "kiln/ir/Error.h"
+
+#include <fmt/format.h>
+
+namespace kiln::nn {
+
+namespace {
+
+std::string typeText(const Tensor &t) { return ir::TensorType{t.dtype(), t.shape()}.str(); }
+
+void checkSameType(const char *loss, const Tensor &input, const Tensor &target) {
+  if (input.shape() != target.shape() || input.dtype() != target.dtype())
+    throw Error(ErrorKind::Shape, fmt::format("{}: input {} and target {} must have the same type",
+                                              loss, typeText(input), typeText(target)));
+}
+
+Tensor reduce(const Tensor &losses, Reduction reduction) {
+  switch (reduction) {
+  case Reduction::Mean:
+    return losses.mean();
+  case Reduction::Sum:
+    return losses.sum();
+  case Reduction::None:
+    return losses;
+  }
+  return losses;
+}
+
+} // namespace
+
+Tensor MSELoss::operator()(const Tensor &input, const Tensor &target) const {
+  checkSameType("MSELoss", input, target);
+  Tensor diff = input - target;
+  return reduce(diff * diff, reduction_);
+}
+
+Tensor BCELoss::operator()(const Tensor &input, const Tensor &target) const {
+  checkSameType("BCELoss", input, target);
+  // PyTorch clamps each log at -100, so that p = 0 or 1 gives a finite loss.
+  Tensor floor = scalar_tensor(-100, input.dtype());
+  Tensor logP = maximum(input.log(), floor);
+  Tensor log1mP = maximum((1 - input).log(), floor);
+  Tensor losses = -(target * logP + (1 - target) * log1mP);
+  return reduce(losses, reduction_);
+}
+
+Tensor CrossEntropyLoss::operator()(const Tensor &input, const Tensor &target) const {
+  if (input.dim() != 2 || target.dim() != 1 || target.size(0) != input.size(0) ||
+      target.dtype() != i64)
+    throw Error(ErrorKind::Shape,
+                fmt::format("CrossEntropyLoss: expects scores [N, C] and i64 labels [N], got {} "
+                            "and {}",
+                            typeText(input), typeText(target)));
+  Tensor picked = one_hot(target, input.size(1), input.dtype());
+  Tensor losses = -(input.log_softmax(1) * picked).sum(1);
+  return reduce(losses, reduction_);
+}
+
+} // namespace kiln::nn

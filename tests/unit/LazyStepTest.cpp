@@ -1,0 +1,261 @@
+//===- LazyStepTest.cpp - Lazy recording, whole-step programs, replay -----===//
+#include "kiln/kiln.h"
+#include "kiln/runtime/Program.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+using namespace kiln;
+
+namespace {
+
+/// Restores the step settings and the compilation switch after a test.
+class LazyStep : public ::testing::Test {
+protected:
+  void SetUp() override {
+    kiln::sync();
+    clear_step_cache();
+    previousMode_ = execution();
+    previousAfter_ = compile_after();
+  }
+  void TearDown() override {
+    runtime::setCompilationForbidden(false);
+    set_execution(previousMode_);
+    set_compile_after(previousAfter_);
+    unsetenv("KILN_LOG");
+  }
+
+private:
+  Execution previousMode_ = Execution::Compiled;
+  int previousAfter_ = 1;
+};
+
+/// Linear regression y = 3x + 5 on 10 points: w, b and the SGD update
+/// written with Tensor ops, as the textbook does.
+struct Linreg {
+  Tensor w = zeros({1, 1}, f32, true);
+  Tensor b = zeros({1}, f32, true);
+  double lr = 0.01;
+
+  static Tensor inputs(int n) {
+    std::vector<double> v;
+    for (int i = 1; i <= n; ++i)
+      v.push_back(i);
+    return from_vector(v, {n, 1});
+  }
+  static Tensor targets(int n) {
+    std::vector<double> v;
+    for (int i = 1; i <= n; ++i)
+      v.push_back(3 * i + 5);
+    return from_vector(v, {n, 1});
+  }
+
+  Tensor loss(const Tensor &x, const Tensor &y) const {
+    return (x.matmul(w) + b - y).pow(2).mean();
+  }
+
+  /// One step; the optimizer's sync() is the step boundary.
+  Tensor step(const Tensor &x, const Tensor &y) {
+    w.zero_grad();
+    b.zero_grad();
+    Tensor l = loss(x, y);
+    l.backward();
+    {
+      NoGradGuard noGrad;
+      w.sub_(w.grad() * lr);
+      b.sub_(b.grad() * lr);
+    }
+    kiln::sync();
+    return l;
+  }
+};
+
+/// Runs `steps` linreg steps in `mode`; returns the losses, then w and b.
+std::vector<double> trainLinreg(Execution mode, int steps) {
+  ExecutionGuard guard(mode);
+  Linreg m;
+  Tensor x = Linreg::inputs(10), y = Linreg::targets(10);
+  std::vector<double> out;
+  for (int i = 0; i < steps; ++i)
+    out.push_back(m.step(x, y).item());
+  out.push_back(m.w.item());
+  out.push_back(m.b.item());
+  return out;
+}
+
+void expectAllNear(const std::vector<double> &got, const std::vector<double> &want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i)
+    EXPECT_NEAR(got[i], want[i], 1e-5 * (1 + std::abs(want[i]))) << "at " << i;
+}
+
+/// A small MNIST-like linear classifier step: log_softmax + one_hot
+/// cross-entropy, SGD lr 0.1. Returns the losses, then W's values.
+std::vector<double> trainClassifier(Execution mode, int steps) {
+  ExecutionGuard guard(mode);
+  Generator gen(7);
+  Tensor x = rand({8, 16}, f32, false, gen);
+  Tensor labels = randint(0, 4, {8}, gen);
+  Tensor w = (randn({16, 4}, f32, false, gen) * 0.1).detach().requires_grad_();
+  Tensor b = zeros({4}, f32, true);
+  std::vector<double> out;
+  for (int i = 0; i < steps; ++i) {
+    w.zero_grad(true);
+    b.zero_grad(true);
+    Tensor logp = (x.matmul(w) + b).log_softmax(1);
+    Tensor loss = -(logp * one_hot(labels, 4, f32)).sum(1).mean();
+    loss.backward();
+    {
+      NoGradGuard noGrad;
+      w.sub_(w.grad() * 0.1);
+      b.sub_(b.grad() * 0.1);
+    }
+    kiln::sync();
+    out.push_back(loss.item());
+  }
+  for (double v : w.to_vector())
+    out.push_back(v);
+  return out;
+}
+
+} // namespace
+
+// ---- Same numbers in every mode --------------------------------------------------------
+
+TEST_F(LazyStep, LinregTrainsTheSameEagerInterpretedAndCompiled) {
+  std::vector<double> eager = trainLinreg(Execution::Eager, 6);
+  set_compile_after(0);
+  expectAllNear(trainLinreg(Execution::Compiled, 6), eager);
+  set_compile_after(2);
+  expectAllNear(trainLinreg(Execution::Compiled, 6), eager);
+  expectAllNear(trainLinreg(Execution::Interpreted, 6), eager);
+  EXPECT_NEAR(eager[0], 536.5, 1e-3); // the CLI's linreg_step: loss at w=b=0
+}
+
+TEST_F(LazyStep, ClassifierTrainsTheSameEagerAndCompiled) {
+  std::vector<double> eager = trainClassifier(Execution::Eager, 4);
+  set_compile_after(0);
+  expectAllNear(trainClassifier(Execution::Compiled, 4), eager);
+}
+
+// ---- One program per step, replayed ------------------------------------------------------
+
+TEST_F(LazyStep, ReplayedStepsCompileNothing) {
+  set_execution(Execution::Compiled);
+  set_compile_after(1);
+  Linreg m;
+  Tensor x = Linreg::inputs(10), y = Linreg::targets(10);
+  // Step 1 makes the grads, later steps accumulate into them: a second
+  // structure, interpreted when first seen (step 2), compiled at step 3.
+  int64_t before = runtime::compilationCount();
+  m.step(x, y);
+  m.step(x, y);
+  EXPECT_EQ(runtime::compilationCount(), before);
+  m.step(x, y);
+  EXPECT_EQ(runtime::compilationCount(), before + 1);
+  // Forward, backward and update are one function.
+  ir::Function f = last_step_ir();
+  bool hasMatmul = false, hasSub = false;
+  for (const ir::Node &n : f.nodes()) {
+    hasMatmul = hasMatmul || n.op == ir::OpKind::Matmul;
+    hasSub = hasSub || n.op == ir::OpKind::Sub;
+  }
+  EXPECT_TRUE(hasMatmul && hasSub) << "one step function holds forward and update";
+
+  runtime::setCompilationForbidden(true);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_NO_THROW(m.step(x, y));
+  runtime::setCompilationForbidden(false);
+  EXPECT_EQ(runtime::compilationCount(), before + 1);
+}
+
+TEST_F(LazyStep, ASmallerLastBatchRecompilesWithAReason) {
+  set_execution(Execution::Compiled);
+  set_compile_after(0);
+  setenv("KILN_LOG", "recompile", 1);
+  Linreg m;
+  m.step(Linreg::inputs(10), Linreg::targets(10)); // makes the grads
+  m.step(Linreg::inputs(10), Linreg::targets(10)); // accumulates into them
+  testing::internal::CaptureStderr();
+  m.step(Linreg::inputs(10), Linreg::targets(10)); // cached
+  m.step(Linreg::inputs(7), Linreg::targets(7));
+  std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("kiln: recompile: input %"), std::string::npos) << log;
+  EXPECT_NE(log.find("changed from f32[10,1] to f32[7,1]"), std::string::npos) << log;
+  EXPECT_EQ(log.find('\n'), log.size() - 1) << "one line: " << log;
+}
+
+// ---- In-place updates -------------------------------------------------------------------------
+
+TEST_F(LazyStep, InPlaceUpdatesWriteThroughToAliases) {
+  set_execution(Execution::Compiled);
+  set_compile_after(0);
+  Tensor a = tensor({1.0, 2.0});
+  const void *buffer = a.host().raw();
+  Tensor alias = a.detach();
+  a.add_(10);
+  a.mul_(2);
+  EXPECT_EQ(alias.to_vector(), (std::vector<double>{22, 24}));
+  EXPECT_EQ(a.host().raw(), buffer) << "updated in its own buffer";
+  EXPECT_EQ(alias.host().raw(), buffer);
+}
+
+TEST_F(LazyStep, AnOutputBufferMayBeAnInputBuffer) {
+  set_execution(Execution::Compiled);
+  set_compile_after(0);
+  Tensor p = tensor({4.0, 8.0});
+  p.sub_(p * 0.5); // reads p and writes p in one program
+  EXPECT_EQ(p.to_vector(), (std::vector<double>{2, 4}));
+
+  // A swap: each result is the other's input buffer.
+  Tensor a = tensor({1.0, 2.0}), b = tensor({3.0, 4.0});
+  Tensor oldA = a.clone();
+  a.copy_(b);
+  b.copy_(oldA);
+  kiln::sync();
+  EXPECT_EQ(a.to_vector(), (std::vector<double>{3, 4}));
+  EXPECT_EQ(b.to_vector(), (std::vector<double>{1, 2}));
+  EXPECT_EQ(oldA.to_vector(), (std::vector<double>{1, 2}));
+}
+
+TEST_F(LazyStep, ValuesReadBeforeAnUpdateKeepTheirOldValue) {
+  set_execution(Execution::Compiled);
+  Tensor w = tensor({1.0, 2.0});
+  Tensor twice = w * 2; // pending, reads w's buffer
+  w.add_(100);          // pending update of that buffer
+  EXPECT_EQ(twice.to_vector(), (std::vector<double>{2, 4}));
+  EXPECT_EQ(w.to_vector(), (std::vector<double>{101, 102}));
+}
+
+// ---- Execution modes ------------------------------------------------------------------------
+
+TEST_F(LazyStep, InterpretedModeNeverCompiles) {
+  set_execution(Execution::Interpreted);
+  set_compile_after(0);
+  StepCacheStats before = step_cache_stats();
+  int64_t compiled = runtime::compilationCount();
+  Linreg m;
+  for (int i = 0; i < 3; ++i)
+    m.step(Linreg::inputs(10), Linreg::targets(10));
+  EXPECT_EQ(runtime::compilationCount(), compiled);
+  EXPECT_GE(step_cache_stats().interpreted - before.interpreted, 3);
+}
+
+TEST_F(LazyStep, EagerModeComputesAtOnce) {
+  set_execution(Execution::Eager);
+  StepCacheStats before = step_cache_stats();
+  Tensor t = tensor({1.0, 2.0}) * 3;
+  EXPECT_EQ(t.to_vector(), (std::vector<double>{3, 6}));
+  EXPECT_EQ(step_cache_stats().flushes, before.flushes);
+}
+
+TEST_F(LazyStep, AFailingStepReportsItsErrorOnRead) {
+  set_execution(Execution::Compiled);
+  Tensor labels = tensor({0, 1}, i64) + 5; // pending: checked when it runs
+  Tensor hot = one_hot(labels, 3, f32);
+  EXPECT_THROW(hot.to_vector(), Error);
+  EXPECT_THROW(hot.item(), Error) << "the failure sticks to the value";
+  Tensor fine = tensor({1.0}) + 1;
+  EXPECT_EQ(fine.item(), 2) << "other values are not affected";
+}

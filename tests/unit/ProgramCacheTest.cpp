@@ -1,0 +1,86 @@
+//===- ProgramCacheTest.cpp - Programs reuse the JIT's compiled kernels ---===//
+//
+// Compiling a function a second time in one process compiles no LLVM module:
+// every loop kernel is found in the process-wide JIT's memory cache. (The
+// on-disk cache across processes is tested by tests/lit/cli/run-cache.test
+// and, for the JIT alone, by JitTest.cpp.)
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/ir/Builder.h"
+#include "kiln/runtime/Jit.h"
+#include "kiln/runtime/Program.h"
+
+#include <gtest/gtest.h>
+
+using namespace kiln;
+using namespace kiln::ir;
+
+namespace {
+
+/// Two loop kernels (one before and one after a matmul) and a oneDNN matmul.
+Function twoKernels() {
+  Function f("two_kernels");
+  Builder b(f);
+  ValueId x = b.param("x", {DType::F32, Shape{8, 16}});
+  ValueId w = b.param("w", {DType::F32, Shape{16, 4}});
+  ValueId h = b.create(OpKind::Tanh, {b.mul(x, b.scalar(0.37))});
+  ValueId y = b.matmul(h, w);
+  f.setResults({b.exp(b.sub(y, b.scalar(1.25)))});
+  return f;
+}
+
+size_t jitKernels(const runtime::Program &p) {
+  size_t n = 0;
+  for (const runtime::KernelInfo &k : p.kernels())
+    n += k.kind == runtime::KernelKind::Jit;
+  return n;
+}
+
+std::vector<HostTensor> inputsFor(const Function &f) {
+  std::vector<HostTensor> inputs;
+  for (ValueId p : f.params()) {
+    HostTensor t(f.type(p));
+    for (int64_t i = 0; i < t.numel(); ++i)
+      t.set(i, double(i % 7) / 7 - 0.5);
+    inputs.push_back(std::move(t));
+  }
+  return inputs;
+}
+
+} // namespace
+
+TEST(ProgramCache, CompilingAFunctionAgainReusesEveryLoopKernel) {
+  runtime::Jit &jit = runtime::Jit::instance();
+  Function f = twoKernels();
+  auto first = runtime::Program::compile(f);
+  ASSERT_EQ(jitKernels(*first), 2u);
+
+  runtime::JitStats before = jit.stats();
+  auto second = runtime::Program::compile(twoKernels()); // built anew, same structure
+  runtime::JitStats after = jit.stats();
+  EXPECT_EQ(after.compiled - before.compiled, 0);
+  EXPECT_EQ(after.diskHits - before.diskHits, 0);
+  EXPECT_EQ(after.memoryHits - before.memoryHits, 2);
+
+  std::vector<HostTensor> inputs = inputsFor(f);
+  std::vector<HostTensor> a = first->run(inputs), b = second->run(inputs);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_TRUE(a[0].identical(b[0]));
+}
+
+TEST(ProgramCache, ADifferentShapeIsADifferentKernel) {
+  runtime::Jit &jit = runtime::Jit::instance();
+  auto chain = [](int64_t n) {
+    Function f("chain");
+    Builder b(f);
+    ValueId x = b.param("x", {DType::F32, Shape{n}});
+    f.setResults({b.create(OpKind::Sigmoid, {b.add(x, b.scalar(0.75))})});
+    return f;
+  };
+  runtime::Program::compile(chain(129));
+  runtime::JitStats before = jit.stats();
+  runtime::Program::compile(chain(131));
+  runtime::JitStats after = jit.stats();
+  EXPECT_EQ(after.memoryHits - before.memoryHits, 0);
+  EXPECT_EQ((after.compiled + after.diskHits) - (before.compiled + before.diskHits), 1);
+}
