@@ -1,10 +1,12 @@
 # KILN_SANITIZE: build every kiln target with AddressSanitizer and
 # UndefinedBehaviorSanitizer (gcc or clang). Any report aborts the process
-# (-fno-sanitize-recover=all), so a test with a report fails. scripts/test
-# runs the unit and lit tests in such a build (build-asan/, the `asan` preset).
+# (-fno-sanitize-recover=all), so a test with a report fails (the `asan`
+# preset).
 #
 # KILN_FUZZ: also instrument for libFuzzer coverage (clang only) and build the
-# targets in fuzz/. scripts/fuzz configures such a build (the `fuzz` preset).
+# targets in fuzz/. scripts/test's sanitize stage runs the unit and lit tests
+# in such a build, then scripts/fuzz runs the targets of the same build
+# (build-sanitize/, the `sanitize` preset).
 
 # Debian's oneDNN runs on GCC's OpenMP runtime (libgomp), and clang-19 has no
 # OpenMP runtime of its own there: link libgomp, and give clang GCC's omp.h

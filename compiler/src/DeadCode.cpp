@@ -1,5 +1,6 @@
 //===- DeadCode.cpp - Dead-code elimination -------------------------------===//
 #include "kiln/compiler/DeadCode.h"
+#include "kiln/compiler/CloneNode.h"
 
 namespace kiln::compiler {
 
@@ -27,19 +28,7 @@ Function eliminateDeadCode(const Function &f) {
   for (size_t i = 0; i < f.nodes().size(); ++i) {
     if (!keep[i])
       continue;
-    const Node &n = f.nodes()[i];
-    std::vector<ValueId> operands;
-    for (ValueId v : n.operands)
-      operands.push_back(map[size_t(v.id)]);
-    std::vector<TensorType> types;
-    for (ValueId r : n.results)
-      types.push_back(f.type(r));
-    size_t k = g.appendNode(n.op, std::move(operands), n.attrs, std::move(types), n.loc, n.body);
-    for (size_t j = 0; j < n.results.size(); ++j) {
-      ValueId nr = g.nodes()[k].results[j];
-      map[size_t(n.results[j].id)] = nr;
-      g.value(nr).name = f.value(n.results[j]).name;
-    }
+    cloneNode(g, f, f.nodes()[i], map);
   }
   std::vector<ValueId> results;
   for (ValueId r : f.results())

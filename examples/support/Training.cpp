@@ -12,6 +12,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -83,11 +85,32 @@ void TrainingRun::afterStep(const Tensor &loss) {
   compilations_ = compilations;
   ++steps_;
   losses_.push_back(loss.item()); // materialised by the step: no extra work
+  if (!std::isfinite(losses_.back()))
+    stopDiverged();
   if (steps_ == 2)
     warmEnd_ = Clock::now();
   stepStart_ = Clock::now();
   if (progress_ && (secondsBetween(lastProgress_, stepStart_) > 0.1 || steps_ == total_))
     showProgress(steps_ == total_);
+}
+
+// Training on after a NaN or Inf loss only prints nan for the remaining
+// epochs: stop at once and say where it went wrong instead.
+void TrainingRun::stopDiverged() {
+  if (progressShown_)
+    fmt::print(stderr, "\n");
+  progressShown_ = false;
+  auto lastFinite =
+      std::find_if(losses_.rbegin(), losses_.rend(), [](double l) { return std::isfinite(l); });
+  std::string before = lastFinite == losses_.rend()
+                           ? "no step had a finite loss"
+                           : fmt::format("the last finite loss was {:.6g}, at step {}", *lastFinite,
+                                         losses_.rend() - lastFinite);
+  throw Error(ErrorKind::Runtime,
+              fmt::format("{}: the loss diverged: it is {} at step {} of {} ({}); lower the "
+                          "learning rate, or run with KILN_CHECK_NUMERICS=1 to name the first "
+                          "op that produces NaN or Inf",
+                          name_, losses_.back(), steps_, total_, before));
 }
 
 void TrainingRun::showProgress(bool last) {

@@ -55,7 +55,8 @@ public:
   /// On the first step, keeps the recorded forward graph of `loss` (for
   /// --emit-ir=recorded). Call before loss.backward().
   void beforeBackward(const Tensor &loss);
-  /// Counts a step (after optimizer.step()) and records its loss.
+  /// Counts a step (after optimizer.step()) and records its loss. Throws an
+  /// Error naming the step when the loss is NaN or Inf (training diverged).
   void afterStep(const Tensor &loss);
   /// After the loop: prints the --emit-ir stage, writes --dot and the loss
   /// curve to --plot DIR/NAME-loss.svg. Call before running other tensor code.
@@ -78,6 +79,7 @@ public:
 
 private:
   void showProgress(bool last);
+  [[noreturn]] void stopDiverged();
 
   TrainingOptions options_;
   std::string name_;

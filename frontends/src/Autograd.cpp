@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -28,6 +29,22 @@ const char *const kGraphFreedMessage =
     "calling backward.";
 
 namespace {
+
+/// Throws unless the history through `node` can be differentiated.
+void checkNodeUsable(const GradNode &node) {
+  if (node.released)
+    throw Error(ErrorKind::Autograd, kGraphFreedMessage);
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    uint64_t now = node.inputs[i]->version();
+    if (now != node.inputVersions[i])
+      throw Error(ErrorKind::Autograd,
+                  fmt::format("one of the variables needed for gradient computation has been "
+                              "modified by an inplace operation: [{}], which is operand {} of "
+                              "'{}', is at version {}; expected version {} instead.",
+                              node.inputs[i]->type().str(), i, ir::opName(node.op), now,
+                              node.inputVersions[i]));
+  }
+}
 
 /// Builds the IR of a history, tensor by tensor in topological order.
 class GraphRecorder {
@@ -66,20 +83,7 @@ public:
   }
 
 private:
-  static void checkUsable(const GradNode &node) {
-    if (node.released)
-      throw Error(ErrorKind::Autograd, kGraphFreedMessage);
-    for (size_t i = 0; i < node.inputs.size(); ++i) {
-      uint64_t now = node.inputs[i]->version();
-      if (now != node.inputVersions[i])
-        throw Error(ErrorKind::Autograd,
-                    fmt::format("one of the variables needed for gradient computation has been "
-                                "modified by an inplace operation: [{}], which is operand {} of "
-                                "'{}', is at version {}; expected version {} instead.",
-                                node.inputs[i]->type().str(), i, ir::opName(node.op), now,
-                                node.inputVersions[i]));
-    }
-  }
+  static void checkUsable(const GradNode &node) { checkNodeUsable(node); }
 
   ir::ValueId emit(const std::shared_ptr<TensorImpl> &impl) {
     if (impl->literal)
@@ -124,12 +128,83 @@ RecordedGraph recordGraph(const std::shared_ptr<TensorImpl> &root) {
   return g;
 }
 
-void releaseGraph(RecordedGraph &graph) {
-  for (const auto &node : graph.nodes) {
+void releaseGraph(RecordedGraph &graph) { releaseNodes(graph.nodes); }
+
+void releaseNodes(const std::vector<std::shared_ptr<GradNode>> &nodes) {
+  for (const auto &node : nodes) {
     node->released = true;
     node->inputs.clear();
     node->inputVersions.clear();
   }
+}
+
+namespace {
+
+/// One value of the history, as GraphRecorder::emit would make it.
+int32_t encodeHistoryValue(const std::shared_ptr<TensorImpl> &impl, HistoryKey &out, int32_t id) {
+  StructureKey &key = out.key;
+  if (impl->literal) {
+    const ir::HostTensor &value = impl->values();
+    key.word(uint64_t(KeyTag::Literal));
+    key.type(value.type());
+    key.bytes(value.raw(), value.bytes());
+  } else if (!impl->gradFn) {
+    key.word(uint64_t(KeyTag::Leaf));
+    key.type(impl->type());
+    key.word(impl->requiresGrad);
+    out.inputs.push_back(impl);
+  } else {
+    const GradNode &node = *impl->gradFn;
+    key.word(uint64_t(KeyTag::Op));
+    key.word(uint64_t(node.op));
+    key.word(node.inputs.size());
+    for (const auto &input : node.inputs)
+      key.word(uint64_t(input->walkId));
+    key.type(node.type);
+    key.attrs(node.attrs);
+    out.nodes.push_back(impl->gradFn);
+  }
+  return id;
+}
+
+} // namespace
+
+void walkHistory(const std::shared_ptr<TensorImpl> &root, HistoryKey &out) {
+  static std::atomic<uint64_t> lastEpoch{0};
+  uint64_t epoch = ++lastEpoch;
+  out.key.clear();
+  out.inputs.clear();
+  out.nodes.clear();
+  // The traversal of GraphRecorder::run, with marks instead of a map.
+  struct Frame {
+    const std::shared_ptr<TensorImpl> *impl;
+    size_t next = 0;
+  };
+  // Reused: backward() runs every step, and the walk does not nest.
+  thread_local std::vector<Frame> stack;
+  stack.clear();
+  stack.push_back({&root});
+  int32_t next = 0;
+  while (!stack.empty()) {
+    Frame &top = stack.back();
+    const GradNode *node = (*top.impl)->gradFn.get();
+    if (top.next == 0 && node)
+      checkNodeUsable(*node);
+    if (node && top.next < node->inputs.size()) {
+      const std::shared_ptr<TensorImpl> &input = node->inputs[top.next++];
+      if (input->walkMark != epoch)
+        stack.push_back({&input}); // invalidates `top`
+      continue;
+    }
+    const std::shared_ptr<TensorImpl> &impl = *top.impl;
+    stack.pop_back();
+    if (impl->walkMark != epoch) {
+      impl->walkId = encodeHistoryValue(impl, out, next++);
+      impl->walkMark = epoch;
+    }
+  }
+  out.key.word(uint64_t(KeyTag::Results));
+  out.key.word(uint64_t(root->walkId));
 }
 
 } // namespace detail

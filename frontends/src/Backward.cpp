@@ -1,12 +1,12 @@
 //===- Backward.cpp - backward(): autodiff on the recorded IR -------------===//
 //
-// backward() turns the history of a tensor into an ir::Function, asks the
-// autodiff pass for its gradient function (cached by the function's
-// structural hash), and accumulates its results into the leaves' .grad. In
-// lazy mode the gradient function's nodes become pending values on top of
-// the leaves' values, so that forward, backward and the optimizer's update
-// run as one program at the next flush; in eager mode the interpreter runs
-// it at once.
+// backward() walks the history of a tensor into a StructureKey, finds its
+// gradient function in a cache by that exact key (on a miss it builds the
+// history's ir::Function and asks the autodiff pass), and accumulates the
+// results into the leaves' .grad. In lazy mode the gradient function's nodes
+// become pending values on top of the leaves' values, so that forward,
+// backward and the optimizer's update run as one program at the next flush;
+// in eager mode the interpreter runs it at once.
 //
 //===----------------------------------------------------------------------===//
 #include "Lazy.h"
@@ -17,32 +17,24 @@
 
 #include <fmt/format.h>
 
-#include <map>
 #include <mutex>
+#include <unordered_map>
 
 namespace kiln {
 
 using detail::RecordedGraph;
+using detail::StructureKey;
 using detail::TensorImpl;
 
 namespace {
 
 // ---- The cache of gradient functions -------------------------------------------
 
-struct CacheKey {
-  uint64_t forwardHash;
-  /// Parameter positions of the leaves that require grad.
-  std::vector<size_t> wrt;
-  bool seeded;
-  auto operator<=>(const CacheKey &) const = default;
-};
-
 struct CacheEntry {
+  /// The exact history, wrt and seeding (see StructureKey): a hit proves
+  /// the same structure, types, attributes, literals and requires_grad.
+  StructureKey key;
   std::shared_ptr<const compiler::GradientFunction> gradient;
-  /// Checked on a hit, so that a hash collision recompiles instead of
-  /// silently running the wrong function.
-  std::vector<ir::TensorType> paramTypes;
-  size_t numNodes = 0;
 };
 
 /// Bounded: a program that builds ever new graphs must not grow it forever.
@@ -50,20 +42,14 @@ constexpr size_t kMaxCacheEntries = 512;
 
 struct BackwardCache {
   std::mutex mutex;
-  std::map<CacheKey, CacheEntry> entries;
+  /// By the key's hash; a collision compares unequal and derives again.
+  std::unordered_map<uint64_t, CacheEntry> entries;
   uint64_t hits = 0, misses = 0;
 };
 
 BackwardCache &cache() {
   static BackwardCache c;
   return c;
-}
-
-std::vector<ir::TensorType> paramTypes(const ir::Function &f) {
-  std::vector<ir::TensorType> types;
-  for (ir::ValueId p : f.params())
-    types.push_back(f.type(p));
-  return types;
 }
 
 /// Runs the autodiff pass: gradients of the output with respect to the
@@ -78,27 +64,34 @@ compiler::GradientFunction derive(const RecordedGraph &g, const std::vector<size
   return compiler::differentiate(g.fn, g.output, values, options);
 }
 
-/// derive(), through the cache.
+/// derive(), through the cache. `history` is the walk of `root`'s history;
+/// its key is extended with `wrt` and `seeded`. Builds the IR of the history
+/// only on a miss.
 std::shared_ptr<const compiler::GradientFunction>
-gradientFunction(const RecordedGraph &g, const std::vector<size_t> &wrt, bool seeded) {
-  CacheKey key{g.fn.structuralHash(), wrt, seeded};
-  std::vector<ir::TensorType> types = paramTypes(g.fn);
+gradientFunction(const std::shared_ptr<TensorImpl> &root, detail::HistoryKey &history,
+                 const std::vector<size_t> &wrt, bool seeded) {
+  StructureKey &key = history.key;
+  key.word(wrt.size());
+  for (size_t i : wrt)
+    key.word(i);
+  key.word(seeded);
   BackwardCache &c = cache();
   {
     std::lock_guard lock(c.mutex);
-    auto it = c.entries.find(key);
-    if (it != c.entries.end() && it->second.paramTypes == types &&
-        it->second.numNodes == g.fn.nodes().size()) {
+    auto it = c.entries.find(key.hash());
+    if (it != c.entries.end() && it->second.key == key) {
       ++c.hits;
       return it->second.gradient;
     }
     ++c.misses;
   }
+  RecordedGraph g = detail::recordGraph(root);
+  check(g.inputs == history.inputs, "backward: history walk and recorder disagree");
   auto gradient = std::make_shared<const compiler::GradientFunction>(derive(g, wrt, seeded));
   std::lock_guard lock(c.mutex);
   if (c.entries.size() >= kMaxCacheEntries)
     c.entries.clear();
-  c.entries[key] = CacheEntry{gradient, std::move(types), g.fn.nodes().size()};
+  c.entries[key.hash()] = CacheEntry{key, gradient};
   return gradient;
 }
 
@@ -127,10 +120,10 @@ void checkBackward(const TensorImpl &root, const ir::TensorType *gradient) {
                             ir::dtypeName(got.dtype), ir::dtypeName(want.dtype)));
 }
 
-std::vector<size_t> leavesRequiringGrad(const RecordedGraph &g) {
+std::vector<size_t> leavesRequiringGrad(const std::vector<std::shared_ptr<TensorImpl>> &inputs) {
   std::vector<size_t> wrt;
-  for (size_t i = 0; i < g.inputs.size(); ++i)
-    if (g.inputs[i]->requiresGrad)
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i]->requiresGrad)
       wrt.push_back(i);
   return wrt;
 }
@@ -194,31 +187,33 @@ inlineFunction(const ir::Function &f, std::vector<std::shared_ptr<detail::LazyVa
 }
 
 /// The eager backward: the interpreter runs the gradient function now.
-void runEager(const RecordedGraph &g, const std::vector<size_t> &wrt,
-              const compiler::GradientFunction &fn, const Tensor &gradient) {
+void runEager(const std::vector<std::shared_ptr<TensorImpl>> &leaves,
+              const std::vector<size_t> &wrt, const compiler::GradientFunction &fn,
+              const Tensor &gradient) {
   std::vector<ir::HostTensor> inputs;
-  for (const auto &leaf : g.inputs)
+  for (const auto &leaf : leaves)
     inputs.push_back(leaf->values());
   if (gradient.defined())
     inputs.push_back(gradient.host());
   std::vector<ir::HostTensor> grads = runtime::interpret(fn.fn, inputs);
   for (size_t i = 0; i < wrt.size(); ++i)
     if (fn.hasGradient[i])
-      accumulate(*g.inputs[wrt[i]], std::move(grads[i]), inputs);
+      accumulate(*leaves[wrt[i]], std::move(grads[i]), inputs);
 }
 
 /// The lazy backward: the gradient function becomes pending values.
-void recordLazy(const RecordedGraph &g, const std::vector<size_t> &wrt,
-                const compiler::GradientFunction &fn, const Tensor &gradient) {
+void recordLazy(const std::vector<std::shared_ptr<TensorImpl>> &leaves,
+                const std::vector<size_t> &wrt, const compiler::GradientFunction &fn,
+                const Tensor &gradient) {
   std::vector<std::shared_ptr<detail::LazyValue>> params;
-  for (const auto &leaf : g.inputs)
+  for (const auto &leaf : leaves)
     params.push_back(detail::operandValue(*leaf));
   if (gradient.defined())
     params.push_back(detail::operandValue(*gradient.impl()));
   std::vector<std::shared_ptr<detail::LazyValue>> grads = inlineFunction(fn.fn, std::move(params));
   for (size_t i = 0; i < wrt.size(); ++i)
     if (fn.hasGradient[i])
-      accumulateLazy(g.inputs[wrt[i]], std::move(grads[i]));
+      accumulateLazy(leaves[wrt[i]], std::move(grads[i]));
 }
 
 } // namespace
@@ -226,16 +221,18 @@ void recordLazy(const RecordedGraph &g, const std::vector<size_t> &wrt,
 void Tensor::backward(const Tensor &gradient, bool retain_graph) const {
   TensorImpl &root = self();
   checkBackward(root, gradient.defined() ? &gradient.impl()->type() : nullptr);
-  RecordedGraph g = detail::recordGraph(impl_);
-  std::vector<size_t> wrt = leavesRequiringGrad(g);
-  auto fn = gradientFunction(g, wrt, gradient.defined());
+  detail::HistoryKey history;
+  history.key.reserve(512); // one allocation for a typical step's history
+  detail::walkHistory(impl_, history);
+  std::vector<size_t> wrt = leavesRequiringGrad(history.inputs);
+  auto fn = gradientFunction(impl_, history, wrt, gradient.defined());
   if (detail::lazyMode())
-    recordLazy(g, wrt, *fn, gradient);
+    recordLazy(history.inputs, wrt, *fn, gradient);
   else
-    runEager(g, wrt, *fn, gradient);
+    runEager(history.inputs, wrt, *fn, gradient);
 
   if (!retain_graph)
-    detail::releaseGraph(g);
+    detail::releaseNodes(history.nodes);
 }
 
 ir::Function backward_graph(const Tensor &t, bool with_gradient_param) {
@@ -245,7 +242,7 @@ ir::Function backward_graph(const Tensor &t, bool with_gradient_param) {
   RecordedGraph g = detail::recordGraph(t.impl());
   // Not from the cache: a cached function carries the value names of the
   // graph it was derived from, and this one is for people to read.
-  return derive(g, leavesRequiringGrad(g), with_gradient_param).fn;
+  return derive(g, leavesRequiringGrad(g.inputs), with_gradient_param).fn;
 }
 
 BackwardCacheStats backward_cache_stats() {

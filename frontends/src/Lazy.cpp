@@ -233,6 +233,136 @@ void collectLeaves(const std::vector<std::shared_ptr<Storage>> &targets,
   }
 }
 
+/// The structure of the pending graph as a StructureKey, walked exactly as
+/// StepBuilder walks it (same order, same parameters: buffers read twice are
+/// one parameter), without building IR. This is all a flush that hits the
+/// program cache does before binding buffers.
+class StepKeyWalk {
+public:
+  StructureKey key;
+  /// The leaf behind each parameter, in order (slots of the pending graph).
+  std::vector<const std::shared_ptr<LazyValue> *> params;
+
+  void run(const std::vector<std::shared_ptr<Storage>> &targets) {
+    static uint64_t lastEpoch = 0;
+    epoch_ = ++lastEpoch;
+    key.clear();
+    params.clear();
+    buffers_.clear();
+    index_.clear();
+    next_ = 0;
+    results_.clear();
+    for (const auto &s : targets)
+      results_.push_back(visit(s->pending));
+    key.word(uint64_t(KeyTag::Results));
+    key.word(results_.size());
+    for (int32_t r : results_)
+      key.word(uint64_t(r));
+  }
+
+private:
+  struct Frame {
+    const std::shared_ptr<LazyValue> *ref;
+    size_t next;
+  };
+
+  int32_t visit(const std::shared_ptr<LazyValue> &root) {
+    stack_.clear();
+    stack_.push_back({&root, 0});
+    while (!stack_.empty()) {
+      Frame &top = stack_.back();
+      LazyValue *v = top.ref->get();
+      if (v->walkMark == epoch_) {
+        stack_.pop_back();
+        continue;
+      }
+      if (top.next < v->operands.size()) {
+        const std::shared_ptr<LazyValue> &operand = v->operands[top.next++];
+        if (operand->walkMark != epoch_)
+          stack_.push_back({&operand, 0}); // invalidates `top`
+        continue;
+      }
+      const std::shared_ptr<LazyValue> *ref = top.ref;
+      stack_.pop_back();
+      v->walkId = v->isLeaf ? leaf(ref) : op(*v);
+      v->walkMark = epoch_;
+    }
+    return root->walkId;
+  }
+
+  int32_t leaf(const std::shared_ptr<LazyValue> *ref) {
+    const LazyValue &v = **ref;
+    BufferParam *same = nullptr;
+    if (!v.literal) {
+      same = findBuffer(v.buffer.raw());
+      if (same && (*params[same->param])->type == v.type)
+        return same->id;
+    }
+    int32_t id = next_++;
+    if (!v.literal) {
+      if (same)
+        *same = {v.buffer.raw(), params.size(), id};
+      else
+        addBuffer({v.buffer.raw(), params.size(), id});
+    }
+    params.push_back(ref);
+    key.word(uint64_t(v.literal ? KeyTag::Literal : KeyTag::Leaf));
+    key.type(v.type);
+    return id;
+  }
+
+  int32_t op(const LazyValue &v) {
+    key.word(uint64_t(KeyTag::Op));
+    key.word(uint64_t(v.op));
+    key.word(v.operands.size());
+    for (const auto &o : v.operands)
+      key.word(uint64_t(o->walkId));
+    key.type(v.type);
+    key.attrs(v.attrs);
+    return next_++;
+  }
+
+  struct BufferParam {
+    const void *buffer;
+    size_t param;
+    int32_t id;
+  };
+  /// Steps read few buffers: a linear scan beats a hash map, up to a point.
+  static constexpr size_t kLinearScan = 32;
+  BufferParam *findBuffer(const void *buffer) {
+    if (buffers_.size() > kLinearScan) {
+      auto it = index_.find(buffer);
+      return it == index_.end() ? nullptr : &buffers_[it->second];
+    }
+    for (BufferParam &b : buffers_)
+      if (b.buffer == buffer)
+        return &b;
+    return nullptr;
+  }
+  void addBuffer(BufferParam b) {
+    buffers_.push_back(b);
+    if (buffers_.size() == kLinearScan + 1)
+      for (size_t i = 0; i < buffers_.size(); ++i)
+        index_[buffers_[i].buffer] = i;
+    else if (buffers_.size() > kLinearScan + 1)
+      index_[b.buffer] = buffers_.size() - 1;
+  }
+
+  uint64_t epoch_ = 0;
+  int32_t next_ = 0;
+  std::vector<Frame> stack_;
+  std::vector<BufferParam> buffers_;
+  /// Position in buffers_ by buffer, once there are more than kLinearScan.
+  std::unordered_map<const void *, size_t> index_;
+  std::vector<int32_t> results_;
+};
+
+/// Reused by every flush, so that a cache hit allocates nothing for its key.
+StepKeyWalk &stepKeyWalk() {
+  static StepKeyWalk walk;
+  return walk;
+}
+
 } // namespace
 
 // ---- Running a step -------------------------------------------------------------------
@@ -268,7 +398,7 @@ void compile(CachedStep &step) {
   if (const char *v = std::getenv("KILN_LOG"); v && std::strstr(v, "step-ir"))
     fmt::print(stderr, "kiln: compiling step:\n{}", ir::print(step.fn));
   std::string reason = logRecompiles() ? compileReason(step) : std::string();
-  step.program = runtime::Program::compile(step.fn);
+  step.program = runtime::Program::compile(step.fn, {.checkNumerics = check_numerics()});
   ++st.stats.compilations;
   if (logRecompiles())
     fmt::print(stderr, "kiln: recompile: {}\n", reason);
@@ -329,13 +459,19 @@ void runInterpreted(const CachedStep &step, const std::vector<HostTensor> &input
   }
 }
 
-std::shared_ptr<CachedStep> lookup(FlushRecord &r, uint64_t structureKey) {
+/// The cached step whose structure is exactly `key`, or null.
+std::shared_ptr<CachedStep> findStep(const StructureKey &key) {
   LazyState &st = lazyState();
-  uint64_t hash = r.fn.structuralHash();
-  auto it = st.cache.find(hash);
-  if (it != st.cache.end() && it->second->fn.nodes().size() == r.fn.nodes().size() &&
-      it->second->fn.params().size() == r.fn.params().size())
+  auto it = st.cache.find(key.hash());
+  if (it != st.cache.end() && it->second->key == key)
     return it->second;
+  return nullptr;
+}
+
+/// A new cache entry for the function `r.fn` (built on a miss).
+std::shared_ptr<CachedStep> addStep(FlushRecord &r, uint64_t structureKey,
+                                    const StructureKey &key) {
+  LazyState &st = lazyState();
   if (st.cache.size() >= LazyState::kMaxEntries) {
     st.cache.clear();
     st.byStructure.clear();
@@ -343,8 +479,22 @@ std::shared_ptr<CachedStep> lookup(FlushRecord &r, uint64_t structureKey) {
   auto step = std::make_shared<CachedStep>();
   step->fn = r.fn;
   step->structureKey = structureKey;
-  st.cache[hash] = step;
+  step->key = key;
+  st.cache[key.hash()] = step;
   return step;
+}
+
+/// On a miss: builds the step function, the way the key walk saw it.
+std::shared_ptr<CachedStep> buildStep(FlushRecord &record,
+                                      const std::vector<std::shared_ptr<Storage>> &targets,
+                                      const StepKeyWalk &walk) {
+  StepBuilder builder(record);
+  collectLeaves(targets, builder.leafRefs_);
+  builder.run(targets);
+  check(record.params.size() == walk.params.size(), "flush: key walk and builder disagree");
+  for (size_t i = 0; i < record.params.size(); ++i)
+    check(record.params[i] == *walk.params[i], "flush: key walk and builder disagree");
+  return addStep(record, builder.structureKey(), walk.key);
 }
 
 } // namespace
@@ -354,8 +504,9 @@ void replayStep(CachedStep &step, std::vector<HostTensor> &inputs, std::vector<H
   LazyState &st = lazyState();
   ++st.stats.flushes;
   ++step.sightings;
-  bool interpret = interpretOnly || execution() == Execution::Interpreted ||
-                   (!step.program && step.sightings <= int64_t(compile_after()));
+  bool interpret =
+      interpretOnly || execution() == Execution::Interpreted ||
+      (!step.program && !check_numerics() && step.sightings <= int64_t(compile_after()));
   if (interpret) {
     ++st.stats.interpreted;
     runInterpreted(step, inputs, outputs);
@@ -387,10 +538,16 @@ void flushPending(bool interpretOnly) {
     return;
 
   FlushRecord record;
-  StepBuilder builder(record);
-  collectLeaves(targets, builder.leafRefs_);
-  builder.run(targets);
-  std::shared_ptr<CachedStep> step = lookup(record, builder.structureKey());
+  StepKeyWalk &walk = stepKeyWalk();
+  walk.run(targets);
+  std::shared_ptr<CachedStep> step = findStep(walk.key);
+  if (step) {
+    record.params.reserve(walk.params.size());
+    for (const std::shared_ptr<LazyValue> *p : walk.params)
+      record.params.push_back(*p);
+  } else {
+    step = buildStep(record, targets, walk);
+  }
   st.last = step;
 
   std::vector<HostTensor> inputs, outputs;

@@ -2,12 +2,13 @@
 //
 // In lazy mode an op does not compute: it makes a LazyValue (op, attributes,
 // operand values, result type) and a Storage that holds it as pending. A
-// flush turns every pending value still held by a tensor into one
-// ir::Function (parameters: the buffers read; results: the pending values),
-// looks it up in a program cache keyed by its structural hash, runs it
-// (interpreted the first time a structure is seen, compiled after that) and
-// stores the results: into the existing buffer for in-place updates, into a
-// fresh one otherwise.
+// flush turns every pending value still held by a tensor into one step
+// (parameters: the buffers read; results: the pending values), looks it up in
+// a program cache by its exact structure (a StructureKey walked from the
+// pending values: a hit builds no ir::Function), runs it (interpreted the
+// first time a structure is seen, compiled after that) and stores the
+// results: into the existing buffer for in-place updates, into a fresh one
+// otherwise.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -39,6 +40,10 @@ struct LazyValue {
   std::string name;
   /// For a leaf: the storage whose buffer it reads (traces replay it).
   std::weak_ptr<Storage> owner;
+  /// Scratch of the flush's structure walk: `walkId` is this value's
+  /// position when `walkMark` equals the walk's epoch (no per-flush maps).
+  uint64_t walkMark = 0;
+  int32_t walkId = 0;
 
   LazyValue() = default;
   /// Tears down long chains iteratively, not by recursion.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "Lazy.h"
+#include "StructureKey.h"
 #include "kiln/runtime/Program.h"
 
 #include <map>
@@ -21,6 +22,9 @@ public:
   int64_t sightings = 0;
   /// Hash of the structure without types and attributes, to explain recompiles.
   uint64_t structureKey = 0;
+  /// The exact structure (see StructureKey): a flush hits this entry only
+  /// when its key is equal, so a hit never builds or hashes a function.
+  StructureKey key;
   /// Per result of the optimised program: the parameter it is a view of, or -1.
   std::vector<int> resultParam;
 };
@@ -33,7 +37,7 @@ struct LazyState {
   std::vector<std::weak_ptr<Storage>> queue;
   size_t compactAt = 1024;
   int64_t opsSinceFlush = 0;
-  /// The program cache, by the structural hash of the step function.
+  /// The program cache, by the hash of the step's StructureKey.
   std::unordered_map<uint64_t, std::shared_ptr<CachedStep>> cache;
   /// The last compiled step of each structure key (for the recompile reason).
   std::unordered_map<uint64_t, std::shared_ptr<CachedStep>> byStructure;

@@ -1,6 +1,8 @@
 //===- SafetensorsHeader.cpp - Printing and parsing the JSON header ---------===//
 #include "SafetensorsHeader.h"
 
+#include "kiln/ir/TextCursor.h"
+
 #include <fmt/format.h>
 
 #include <limits>
@@ -39,9 +41,10 @@ void appendJsonString(std::string &out, std::string_view s) {
 
 /// A cursor over the header text. Every method either consumes what it
 /// expects or throws a HeaderError at the current offset.
-class Parser {
+class Parser : ir::TextCursor {
 public:
-  Parser(std::string_view text, const SafetensorsLimits &limits) : text_(text), limits_(limits) {}
+  Parser(std::string_view text, const SafetensorsLimits &limits)
+      : TextCursor(text), limits_(limits) {}
 
   SafetensorsHeader parse() {
     SafetensorsHeader header;
@@ -79,32 +82,15 @@ private:
     throw HeaderError{kind, std::move(message), offset};
   }
 
-  void skipSpace() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
-                                   text_[pos_] == '\n' || text_[pos_] == '\r'))
-      ++pos_;
-  }
-  uint64_t skipSpaceAndOffset() {
-    skipSpace();
-    return pos_;
-  }
-  bool consume(char c) {
-    skipSpace();
-    if (pos_ < text_.size() && text_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
   void expect(char c) {
     if (!consume(c))
-      fail(ErrorKind::Format, pos_ < text_.size()
-                                  ? fmt::format("expected '{}' but found '{}'", c, text_[pos_])
-                                  : fmt::format("expected '{}' but the header ends", c));
+      fail(ErrorKind::Format, atEnd()
+                                  ? fmt::format("expected '{}' but the header ends", c)
+                                  : fmt::format("expected '{}' but found '{}'", c, text_[pos_]));
   }
 
   unsigned hexDigit() {
-    if (pos_ >= text_.size())
+    if (atEnd())
       fail(ErrorKind::Format, "unterminated \\u escape");
     char c = text_[pos_++];
     if (c >= '0' && c <= '9')
@@ -139,7 +125,7 @@ private:
     }
   }
   void parseEscape(std::string &out) {
-    if (pos_ >= text_.size())
+    if (atEnd())
       fail(ErrorKind::Format, "unterminated string");
     char c = text_[pos_++];
     switch (c) {
@@ -190,7 +176,7 @@ private:
     expect('"');
     std::string out;
     while (true) {
-      if (pos_ >= text_.size())
+      if (atEnd())
         fail(ErrorKind::Format, "unterminated string");
       char c = text_[pos_++];
       if (c == '"')
@@ -208,7 +194,7 @@ private:
     skipSpace();
     size_t start = pos_;
     uint64_t v = 0;
-    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
+    while (!atEnd() && text_[pos_] >= '0' && text_[pos_] <= '9') {
       unsigned d = unsigned(text_[pos_] - '0');
       if (v > (uint64_t(std::numeric_limits<int64_t>::max()) - d) / 10)
         fail(ErrorKind::Format, fmt::format("{} is too large", what), start);
@@ -219,7 +205,7 @@ private:
       fail(ErrorKind::Format, fmt::format("expected a non-negative integer for {}", what));
     if (pos_ - start > 1 && text_[start] == '0')
       fail(ErrorKind::Format, fmt::format("leading zero in {}", what), start);
-    if (pos_ < text_.size() && (text_[pos_] == '.' || text_[pos_] == 'e' || text_[pos_] == 'E'))
+    if (!atEnd() && (text_[pos_] == '.' || text_[pos_] == 'e' || text_[pos_] == 'E'))
       fail(ErrorKind::Format, fmt::format("{} must be an integer", what), start);
     return v;
   }
@@ -237,7 +223,7 @@ private:
         fail(ErrorKind::Format, fmt::format("duplicate __metadata__ key \"{}\"", key), keyOffset);
       expect(':');
       skipSpace();
-      if (pos_ >= text_.size() || text_[pos_] != '"')
+      if (atEnd() || text_[pos_] != '"')
         fail(ErrorKind::Format, fmt::format("__metadata__ value of \"{}\" is not a string", key));
       metadata.emplace_back(std::move(key), parseString());
     } while (consume(','));
@@ -318,9 +304,7 @@ private:
     return entry;
   }
 
-  std::string_view text_;
   const SafetensorsLimits &limits_;
-  size_t pos_ = 0;
 };
 
 } // namespace

@@ -38,6 +38,16 @@ int compileAfterFromEnvironment() {
   return int(n);
 }
 
+bool checkNumericsFromEnvironment() {
+  const char *v = std::getenv("KILN_CHECK_NUMERICS");
+  return v && *v && std::string_view(v) != "0";
+}
+
+bool &checkNumerics() {
+  static bool on = checkNumericsFromEnvironment();
+  return on;
+}
+
 Execution &mode() {
   static Execution m = modeFromEnvironment();
   return m;
@@ -46,6 +56,13 @@ Execution &mode() {
 int &compileAfter() {
   static int n = compileAfterFromEnvironment();
   return n;
+}
+
+void dropCachedSteps() {
+  detail::LazyState &st = detail::lazyState();
+  st.cache.clear();
+  st.byStructure.clear();
+  st.last.reset();
 }
 
 } // namespace
@@ -73,6 +90,16 @@ void set_compile_after(int n) {
   compileAfter() = n;
 }
 
+bool check_numerics() { return checkNumerics(); }
+
+void set_check_numerics(bool on) {
+  if (on == checkNumerics())
+    return;
+  sync();
+  dropCachedSteps(); // compiled with the other setting
+  checkNumerics() = on;
+}
+
 StepCacheStats step_cache_stats() {
   detail::LazyState &st = detail::lazyState();
   StepCacheStats s = st.stats;
@@ -81,11 +108,8 @@ StepCacheStats step_cache_stats() {
 }
 
 void clear_step_cache() {
-  detail::LazyState &st = detail::lazyState();
-  st.cache.clear();
-  st.byStructure.clear();
-  st.last.reset();
-  st.stats = {};
+  dropCachedSteps();
+  detail::lazyState().stats = {};
 }
 
 ir::Function last_step_ir(bool optimized) {

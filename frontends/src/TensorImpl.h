@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "StructureKey.h"
 #include "kiln/Tensor.h"
 #include "kiln/ir/Function.h"
 
@@ -82,6 +83,10 @@ struct TensorImpl {
   std::shared_ptr<GradNode> gradFn;
   std::shared_ptr<TensorImpl> grad;
   std::string name;
+  /// Scratch of walkHistory: `walkId` is this tensor's position when
+  /// `walkMark` equals the walk's epoch (no per-backward maps).
+  uint64_t walkMark = 0;
+  int32_t walkId = 0;
 
   const ir::TensorType &type() const { return storage->type; }
   uint64_t version() const { return storage->version; }
@@ -125,6 +130,20 @@ struct RecordedGraph {
 RecordedGraph recordGraph(const std::shared_ptr<TensorImpl> &root);
 /// Frees a graph after backward(): marks its nodes released, drops inputs.
 void releaseGraph(RecordedGraph &graph);
+
+/// A history as recordGraph sees it, without its IR: the exact structure
+/// (StructureKey) and the same inputs and nodes in the same order.
+struct HistoryKey {
+  StructureKey key;
+  std::vector<std::shared_ptr<TensorImpl>> inputs;
+  std::vector<std::shared_ptr<GradNode>> nodes;
+};
+/// Walks the history of `root` as recordGraph does, with the same checks
+/// (released graph, in-place changes), into `out`. Much cheaper than
+/// recordGraph: backward() builds IR only when the key is new.
+void walkHistory(const std::shared_ptr<TensorImpl> &root, HistoryKey &out);
+/// Frees the nodes of a history after backward() (see releaseGraph).
+void releaseNodes(const std::vector<std::shared_ptr<GradNode>> &nodes);
 
 /// PyTorch's error for a backward through a freed graph.
 extern const char *const kGraphFreedMessage;

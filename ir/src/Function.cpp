@@ -1,5 +1,6 @@
 //===- Function.cpp -------------------------------------------------------===//
 #include "kiln/ir/Function.h"
+#include "kiln/ir/StructureEncoding.h"
 
 #include <cstring>
 
@@ -27,7 +28,7 @@ size_t Function::appendNode(OpKind op, std::vector<ValueId> operands, AttrList a
 
 namespace {
 /// FNV-1a over a stream of 64-bit words: deterministic across runs and
-/// machines, unlike std::hash.
+/// machines, unlike std::hash. A sink of StructureEncoding.h.
 struct Hasher {
   uint64_t h = 1469598103934665603ull;
   void word(uint64_t w) {
@@ -44,35 +45,6 @@ struct Hasher {
       h *= 1099511628211ull;
     }
   }
-  void str(std::string_view s) { bytes(s.data(), s.size()); }
-  void type(const TensorType &t) {
-    word(uint64_t(t.dtype));
-    word(uint64_t(t.shape.rank()));
-    for (int64_t d : t.shape.dims())
-      word(uint64_t(d));
-  }
-  void attr(const Attr &a) {
-    word(a.index());
-    std::visit(
-        [&](const auto &x) {
-          using T = std::decay_t<decltype(x)>;
-          if constexpr (std::is_same_v<T, HostTensor>) {
-            type(x.type());
-            bytes(x.raw(), x.bytes());
-          } else if constexpr (std::is_same_v<T, IntList>) {
-            word(x.size());
-            for (int64_t i : x)
-              word(uint64_t(i));
-          } else if constexpr (std::is_same_v<T, double>) {
-            uint64_t w;
-            std::memcpy(&w, &x, sizeof w);
-            word(w);
-          } else {
-            word(uint64_t(x));
-          }
-        },
-        a);
-  }
 };
 } // namespace
 
@@ -88,18 +60,15 @@ uint64_t Function::structuralHash() const {
   Hasher h;
   h.word(params_.size());
   for (ValueId p : params_)
-    h.type(type(p));
+    encodeType(h, type(p));
   for (const Node &n : nodes_) {
     h.word(uint64_t(n.op));
     h.word(n.operands.size());
     for (ValueId v : n.operands)
       h.word(position(v));
-    for (const auto &[name, value] : n.attrs.entries()) {
-      h.str(name);
-      h.attr(value);
-    }
+    encodeAttrs(h, n.attrs);
     for (ValueId r : n.results)
-      h.type(type(r));
+      encodeType(h, type(r));
   }
   h.word(results_.size());
   for (ValueId r : results_)

@@ -74,7 +74,65 @@ void checkLoopKernelBody(const Function &body) {
                          valueName(body, p), body.type(p).str(), s.str()));
 }
 
+bool jitReduces(OpKind op, DType dtype) {
+  bool reduction = op == OpKind::ReduceSum || op == OpKind::ReduceMean || op == OpKind::ReduceMax;
+  return reduction && (dtype == DType::F32 || dtype == DType::F64);
+}
+
+bool isReductionKernelBody(const Function &body) {
+  for (const Node &n : body.nodes())
+    if (opDef(n.op).fusion == FusionClass::Reduction)
+      return true;
+  return false;
+}
+
+void checkReductionKernelBody(const Function &body) {
+  if (body.nodes().empty() || body.results().size() != 1)
+    reject(body, body.loc, "a reduction kernel has one result, its reduction's");
+  const Node &r = body.nodes().back();
+  if (opDef(r.op).fusion != FusionClass::Reduction || r.results.size() != 1 ||
+      r.operands.size() != 1)
+    reject(body, r.loc,
+           fmt::format("'{}' comes after the reduction; a reduction kernel ends with it",
+                       opName(r.op)));
+  if (body.results()[0] != r.result())
+    reject(body, body.loc, "the result of a reduction kernel is its reduction's");
+  const TensorType &out = body.type(r.result());
+  if (!jitReduces(r.op, out.dtype))
+    reject(body, r.loc,
+           fmt::format("'{}' of {} is not a reduction the JIT computes (reduce_sum, reduce_mean "
+                       "or reduce_max of f32 or f64)",
+                       opName(r.op), out.str()));
+  const Shape &s = body.type(r.operands.at(0)).shape;
+  if (auto problem = s.validate())
+    reject(body, r.loc, *problem);
+  for (size_t i = 0; i + 1 < body.nodes().size(); ++i)
+    checkNode(body, body.nodes()[i], s);
+  for (ValueId p : body.params())
+    if (!broadcastsTo(body.type(p).shape, s))
+      reject(body, body.loc,
+             fmt::format("parameter {} of type {} does not broadcast to the reduction's input "
+                         "shape {}",
+                         valueName(body, p), body.type(p).str(), s.str()));
+}
+
 namespace jit {
+
+const Node *reductionNode(const Function &body) {
+  if (body.nodes().empty() || opDef(body.nodes().back().op).fusion != FusionClass::Reduction)
+    return nullptr;
+  return &body.nodes().back();
+}
+
+int64_t launchRows(const IterationSpace &space) {
+  if (!space.reduction)
+    return space.rows;
+  const ReductionAccess &r = *space.reduction;
+  if (r.outputs == 0)
+    return 0;
+  return space.rows == 0 || space.cols == 0 || r.acrossRows ? 1 : space.rows;
+}
+
 namespace {
 
 /// One dimension of the iteration shape with every input's stride along it.
@@ -94,13 +152,25 @@ std::vector<int64_t> broadcastStrides(const Shape &from, const Shape &to) {
   return out;
 }
 
+/// `s` with extent 1 on `axes`: a reduction's output shape with kept dims.
+Shape keptDimsShape(const Shape &s, const IntList &axes) {
+  std::vector<int64_t> dims = s.dims();
+  for (int64_t a : axes)
+    dims.at(size_t(a)) = 1;
+  return Shape(std::move(dims));
+}
+
 /// Drops unit dims and merges each dim into its inner neighbour wherever
 /// every input steps through both as through one (stride[d] == stride[d+1] *
 /// size[d+1]; broadcast dims qualify with 0 == 0 * size). Innermost first.
-std::vector<Dim> coalesce(const Function &body, const Shape &s) {
+/// A reduction's output counts as one more input, with stride 0 along the
+/// reduced dims, so reduced and kept dims never merge.
+std::vector<Dim> coalesce(const Function &body, const Shape &s, const Node *reduction) {
   std::vector<std::vector<int64_t>> strides;
   for (ValueId p : body.params())
     strides.push_back(broadcastStrides(body.type(p).shape, s));
+  if (reduction) // the output as if kept dims: extent 1, so stride 0, on reduced axes
+    strides.push_back(broadcastStrides(keptDimsShape(s, reduction->attrs.getInts("axes")), s));
   std::vector<Dim> dims;
   for (int d = s.rank() - 1; d >= 0; --d) {
     if (s[d] == 1)
@@ -130,20 +200,30 @@ int64_t blockSize(int64_t n) {
 } // namespace
 
 IterationSpace analyzeIterationSpace(const Function &body) {
-  const Shape &s = body.type(body.results().at(0)).shape;
+  const Node *reduction = reductionNode(body);
+  const Shape &s = reduction ? body.type(reduction->operands.at(0)).shape
+                             : body.type(body.results().at(0)).shape;
   size_t numInputs = body.params().size();
   IterationSpace space;
   space.inputs.resize(numInputs);
   for (size_t k = 0; k < numInputs; ++k)
     space.inputs[k].splat = body.type(body.params()[k]).shape.numel() == 1;
+  if (reduction) {
+    space.reduction = ReductionAccess{};
+    space.reduction->op = reduction->op;
+    space.reduction->outputs = body.type(reduction->result()).shape.numel();
+    space.reduction->count = space.reduction->outputs ? s.numel() / space.reduction->outputs : 0;
+  }
   if (s.numel() == 0)
-    return space; // rows = cols = 0: the kernel does nothing.
+    return space; // rows = cols = 0: the kernel does nothing (a reduction writes identities).
 
-  std::vector<Dim> dims = coalesce(body, s);
+  size_t numStrides = numInputs + (reduction ? 1 : 0);
+  std::vector<Dim> dims = coalesce(body, s, reduction);
   if (dims.empty()) // every dim is 1: a single element
-    dims.push_back({1, std::vector<int64_t>(numInputs, 0)});
-  // A flat kernel gets rows too, so that callers can split it across threads.
-  if (dims.size() == 1)
+    dims.push_back({1, std::vector<int64_t>(numStrides, 0)});
+  // A flat kernel gets rows too, so that callers can split it across threads
+  // (not a reduction: its rows would then meet in the same outputs).
+  if (dims.size() == 1 && !reduction)
     if (int64_t block = dims[0].size > kMaxBlock ? blockSize(dims[0].size) : 0) {
       Dim outer{dims[0].size / block, {}};
       for (int64_t st : dims[0].strides)
@@ -165,6 +245,14 @@ IterationSpace analyzeIterationSpace(const Function &body) {
           "loop kernel: an input's inner stride is neither 0 nor 1");
     for (size_t j = dims.size(); j-- > 1;)
       in.outerStrides.push_back(dims[j].strides[k]);
+  }
+  if (reduction) {
+    ReductionAccess &out = *space.reduction;
+    out.innerStride = dims[0].strides[numInputs];
+    for (size_t j = dims.size(); j-- > 1;) {
+      out.outerStrides.push_back(dims[j].strides[numInputs]);
+      out.acrossRows = out.acrossRows || dims[j].strides[numInputs] == 0;
+    }
   }
   return space;
 }

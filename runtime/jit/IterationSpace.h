@@ -12,6 +12,7 @@
 #include "kiln/ir/Function.h"
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace kiln::runtime::jit {
@@ -28,6 +29,22 @@ struct InputAccess {
   std::vector<int64_t> outerStrides;
 };
 
+/// How a reduction kernel's output is addressed, with the same coalesced
+/// dims as the inputs: the output has stride 0 along every reduced dim, so
+/// each element of the input space adds to out[row offset + col * stride].
+struct ReductionAccess {
+  ir::OpKind op = ir::OpKind::ReduceSum; ///< ReduceSum, ReduceMean or ReduceMax
+  /// 0: the inner loop is reduced (the row folds into a register); 1: kept.
+  int64_t innerStride = 0;
+  /// Output stride of each outer dimension (parallel to outerDims).
+  std::vector<int64_t> outerStrides;
+  /// Elements of the output, and input elements folded into each of them.
+  int64_t outputs = 0, count = 0;
+  /// Some outer dim is reduced, so rows meet in the same output elements:
+  /// they accumulate into a double scratch array, finished after the rows.
+  bool acrossRows = false;
+};
+
 /// The loop nest of a kernel: rows x cols elements. Row r is split into the
 /// multi-index of `outerDims` (row-major; its product is `rows`), from which
 /// each input's row offset is sum(index[j] * outerStrides[j]). Outputs are
@@ -37,6 +54,8 @@ struct IterationSpace {
   std::vector<int64_t> outerDims;
   /// One per parameter of the body, in order.
   std::vector<InputAccess> inputs;
+  /// Set for a reduction kernel, whose rows x cols is the reduction's input.
+  std::optional<ReductionAccess> reduction;
 };
 
 /// Inner rows of fully contiguous kernels are at most this many elements:
@@ -46,7 +65,15 @@ struct IterationSpace {
 inline constexpr int64_t kMaxBlock = 16384;
 inline constexpr int64_t kMinBlock = 2048;
 
-/// The loop nest of a body accepted by checkLoopKernelBody.
+/// The loop nest of a body accepted by checkLoopKernelBody or
+/// checkReductionKernelBody.
 IterationSpace analyzeIterationSpace(const ir::Function &body);
+
+/// The reduction node of a reduction kernel body (its last node), or null.
+const ir::Node *reductionNode(const ir::Function &body);
+
+/// The rows a caller launches: the loop rows, or 1 for a reduction whose rows
+/// meet in the same outputs (or whose input is empty but output is not).
+int64_t launchRows(const IterationSpace &space);
 
 } // namespace kiln::runtime::jit

@@ -38,7 +38,15 @@ namespace {
 
 /// Bump when codegen changes what it emits for a given body, so that objects
 /// cached by an older kiln of the same version are not loaded.
-constexpr int kCodegenRevision = 1;
+constexpr int kCodegenRevision = 2;
+
+/// Either kind of body the JIT compiles, checked.
+void checkKernelBody(const Function &body) {
+  if (isReductionKernelBody(body))
+    checkReductionKernelBody(body);
+  else
+    checkLoopKernelBody(body);
+}
 
 [[noreturn]] void fail(const std::string &what, llvm::Error e) {
   throw Error(ErrorKind::Internal, "JIT: " + what + ": " + llvm::toString(std::move(e)));
@@ -140,7 +148,7 @@ llvm::Expected<KernelFn> Jit::Impl::link(std::unique_ptr<llvm::MemoryBuffer> obj
 }
 
 std::string Jit::Impl::emit(const Function &body, const std::string &name, Emit what) {
-  checkLoopKernelBody(body);
+  checkKernelBody(body);
   std::lock_guard lock(mu);
   llvm::LLVMContext ctx;
   std::unique_ptr<llvm::Module> m = buildModule(ctx, body, jit::analyzeIterationSpace(body),
@@ -171,7 +179,7 @@ uint64_t Jit::Impl::diskKey(uint64_t hash, const std::string &symbol) const {
 }
 
 LoopKernel Jit::Impl::compile(const Function &body, const std::string &name) {
-  checkLoopKernelBody(body);
+  checkKernelBody(body);
   std::pair<uint64_t, std::string> key{body.structuralHash(), name};
   std::lock_guard lock(mu);
   if (auto it = kernels.find(key); it != kernels.end()) {
@@ -179,7 +187,9 @@ LoopKernel Jit::Impl::compile(const Function &body, const std::string &name) {
     return it->second;
   }
   jit::IterationSpace space = jit::analyzeIterationSpace(body);
-  LoopKernel kernel{nullptr, uniqueSymbol(key), space.rows, space.cols};
+  LoopKernel kernel{nullptr, uniqueSymbol(key), jit::launchRows(space), space.cols};
+  if (space.reduction && space.reduction->acrossRows)
+    kernel.scratchBytes = space.reduction->outputs * int64_t(sizeof(double));
   uint64_t objectKey = diskKey(key.first, kernel.name);
 
   if (auto cached = disk.load(objectKey)) {

@@ -2,6 +2,8 @@
 #include "kiln/runtime/Program.h"
 #include "CheckNumerics.h"
 #include "LogSoftmax.h"
+#include "SoftmaxCrossEntropy.h"
+#include "kiln/compiler/FuseCrossEntropy.h"
 #include "kiln/compiler/MemoryPlan.h"
 #include "kiln/compiler/Pass.h"
 #include "kiln/ir/OpDef.h"
@@ -87,12 +89,17 @@ bool containsMatmul(const Function &body) {
   return false;
 }
 
-/// Nodes that run as one JIT loop: fused regions (other than matmul
-/// epilogues) and single ops with a scalar expression.
-bool isLoopKernel(const Node &n) {
+/// Nodes of `fn` that run as one JIT kernel: fused regions (other than
+/// matmul epilogues), single ops with a scalar expression, and the
+/// reductions the JIT computes (reduce_sum, reduce_mean, reduce_max of floats).
+bool isLoopKernel(const Function &fn, const Node &n) {
   if (n.op == OpKind::Constant || n.op == OpKind::Reshape)
     return false;
-  return n.body ? !containsMatmul(*n.body) : opDef(n.op).scalar != nullptr;
+  if (n.body && compiler::describeSoftmaxCrossEntropy(*n.body))
+    return false; // a native kernel (lowerSoftmaxCrossEntropy)
+  if (n.body)
+    return !containsMatmul(*n.body);
+  return opDef(n.op).scalar != nullptr || jitReduces(n.op, fn.type(n.result()).dtype);
 }
 
 /// The one-node loop body of an unfused elementwise node of `fn`.
@@ -155,7 +162,10 @@ private:
       return lowerReshape(n);
     if (n.body && containsMatmul(*n.body))
       return lowerMatmulKernel(n);
-    if (isLoopKernel(n))
+    if (n.body)
+      if (auto xent = compiler::describeSoftmaxCrossEntropy(*n.body))
+        return lowerSoftmaxCrossEntropy(n, *xent);
+    if (isLoopKernel(p_.fn, n))
       return lowerLoopKernel(n);
     if (n.op == OpKind::Matmul && p_.fn.type(n.result()).dtype == DType::F32)
       return lowerMatmul(n);
@@ -190,6 +200,11 @@ private:
     buffers.insert(buffers.end(), n.results.begin(), n.results.end());
     Program::Impl &p = p_;
     std::vector<void *> args(buffers.size());
+    if (k.scratchBytes > 0) { // a reduction's double accumulators, shared between steps
+      std::map<std::string, size_t> claimed;
+      int64_t doubles = (k.scratchBytes + 7) / 8;
+      args.push_back(claimScratch({DType::F64, Shape{doubles}}, claimed).raw());
+    }
     p.addStep(k.name, KernelKind::Jit, [&p, k, buffers, args]() mutable {
       for (size_t i = 0; i < buffers.size(); ++i)
         args[i] = p.ptr(buffers[i]);
@@ -282,6 +297,37 @@ private:
     });
   }
 
+  /// A fused_softmax_cross_entropy node (the fuse-xent pass): one native kernel.
+  void lowerSoftmaxCrossEntropy(const Node &n, const compiler::SoftmaxCrossEntropyKernel &k) {
+    SoftmaxCrossEntropyArgs args;
+    args.rows = k.rows;
+    args.cols = k.cols;
+    args.labelType = k.labels;
+    args.mean = k.mean;
+    ValueId dy;
+    if (k.dyOperand >= 0) {
+      dy = n.operands[size_t(k.dyOperand)];
+      // dy broadcasts to [rows, cols]: a stride of 0 along a broadcast axis.
+      const Shape &s = p_.fn.type(dy).shape;
+      int64_t dyRows = s.rank() == 2 ? s[0] : 1, dyCols = s.rank() >= 1 ? s[s.rank() - 1] : 1;
+      args.dyRowStride = dyRows == 1 ? 0 : dyCols;
+      args.dyColStride = dyCols == 1 ? 0 : 1;
+    }
+    ValueId logits = n.operands[0], labels = n.operands[1];
+    ValueId loss = k.lossResult >= 0 ? n.results[size_t(k.lossResult)] : ValueId{};
+    ValueId grad = k.gradResult >= 0 ? n.results[size_t(k.gradResult)] : ValueId{};
+    Program::Impl &p = p_;
+    p.addStep(std::string(compiler::kSoftmaxCrossEntropyKernel), KernelKind::Native,
+              [&p, args, logits, labels, dy, loss, grad]() mutable {
+                args.logits = static_cast<const float *>(p.ptr(logits));
+                args.labels = p.ptr(labels);
+                args.dy = dy.valid() ? static_cast<const float *>(p.ptr(dy)) : nullptr;
+                args.loss = loss.valid() ? static_cast<float *>(p.ptr(loss)) : nullptr;
+                args.grad = grad.valid() ? static_cast<float *>(p.ptr(grad)) : nullptr;
+                softmaxCrossEntropy(args);
+              });
+  }
+
   /// Not oneDNN's logsoftmax, whose error exceeds kiln's tolerance (see LogSoftmax.h).
   void lowerLogSoftmax(const Node &n) {
     const Shape &s = p_.fn.type(n.result()).shape;
@@ -359,7 +405,7 @@ void checkBinding(const Function &f, std::span<const HostTensor> values,
 std::vector<Function> loopKernelBodies(const Function &optimized) {
   std::vector<Function> bodies;
   for (const Node &n : optimized.nodes())
-    if (isLoopKernel(n))
+    if (isLoopKernel(optimized, n))
       bodies.push_back(n.body ? *n.body : singleNodeBody(optimized, n));
   return bodies;
 }

@@ -102,6 +102,9 @@ inline std::vector<ir::HostTensor> runKernel(const runtime::LoopKernel &kernel,
     outputs.emplace_back(body.type(r));
     buffers.push_back(outputs.back().raw());
   }
+  ir::HostTensor scratch({ir::DType::F64, ir::Shape{(kernel.scratchBytes + 7) / 8}});
+  if (kernel.scratchBytes > 0)
+    buffers.push_back(scratch.raw());
   for (int64_t p = 0; p < pieces; ++p)
     kernel.fn(buffers.data(), kernel.rows * p / pieces, kernel.rows * (p + 1) / pieces);
   return outputs;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <limits>
 
 using namespace kiln;
 
@@ -258,4 +259,23 @@ TEST_F(LazyStep, AFailingStepReportsItsErrorOnRead) {
   EXPECT_THROW(hot.item(), Error) << "the failure sticks to the value";
   Tensor fine = tensor({1.0}) + 1;
   EXPECT_EQ(fine.item(), 2) << "other values are not affected";
+}
+
+TEST_F(LazyStep, CheckNumericsStopsAtTheFirstNonFiniteKernel) {
+  set_check_numerics(true);
+  struct Off {
+    ~Off() { set_check_numerics(false); }
+  } off;
+  Tensor x = tensor({1.0, 0.0, 2.0});
+  Tensor y = x.log() * 2; // log(0) = -inf: compiled at once (no interpreted first run)
+  try {
+    y.to_vector();
+    FAIL() << "expected an error naming the non-finite value";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("-Inf"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(step_cache_stats().interpreted, 0);
+  set_check_numerics(false);
+  Tensor z = x.log() * 2; // the same structure, now unchecked: -inf is a value
+  EXPECT_EQ(z.to_vector()[1], -std::numeric_limits<double>::infinity());
 }

@@ -44,7 +44,7 @@ public:
         ->type_name("KIND");
     app.add_option("-o,--output", output_, "Write to OUT ('-' = standard output, text kinds only)")
         ->type_name("OUT");
-    app.add_option("-p,--passes", passes_, "Passes run first (default: simplify,fuse)")
+    app.add_option("-p,--passes", passes_, "Passes run first (default: simplify,fuse-xent,fuse)")
         ->type_name("LIST");
     app.add_option("-f,--func", func_, "Compile the function NAME")->type_name("NAME");
   }
@@ -95,7 +95,7 @@ private:
     return arArchive(members);
   }
 
-  std::string file_, emit_, output_ = "-", passes_ = "simplify,fuse", func_;
+  std::string file_, emit_, output_ = "-", passes_ = "simplify,fuse-xent,fuse", func_;
 };
 
 KILN_REGISTER_COMMAND(CompileCommand, "compile",

@@ -1,11 +1,13 @@
 //===- Fuse.cpp - Kernel fusion -------------------------------------------===//
 //
 // Three steps: assign nodes to groups (matmul epilogues first, then loop
-// kernels grown greedily in program order), order the groups and the
-// remaining nodes topologically, and emit each group as a `fused` node
-// whose body holds copies of its members.
+// kernels grown greedily in program order, then reductions that absorb the
+// loop kernel computing their input), order the groups and the remaining
+// nodes topologically, and emit each group as a `fused` node whose body holds
+// copies of its members.
 //
 //===----------------------------------------------------------------------===//
+#include "kiln/compiler/CloneNode.h"
 #include "kiln/compiler/DeadCode.h"
 #include "kiln/compiler/Fuse.h"
 #include "kiln/ir/Builder.h"
@@ -24,11 +26,15 @@ using namespace kiln::ir;
 
 namespace {
 
-enum class GroupKind { Loop, Matmul };
+/// Loop: elementwise ops over one iteration shape. Matmul: a matmul with its
+/// epilogue (oneDNN post-ops). Reduce: a loop kernel over the reduction's
+/// input shape whose only output feeds the reduction, then the reduction.
+enum class GroupKind { Loop, Matmul, Reduce };
 
 struct Group {
   GroupKind kind;
-  Shape space; ///< iteration shape of a loop kernel
+  /// Iteration shape of a loop kernel; of a reduction kernel, its input's.
+  Shape space;
   std::vector<size_t> members; ///< node indices, ascending
 };
 
@@ -60,6 +66,15 @@ bool isSplatConstant(const Function &f, ValueId v) {
 
 bool isLoopOp(const Node &n) { return opDef(n.op).scalar != nullptr && !n.body; }
 
+/// The reductions the JIT computes with fused producers (runtime/jit:
+/// jitReduces): sum, mean and max of floats.
+bool isFusableReduction(const Function &f, const Node &n) {
+  bool reduction =
+      n.op == OpKind::ReduceSum || n.op == OpKind::ReduceMean || n.op == OpKind::ReduceMax;
+  DType t = f.type(n.result()).dtype;
+  return reduction && !n.body && (t == DType::F32 || t == DType::F64);
+}
+
 const Node *producer(const Function &f, ValueId v) {
   return f.isParam(v) ? nullptr : &f.defOf(v);
 }
@@ -75,6 +90,9 @@ public:
     for (size_t i = 0; i < f_.nodes().size(); ++i)
       if (groupOf_[i] < 0 && isLoopOp(f_.nodes()[i]))
         placeLoopNode(i);
+    for (size_t i = 0; i < f_.nodes().size(); ++i)
+      if (groupOf_[i] < 0 && isFusableReduction(f_, f_.nodes()[i]))
+        absorbProducer(i);
   }
 
   const std::vector<Group> &groups() const { return groups_; }
@@ -128,6 +146,32 @@ private:
   }
   static bool isActivation(OpKind op) {
     return op == OpKind::Relu || op == OpKind::Sigmoid || op == OpKind::Tanh;
+  }
+
+  /// Reduction `r` takes over the loop kernel computing its input when that
+  /// kernel runs over the input's shape and its only output is the input,
+  /// used by `r` alone: then the input is never materialised.
+  void absorbProducer(size_t r) {
+    ValueId in = f_.nodes()[r].operands[0];
+    const Node *p = producer(f_, in);
+    if (!p || uses_.soleUser(in) != r)
+      return;
+    int g = groupOf_[index(*p)];
+    if (g < 0 || groups_[size_t(g)].kind != GroupKind::Loop ||
+        groups_[size_t(g)].space != f_.type(in).shape)
+      return;
+    for (size_t m : groups_[size_t(g)].members)
+      for (ValueId v : f_.nodes()[m].results) {
+        if (v == in)
+          continue;
+        if (uses_.returned[size_t(v.id)])
+          return;
+        for (size_t u : uses_.users[size_t(v.id)])
+          if (groupOf_[u] != g)
+            return;
+      }
+    groups_[size_t(g)].kind = GroupKind::Reduce;
+    join(g, r);
   }
 
   /// Joins the loop kernel of an operand's producer when that is safe, else
@@ -207,7 +251,7 @@ public:
       else
         for (size_t n : u.group >= 0 ? p_.groups()[size_t(u.group)].members
                                      : std::vector<size_t>{u.node})
-          emitNode(g, n);
+          cloneNode(g, f_, f_.nodes()[n], map_);
     }
     std::vector<ValueId> results;
     for (ValueId r : f_.results())
@@ -269,21 +313,6 @@ private:
     return order;
   }
 
-  void emitNode(Function &g, size_t i) {
-    const Node &n = f_.nodes()[i];
-    std::vector<ValueId> operands;
-    for (ValueId v : n.operands)
-      operands.push_back(map_[size_t(v.id)]);
-    std::vector<TensorType> types;
-    for (ValueId r : n.results)
-      types.push_back(f_.type(r));
-    size_t k = g.appendNode(n.op, std::move(operands), n.attrs, std::move(types), n.loc, n.body);
-    for (size_t j = 0; j < n.results.size(); ++j) {
-      ValueId r = g.nodes()[k].results[j];
-      g.value(r).name = f_.value(n.results[j]).name;
-      map_[size_t(n.results[j].id)] = r;
-    }
-  }
 
   void emitGroup(Function &g, const Group &group) {
     std::set<size_t> members(group.members.begin(), group.members.end());
@@ -329,7 +358,7 @@ private:
     if (auto it = local.find(v.id); it != local.end())
       return it->second;
     ValueId lv;
-    if (group.kind == GroupKind::Loop && isSplatConstant(f_, v)) {
+    if (group.kind != GroupKind::Matmul && isSplatConstant(f_, v)) {
       lv = bb.constant(f_.defOf(v).attrs.getDense("value"));
     } else {
       lv = bb.param(freshParamName(bb.function(), f_.value(v).name), f_.type(v));

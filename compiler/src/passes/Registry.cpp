@@ -1,6 +1,7 @@
 //===- Registry.cpp - The passes that --passes= can name ------------------===//
 #include "kiln/compiler/DeadCode.h"
 #include "kiln/compiler/Fuse.h"
+#include "kiln/compiler/FuseCrossEntropy.h"
 #include "kiln/compiler/MemoryPlan.h"
 #include "kiln/compiler/Pass.h"
 #include "kiln/compiler/Simplify.h"
@@ -35,6 +36,8 @@ const std::vector<PassInfo> &registeredPasses() {
       functionPass<eliminateCommonSubexpressions>("cse", "computes identical nodes once"),
       functionPass<simplifyDefault>(
           "simplify", "constant folding, algebraic identities, CSE and DCE to a fixed point"),
+      functionPass<fuseCrossEntropy>(
+          "fuse-xent", "fuses softmax cross-entropy and its logits gradient into one kernel"),
       functionPass<fuse>("fuse", "groups elementwise chains and matmul epilogues into kernels"),
       {"plan", "plans buffers by liveness (reuse, in place, views); leaves the IR unchanged",
        [] { return std::make_unique<PlanPass>(); }},

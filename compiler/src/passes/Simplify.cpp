@@ -6,6 +6,7 @@
 // copied. Sweeps repeat until nothing changes; DCE then drops the leftovers.
 //
 //===----------------------------------------------------------------------===//
+#include "kiln/compiler/CloneNode.h"
 #include "kiln/compiler/DeadCode.h"
 #include "kiln/compiler/Simplify.h"
 #include "kiln/ir/Builder.h"
@@ -24,6 +25,8 @@ struct Candidate {
   const Node &node;
   std::vector<ValueId> operands;
   const TensorType &type;
+  /// Whether the node is the only user of its first operand (in the source).
+  bool soleUserOfFirstOperand = false;
 };
 
 const HostTensor *constantValue(const Function &g, ValueId v) {
@@ -76,6 +79,24 @@ std::optional<ValueId> composeTransposes(Builder &b, const Candidate &c) {
   return b.transpose(x, perm);
 }
 
+/// (a @ b)^T = b^T @ a^T for 2-D operands. The transposes move onto the
+/// operands, where they cancel with transposes already there (the weight
+/// gradient x^T @ dy of a Linear layer is transposed back to the weight's
+/// layout) or become strides of the fused matmul: either way no transpose
+/// kernel is left. Only when the matmul has no other user, so it is not
+/// computed twice.
+std::optional<ValueId> transposeMatmulOperands(Builder &b, const Candidate &c) {
+  const Function &g = b.function();
+  const Node *mm = producedBy(g, c.operands[0], OpKind::Matmul);
+  if (!mm || !c.soleUserOfFirstOperand || c.node.attrs.getInts("perm") != IntList{1, 0} ||
+      g.type(mm->operands[0]).shape.rank() != 2)
+    return std::nullopt;
+  // Copied first: appending nodes to g may move the node `mm` points to.
+  ValueId lhs = mm->operands[0], rhs = mm->operands[1];
+  ValueId rhsT = b.transpose(rhs, {1, 0});
+  return b.matmul(rhsT, b.transpose(lhs, {1, 0}));
+}
+
 /// Algebraic identities; may build a replacement with `b`.
 std::optional<ValueId> applyIdentities(Builder &b, const Candidate &c,
                                        const SimplifyOptions &options) {
@@ -111,7 +132,10 @@ std::optional<ValueId> applyIdentities(Builder &b, const Candidate &c,
     if (x != c.operands[0])
       return b.reshape(x, c.type.shape);
     return std::nullopt;
-  case OpKind::Transpose: return composeTransposes(b, c);
+  case OpKind::Transpose:
+    if (auto swapped = transposeMatmulOperands(b, c))
+      return swapped;
+    return composeTransposes(b, c);
   default: return std::nullopt;
   }
 }
@@ -165,22 +189,6 @@ private:
   std::unordered_multimap<uint64_t, size_t> table_;
 };
 
-/// Appends a copy of `n` (of `f`) to `g` with the given operands, keeping
-/// result names, and records its results in `map`. Returns the node index.
-size_t copyNode(Function &g, const Function &f, const Node &n, std::vector<ValueId> operands,
-                std::vector<ValueId> &map) {
-  std::vector<TensorType> types;
-  for (ValueId r : n.results)
-    types.push_back(f.type(r));
-  size_t k = g.appendNode(n.op, std::move(operands), n.attrs, std::move(types), n.loc, n.body);
-  for (size_t i = 0; i < n.results.size(); ++i) {
-    ValueId r = g.nodes()[k].results[i];
-    g.value(r).name = f.value(n.results[i]).name;
-    map[size_t(n.results[i].id)] = r;
-  }
-  return k;
-}
-
 struct SweepFlags {
   bool identities = true;
   bool fold = true;
@@ -196,15 +204,22 @@ Function sweep(const Function &f, const SimplifyOptions &options, SweepFlags fla
   for (ValueId p : f.params())
     map[size_t(p.id)] = g.addParam(f.type(p), f.value(p).name);
   NodeTable cse(g);
+  std::vector<int> uses(f.numValues(), 0);
+  for (const Node &n : f.nodes())
+    for (ValueId v : n.operands)
+      ++uses[size_t(v.id)];
+  for (ValueId r : f.results())
+    ++uses[size_t(r.id)];
   for (const Node &n : f.nodes()) {
     std::vector<ValueId> operands;
     for (ValueId v : n.operands)
       operands.push_back(map[size_t(v.id)]);
     if (n.body) { // kernels made by fuse are kept as they are
-      copyNode(g, f, n, operands, map);
+      cloneNode(g, f, n, operands, map);
       continue;
     }
-    Candidate c{n, std::move(operands), f.type(n.result())};
+    bool soleUser = !n.operands.empty() && uses[size_t(n.operands[0].id)] == 1;
+    Candidate c{n, std::move(operands), f.type(n.result()), soleUser};
     b.setLoc(n.loc);
     std::optional<ValueId> replacement;
     if (flags.identities)
@@ -218,7 +233,7 @@ Function sweep(const Function &f, const SimplifyOptions &options, SweepFlags fla
       map[size_t(n.result().id)] = *replacement;
       continue;
     }
-    cse.insert(c, copyNode(g, f, n, c.operands, map));
+    cse.insert(c, cloneNode(g, f, n, c.operands, map));
   }
   std::vector<ValueId> results;
   for (ValueId r : f.results())

@@ -60,6 +60,14 @@ private:
 int compile_after();
 void set_compile_after(int n);
 
+/// Whether steps check every kernel's results for NaN and Inf: the first one
+/// stops the step with an Error naming the op and its IR location (as `kiln
+/// run --check-numerics`). Checked steps are always compiled, never
+/// interpreted. Initially from KILN_CHECK_NUMERICS (set and not 0 = on);
+/// changing it syncs and empties the program cache.
+bool check_numerics();
+void set_check_numerics(bool on);
+
 /// Counters of the step program cache.
 struct StepCacheStats {
   int64_t flushes = 0;      ///< steps run (flushes and compiled-step calls)

@@ -2,6 +2,7 @@
 #include "Npy.h"
 
 #include "kiln/ir/Error.h"
+#include "kiln/ir/TextCursor.h"
 
 #include <fmt/format.h>
 
@@ -35,10 +36,10 @@ struct NpyHeader {
 /// Parses the Python dict literal of a .npy header, e.g.
 ///   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
 /// Errors are located at the byte offset in the file.
-class HeaderParser {
+class HeaderParser : ir::TextCursor {
 public:
   HeaderParser(std::string_view text, uint64_t offset, const std::string &name)
-      : text_(text), offset_(offset), name_(name) {}
+      : TextCursor(text), offset_(offset), name_(name) {}
 
   NpyHeader parse() {
     bool sawDescr = false, sawOrder = false, sawShape = false;
@@ -86,40 +87,24 @@ private:
     seen = true;
   }
 
-  void skipSpace() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
-                                   text_[pos_] == '\n' || text_[pos_] == '\r'))
-      ++pos_;
-  }
-
-  bool consume(char c) {
-    skipSpace();
-    if (pos_ < text_.size() && text_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-
   void expect(char c) {
     if (!consume(c))
-      fail(pos_, pos_ < text_.size()
-                     ? fmt::format("expected '{}' in the header, found '{}'", c, text_[pos_])
-                     : fmt::format("expected '{}' in the header, found its end", c));
+      fail(pos_, atEnd() ? fmt::format("expected '{}' in the header, found its end", c)
+                         : fmt::format("expected '{}' in the header, found '{}'", c, text_[pos_]));
   }
 
   std::string parseString() {
     skipSpace();
-    if (pos_ >= text_.size() || (text_[pos_] != '\'' && text_[pos_] != '"'))
+    if (atEnd() || (text_[pos_] != '\'' && text_[pos_] != '"'))
       fail(pos_, "expected a quoted string in the header");
     char quote = text_[pos_];
     size_t start = ++pos_;
-    while (pos_ < text_.size() && text_[pos_] != quote) {
+    while (!atEnd() && text_[pos_] != quote) {
       if (text_[pos_] == '\\' || text_[pos_] == '\n')
         fail(pos_, "unsupported character in a header string");
       ++pos_;
     }
-    if (pos_ >= text_.size())
+    if (atEnd())
       fail(start - 1, "unterminated string in the header");
     return std::string(text_.substr(start, pos_++ - start));
   }
@@ -159,14 +144,14 @@ private:
     skipSpace();
     size_t start = pos_;
     int64_t value = 0;
-    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
+    while (!atEnd() && text_[pos_] >= '0' && text_[pos_] <= '9') {
       value = value * 10 + (text_[pos_++] - '0');
       if (value > ir::kMaxElements)
         fail(start, fmt::format("dimension exceeds the limit of {} elements", ir::kMaxElements));
     }
     if (pos_ == start)
       fail(start, "expected a non-negative integer dimension in 'shape'");
-    if (pos_ < text_.size() && text_[pos_] == 'L') // Python 2 long suffix
+    if (!atEnd() && text_[pos_] == 'L') // Python 2 long suffix
       ++pos_;
     return value;
   }
@@ -186,10 +171,8 @@ private:
     return dims;
   }
 
-  std::string_view text_;
   uint64_t offset_;
   const std::string &name_;
-  size_t pos_ = 0;
   NpyHeader header_;
 };
 

@@ -324,6 +324,15 @@ Val Generator::compareAndUse(OpKind cmp, bool select) {
 
 Val Generator::reduce(OpKind op) {
   Val a = pickAny();
+  // Reductions of elementwise chains are fused into one kernel: give the
+  // reduction such a producer when the value came from elsewhere (a
+  // parameter, matmul, softmax...). Graphs whose reductions already read an
+  // elementwise value stay as they were.
+  if (fn_.isParam(a.id) || !opDef(fn_.defOf(a.id).op).scalar) {
+    const OpKind producers[] = {OpKind::Mul, OpKind::Sub, OpKind::Exp, OpKind::Abs};
+    OpKind p = producers[rng_.below(std::size(producers))];
+    a = p == OpKind::Mul || p == OpKind::Sub ? tame(binary(p, a, partnerOf(a))) : unary(p, a);
+  }
   const Shape &s = fn_.type(a.id).shape;
   IntList axes;
   int64_t count = 1;

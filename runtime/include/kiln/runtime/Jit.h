@@ -23,14 +23,20 @@ namespace kiln::runtime {
 /// storage is) and must not overlap: the kernel treats them as noalias.
 using KernelFn = void (*)(void *const *buffers, int64_t begin, int64_t end);
 
-/// A compiled loop kernel.
+/// A compiled loop or reduction kernel.
 struct LoopKernel {
   KernelFn fn = nullptr;
   /// Name of the kernel symbol: the requested name and a short hash of the
   /// body, e.g. "fused_add_mul_tanh_1a2b3c4d".
   std::string name;
   /// The iteration space is rows x cols elements (outputs are row-major).
+  /// Row ranges are independent. A reduction kernel whose partial results
+  /// meet across rows has rows = 1: the call [0, 1) does all the work.
   int64_t rows = 0, cols = 0;
+  /// Bytes of 64-byte aligned scratch memory the kernel needs, passed as one
+  /// more pointer after the outputs in `buffers` when non-zero (a reduction
+  /// accumulates its partial results there in double precision).
+  int64_t scratchBytes = 0;
 };
 
 /// What the JIT accepts as a loop kernel body:
@@ -41,6 +47,20 @@ struct LoopKernel {
 ///    Elementwise or Broadcast), and constants that are splats.
 /// Throws Error(Verify) naming the offending node otherwise.
 void checkLoopKernelBody(const ir::Function &body);
+
+/// Whether the JIT computes reduction `op` on `dtype`: reduce_sum,
+/// reduce_mean and reduce_max of f32 or f64 (accumulated in double).
+bool jitReduces(ir::OpKind op, ir::DType dtype);
+
+/// Whether `body` holds a reduction, so that compile() makes a reduction kernel.
+bool isReductionKernelBody(const ir::Function &body);
+
+/// What the JIT accepts as a reduction kernel body: the nodes of a loop
+/// kernel over the reduction's input shape S (parameters broadcast to S,
+/// elementwise ops, splat constants), then one reduction that jitReduces(),
+/// over any axes, whose result is the body's only result. Throws
+/// Error(Verify) naming the offending node otherwise.
+void checkReductionKernelBody(const ir::Function &body);
 
 struct JitOptions {
   /// Directory of the on-disk object cache; empty = $KILN_CACHE_DIR, or
@@ -73,7 +93,8 @@ public:
   Jit &operator=(const Jit &) = delete;
 
   /// Compiles (or finds in the memory or disk cache, keyed by the body's
-  /// structural hash + CPU + kiln version) the loop kernel for `body`.
+  /// structural hash + CPU + kiln version) the loop kernel for `body`, or
+  /// its reduction kernel when isReductionKernelBody(body).
   /// `name` names the symbol ("fused_add_mul"); a unique suffix is added.
   LoopKernel compile(const ir::Function &body, const std::string &name);
 

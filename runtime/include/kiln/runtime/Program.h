@@ -1,7 +1,7 @@
 //===- Program.h - Compiled functions ---------------------------*- C++ -*-===//
 //
 // A Program is a function compiled once and run many times: the pass
-// pipeline (simplify, fuse) has run, every node is lowered to a kernel (a
+// pipeline (simplify, fuse-xent, fuse) has run, every node is lowered to a kernel (a
 // JIT loop kernel, a oneDNN primitive, a buffer alias, or -- for ops without
 // a fast path yet -- the op's reference kernel), and every buffer is
 // allocated up front, so a run binds inputs and launches kernels.
@@ -23,7 +23,7 @@ namespace kiln::runtime {
 
 struct CompileOptions {
   /// Passes run before lowering.
-  std::string pipeline = "simplify,fuse";
+  std::string pipeline = "simplify,fuse-xent,fuse";
   /// Record per-kernel time on every run (see Program::profile).
   bool profile = false;
   /// Check every kernel's results: the first NaN or Inf stops the run with an

@@ -1,0 +1,29 @@
+//===- CloneNode.cpp ------------------------------------------------------===//
+#include "kiln/compiler/CloneNode.h"
+
+namespace kiln::compiler {
+
+using namespace kiln::ir;
+
+size_t cloneNode(Function &to, const Function &from, const Node &n, std::vector<ValueId> operands,
+                 std::vector<ValueId> &map) {
+  std::vector<TensorType> types;
+  for (ValueId r : n.results)
+    types.push_back(from.type(r));
+  size_t k = to.appendNode(n.op, std::move(operands), n.attrs, std::move(types), n.loc, n.body);
+  for (size_t i = 0; i < n.results.size(); ++i) {
+    ValueId r = to.nodes()[k].results[i];
+    to.value(r).name = from.value(n.results[i]).name;
+    map[size_t(n.results[i].id)] = r;
+  }
+  return k;
+}
+
+size_t cloneNode(Function &to, const Function &from, const Node &n, std::vector<ValueId> &map) {
+  std::vector<ValueId> operands;
+  for (ValueId v : n.operands)
+    operands.push_back(map[size_t(v.id)]);
+  return cloneNode(to, from, n, std::move(operands), map);
+}
+
+} // namespace kiln::compiler
