@@ -2,6 +2,7 @@
 #include "kiln/runtime/Program.h"
 #include "CheckNumerics.h"
 #include "LogSoftmax.h"
+#include "ParallelRows.h"
 #include "SoftmaxCrossEntropy.h"
 #include "kiln/compiler/FuseCrossEntropy.h"
 #include "kiln/compiler/MemoryPlan.h"
@@ -208,7 +209,7 @@ private:
     p.addStep(k.name, KernelKind::Jit, [&p, k, buffers, args]() mutable {
       for (size_t i = 0; i < buffers.size(); ++i)
         args[i] = p.ptr(buffers[i]);
-      k.fn(args.data(), 0, k.rows);
+      runRows(k, args.data());
     });
   }
 

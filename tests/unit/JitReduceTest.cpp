@@ -317,6 +317,29 @@ TEST(ReduceProgram, FusedAndSingleReductionsRunAsJitKernelsAndMatchTheInterprete
       }
 }
 
+// Kernels of runtime::kParallelElements or more are split into row ranges
+// across OpenMP's threads (on the CI machine's two cores): the split must
+// not change any result, whether rows are independent (an elementwise chain,
+// a last-axis sum) or meet in the same outputs (a sum over the first axis,
+// which runs as one range).
+TEST(ReduceProgram, KernelsLargeEnoughToSplitAcrossThreadsMatchTheInterpreter) {
+  TensorType in{DType::F32, Shape{64, 80, 64}}; // 327,680 elements
+  ASSERT_GE(in.shape.numel(), int64_t(1) << 18);
+  std::vector<Function> graphs;
+  for (const IntList &axes : {IntList{2}, IntList{0}, IntList{0, 1, 2}})
+    graphs.push_back(fusedReduction(OpKind::ReduceSum, in, axes, false));
+  Function chain("chain");
+  Builder b(chain);
+  ValueId x = b.param("x", in), y = b.param("y", in);
+  chain.setResults({b.mul(b.create(OpKind::Tanh, {b.add(b.mul(x, y), x)}), y)});
+  graphs.push_back(chain);
+  for (const Function &f : graphs) {
+    std::shared_ptr<runtime::Program> p = runtime::Program::compile(f);
+    std::vector<HostTensor> inputs = uniformInputs(f, 11, -2, 2);
+    EXPECT_TRUE(matchesInterpreter(f, inputs, p->run(inputs))) << f.name();
+  }
+}
+
 // Kernel buffers are noalias: a reduction's output never takes over its
 // input's buffer, even where the two have the same size.
 TEST(ReduceProgram, AReductionNeverWritesInPlaceOverItsInput) {
