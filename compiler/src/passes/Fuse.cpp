@@ -7,6 +7,8 @@
 // copies of its members.
 //
 //===----------------------------------------------------------------------===//
+#include "UnitOrder.h"
+#include "ValueUses.h"
 #include "kiln/compiler/CloneNode.h"
 #include "kiln/compiler/DeadCode.h"
 #include "kiln/compiler/Fuse.h"
@@ -17,7 +19,6 @@
 
 #include <algorithm>
 #include <map>
-#include <queue>
 #include <set>
 
 namespace kiln::compiler {
@@ -36,27 +37,6 @@ struct Group {
   /// Iteration shape of a loop kernel; of a reduction kernel, its input's.
   Shape space;
   std::vector<size_t> members; ///< node indices, ascending
-};
-
-/// Who uses each value: node indices, plus whether the function returns it.
-struct Uses {
-  std::vector<std::vector<size_t>> users;
-  std::vector<bool> returned;
-
-  explicit Uses(const Function &f) : users(f.numValues()), returned(f.numValues(), false) {
-    for (size_t i = 0; i < f.nodes().size(); ++i)
-      for (ValueId v : f.nodes()[i].operands)
-        users[size_t(v.id)].push_back(i);
-    for (ValueId r : f.results())
-      returned[size_t(r.id)] = true;
-  }
-  /// The single node using v, if v has exactly one use and is not returned.
-  std::optional<size_t> soleUser(ValueId v) const {
-    const auto &u = users[size_t(v.id)];
-    if (returned[size_t(v.id)] || u.size() != 1)
-      return std::nullopt;
-    return u[0];
-  }
 };
 
 bool isSplatConstant(const Function &f, ValueId v) {
@@ -119,14 +99,14 @@ private:
     // matmul is its only user (otherwise it must be materialised anyway).
     for (ValueId v : mm.operands)
       if (const Node *t = producer(f_, v);
-          t && t->op == OpKind::Transpose && uses_.soleUser(v) == m && groupOf_[index(*t)] < 0)
+          t && t->op == OpKind::Transpose && uses_.soleUse(v) == m && groupOf_[index(*t)] < 0)
         members.push_back(index(*t));
     ValueId tail = mm.result();
-    if (auto u = uses_.soleUser(tail); u && isBiasAdd(f_.nodes()[*u], tail)) {
+    if (auto u = uses_.soleUse(tail); u && isBiasAdd(f_.nodes()[*u], tail)) {
       members.push_back(*u);
       tail = f_.nodes()[*u].result();
     }
-    if (auto u = uses_.soleUser(tail); u && isActivation(f_.nodes()[*u].op))
+    if (auto u = uses_.soleUse(tail); u && isActivation(f_.nodes()[*u].op))
       members.push_back(*u);
     if (members.size() == 1)
       return;
@@ -154,7 +134,7 @@ private:
   void absorbProducer(size_t r) {
     ValueId in = f_.nodes()[r].operands[0];
     const Node *p = producer(f_, in);
-    if (!p || uses_.soleUser(in) != r)
+    if (!p || uses_.soleUse(in) != r)
       return;
     int g = groupOf_[index(*p)];
     if (g < 0 || groups_[size_t(g)].kind != GroupKind::Loop ||
@@ -224,7 +204,7 @@ private:
   size_t index(const Node &n) const { return size_t(&n - f_.nodes().data()); }
 
   const Function &f_;
-  Uses uses_;
+  ValueUses uses_;
   std::vector<int> groupOf_;
   std::vector<Group> groups_;
 };
@@ -287,32 +267,14 @@ private:
           if (from != to)
             preds[size_t(to)].insert(from);
         }
-    std::vector<std::vector<int>> succs(units.size());
-    std::vector<size_t> waiting(units.size());
-    for (size_t u = 0; u < units.size(); ++u) {
-      waiting[u] = preds[u].size();
-      for (int p : preds[u])
-        succs[size_t(p)].push_back(int(u));
-    }
-    std::priority_queue<std::pair<size_t, int>, std::vector<std::pair<size_t, int>>,
-                        std::greater<>>
-        ready;
-    for (size_t u = 0; u < units.size(); ++u)
-      if (waiting[u] == 0)
-        ready.push({units[u].first, int(u)});
+    std::vector<size_t> position;
+    for (const Unit &u : units)
+      position.push_back(u.first);
     std::vector<Unit> order;
-    while (!ready.empty()) {
-      int u = ready.top().second;
-      ready.pop();
+    for (int u : orderUnits(preds, position, "fuse: the kernel graph has a cycle"))
       order.push_back(units[size_t(u)]);
-      for (int s : succs[size_t(u)])
-        if (--waiting[size_t(s)] == 0)
-          ready.push({units[size_t(s)].first, s});
-    }
-    check(order.size() == units.size(), "fuse: the kernel graph has a cycle");
     return order;
   }
-
 
   void emitGroup(Function &g, const Group &group) {
     std::set<size_t> members(group.members.begin(), group.members.end());
@@ -417,7 +379,7 @@ private:
 
   const Function &f_;
   const Partition &p_;
-  Uses uses_;
+  ValueUses uses_;
   std::vector<ValueId> map_;
 };
 

@@ -9,12 +9,13 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/compiler/FuseCrossEntropy.h"
+#include "UnitOrder.h"
+#include "ValueUses.h"
 #include "kiln/compiler/CloneNode.h"
 #include "kiln/compiler/DeadCode.h"
 #include "kiln/ir/Builder.h"
 
 #include <algorithm>
-#include <queue>
 #include <set>
 
 namespace kiln::compiler {
@@ -22,29 +23,6 @@ namespace kiln::compiler {
 using namespace kiln::ir;
 
 namespace {
-
-/// Who uses each value: node indices, plus whether the function returns it.
-struct Uses {
-  std::vector<std::vector<size_t>> users;
-  std::vector<bool> returned;
-
-  explicit Uses(const Function &f) : users(f.numValues()), returned(f.numValues(), false) {
-    for (size_t i = 0; i < f.nodes().size(); ++i)
-      for (ValueId v : f.nodes()[i].operands)
-        if (std::find(users[size_t(v.id)].begin(), users[size_t(v.id)].end(), i) ==
-            users[size_t(v.id)].end())
-          users[size_t(v.id)].push_back(i);
-    for (ValueId r : f.results())
-      returned[size_t(r.id)] = true;
-  }
-  /// The single node using v, if v has exactly one user and is not returned.
-  std::optional<size_t> soleUser(ValueId v) const {
-    const auto &u = users[size_t(v.id)];
-    if (returned[size_t(v.id)] || u.size() != 1)
-      return std::nullopt;
-    return u[0];
-  }
-};
 
 /// The pieces of one softmax cross-entropy found in the function.
 struct Match {
@@ -65,7 +43,7 @@ bool hasAxes(const Node &n, const IntList &axes, bool keepdims) {
 
 class Matcher {
 public:
-  Matcher(const Function &f, const Uses &uses) : f_(f), uses_(uses) {}
+  Matcher(const Function &f, const ValueUses &uses) : f_(f), uses_(uses) {}
 
   std::optional<Match> match(size_t lsm) {
     const Node &l = f_.nodes()[lsm];
@@ -199,7 +177,7 @@ private:
   }
 
   const Function &f_;
-  const Uses &uses_;
+  const ValueUses &uses_;
   Shape shape_;
 };
 
@@ -282,37 +260,16 @@ private:
   /// Kahn's algorithm, the lowest original position first.
   std::vector<int> schedule(const std::vector<size_t> &first) const {
     size_t n = numUnits();
-    std::vector<std::set<int>> succs(n);
-    std::vector<size_t> waiting(n, 0);
+    std::vector<std::set<int>> preds(n);
+    std::vector<size_t> position(n);
     for (size_t u = 0; u < n; ++u) {
-      std::set<int> preds;
       for (ValueId v : unitInputs(u))
         if (!f_.isParam(v))
-          preds.insert(unitOf_[size_t(f_.value(v).defNode)]);
-      preds.erase(int(u));
-      waiting[u] = preds.size();
-      for (int p : preds)
-        succs[size_t(p)].insert(int(u));
+          preds[u].insert(unitOf_[size_t(f_.value(v).defNode)]);
+      preds[u].erase(int(u));
+      position[u] = u < matches_.size() ? first[u] : nodeOfUnit_[u - matches_.size()];
     }
-    auto position = [&](size_t u) {
-      return u < matches_.size() ? first[u] : nodeOfUnit_[u - matches_.size()];
-    };
-    std::priority_queue<std::pair<size_t, int>, std::vector<std::pair<size_t, int>>, std::greater<>>
-        ready;
-    for (size_t u = 0; u < n; ++u)
-      if (waiting[u] == 0)
-        ready.push({position(u), int(u)});
-    std::vector<int> order;
-    while (!ready.empty()) {
-      int u = ready.top().second;
-      ready.pop();
-      order.push_back(u);
-      for (int s : succs[size_t(u)])
-        if (--waiting[size_t(s)] == 0)
-          ready.push({position(size_t(s)), s});
-    }
-    check(order.size() == n, "fuse-xent: the rewritten graph has a cycle");
-    return order;
+    return orderUnits(preds, position, "fuse-xent: the rewritten graph has a cycle");
   }
 
   void emitMatch(Function &g, const Match &m) {
@@ -347,7 +304,7 @@ private:
 } // namespace
 
 Function fuseCrossEntropy(const Function &f) {
-  Uses uses(f);
+  ValueUses uses(f);
   Matcher matcher(f, uses);
   std::vector<Match> matches;
   for (size_t i = 0; i < f.nodes().size(); ++i)
