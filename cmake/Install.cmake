@@ -36,43 +36,54 @@ install(TARGETS ${kiln_install_targets}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS kiln RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT tools)
+file(RELATIVE_PATH kiln_libdir_from_bindir ${CMAKE_INSTALL_FULL_BINDIR} ${CMAKE_INSTALL_FULL_LIBDIR})
+set_target_properties(kiln PROPERTIES INSTALL_RPATH "$ORIGIN/${kiln_libdir_from_bindir}")
+
+# The embedded MNIST sample that scripts/setup prepared in the build tree, if
+# it did: the installed library finds it here (kiln::data::defaultMnistDir).
+install(DIRECTORY ${PROJECT_BINARY_DIR}/data/mnist-sample/
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/kiln/mnist-sample
+  COMPONENT data
+  OPTIONAL)
 install(EXPORT kilnTargets
   NAMESPACE kiln::
   DESTINATION ${KILN_INSTALL_CMAKEDIR}
   COMPONENT devel)
 
-# Third-party packages that the exported targets link. The libraries are
-# static, so even privately linked packages ($<LINK_ONLY:...>) must be found
-# by the consumer. The rules below turn link items into find_dependency()
-# calls; a library that links a new package needs one more rule here.
+# Third-party packages that the exported targets link. kiln's libraries are
+# shared, so only packages in their public interface reach the consumer
+# (fmt, through kiln::ir's headers); LLVM, oneDNN, OpenMP and zlib are linked
+# privately and stay behind the shared libraries. Should a static build or a
+# new public dependency bring one back, the rules below turn its link items
+# into kiln_find_dependency() calls that name the Debian package to install.
 set(kiln_link_items "")
 foreach(t IN LISTS kiln_install_targets)
-  foreach(property LINK_LIBRARIES INTERFACE_LINK_LIBRARIES)
-    get_target_property(items ${t} ${property})
-    if(items)
-      list(APPEND kiln_link_items ${items})
-    endif()
-  endforeach()
+  get_target_property(items ${t} INTERFACE_LINK_LIBRARIES)
+  if(items)
+    list(APPEND kiln_link_items ${items})
+  endif()
 endforeach()
 
-# kiln_package_dependency(REGEX ARGS): if a link item matches REGEX,
-# kilnConfig.cmake calls find_dependency(ARGS).
+# kiln_package_dependency(REGEX DEBIAN_PACKAGE ARGS): if a link item matches
+# REGEX, kilnConfig.cmake finds the package with ARGS, or fails naming the
+# Debian package that provides it.
 set(KILN_FIND_DEPENDENCIES "")
-function(kiln_package_dependency regex args)
+function(kiln_package_dependency regex debian args)
   foreach(item IN LISTS kiln_link_items)
     if(item MATCHES "${regex}")
-      set(KILN_FIND_DEPENDENCIES "${KILN_FIND_DEPENDENCIES}find_dependency(${args})\n"
-        PARENT_SCOPE)
+      set(KILN_FIND_DEPENDENCIES
+        "${KILN_FIND_DEPENDENCIES}kiln_find_dependency(\"${debian}\" ${args})\n" PARENT_SCOPE)
       return()
     endif()
   endforeach()
 endfunction()
-kiln_package_dependency("^fmt::" "fmt")
-kiln_package_dependency("^(\\$<LINK_ONLY:)?LLVM"
-  "LLVM ${LLVM_PACKAGE_VERSION} EXACT CONFIG HINTS ${LLVM_DIR}")
-kiln_package_dependency("DNNL::" "dnnl CONFIG")
-kiln_package_dependency("OpenMP::" "OpenMP COMPONENTS CXX")
-kiln_package_dependency("ZLIB::" "ZLIB")
+kiln_package_dependency("^fmt::" libfmt-dev "fmt")
+# Any LLVM 19.1.x: LLVM's version file accepts a newer patch release.
+kiln_package_dependency("^(\\$<LINK_ONLY:)?LLVM" llvm-19-dev
+  "LLVM ${LLVM_VERSION_MAJOR}.${LLVM_VERSION_MINOR} CONFIG HINTS /usr/lib/llvm-${LLVM_VERSION_MAJOR}/lib/cmake/llvm")
+kiln_package_dependency("DNNL::" "libdnnl-dev ocl-icd-opencl-dev" "dnnl CONFIG")
+kiln_package_dependency("OpenMP::" "libgomp1" "OpenMP COMPONENTS CXX")
+kiln_package_dependency("ZLIB::" zlib1g-dev "ZLIB")
 
 configure_package_config_file(
   ${CMAKE_CURRENT_LIST_DIR}/kilnConfig.cmake.in

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <dlfcn.h>
+
 #include <cstdlib>
 #include <string>
 #include <system_error>
@@ -41,10 +43,16 @@ ir::HostTensor digitLabels(const ir::HostTensor &labels, const std::string &wher
   return out;
 }
 
-std::filesystem::path executableDir() {
+/// The folder of the shared library that holds this code: build/lib in the
+/// build tree, PREFIX/lib (or lib/<multiarch>) when installed.
+std::filesystem::path libraryDir() {
+  Dl_info info;
+  if (::dladdr(reinterpret_cast<const void *>(&defaultMnistDir), &info) == 0 ||
+      info.dli_fname == nullptr)
+    return {};
   std::error_code ec;
-  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::filesystem::path() : exe.parent_path();
+  std::filesystem::path library = std::filesystem::canonical(info.dli_fname, ec);
+  return ec ? std::filesystem::path() : library.parent_path();
 }
 
 } // namespace
@@ -107,18 +115,15 @@ MnistDataset MnistDataset::load(const std::filesystem::path &dir, Split split) {
 std::filesystem::path defaultMnistDir() {
   if (const char *env = std::getenv("KILN_DATA_DIR"); env && *env)
     return env;
-  std::vector<std::filesystem::path> candidates;
-  if (std::filesystem::path bin = executableDir(); !bin.empty()) {
-    candidates.push_back(bin.parent_path() / "data" / "mnist-sample");
-    candidates.push_back(bin.parent_path() / "share" / "kiln" / "mnist-sample");
-  }
-  std::filesystem::path built = KILN_BUILD_DATA_DIR "/mnist-sample";
-  candidates.push_back(built);
-  for (const std::filesystem::path &dir : candidates) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(dir, ec))
-      return dir;
-  }
+  std::filesystem::path lib = libraryDir();
+  if (lib.empty())
+    return "mnist-sample"; // load() then names the missing files
+  // Relative paths from the library's folder, set by CMake for both layouts.
+  std::filesystem::path installed = (lib / KILN_INSTALLED_SAMPLE_FROM_LIBDIR).lexically_normal();
+  std::filesystem::path built = (lib / KILN_BUILD_SAMPLE_FROM_LIBDIR).lexically_normal();
+  std::error_code ec;
+  if (std::filesystem::is_directory(installed, ec))
+    return installed;
   return built;
 }
 

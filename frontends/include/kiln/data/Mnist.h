@@ -55,12 +55,12 @@ private:
 std::filesystem::path findMnistFile(const std::filesystem::path &dir, Split split, bool labels);
 
 /// Where the examples look for MNIST when not given `--data`: $KILN_DATA_DIR
-/// if set; else the embedded sample that scripts/setup prepares,
-/// `data/mnist-sample` in the build tree (found next to the running
-/// executable's `bin/` folder, `../data/mnist-sample`, or
-/// `../share/kiln/mnist-sample` when installed, else the build tree kiln was
-/// compiled in). Returns the first candidate that exists, else the
-/// build-tree path (load() then names the missing files).
+/// if set; else the embedded sample, found relative to kiln's own shared
+/// library: `PREFIX/share/kiln/mnist-sample` when installed, else
+/// `data/mnist-sample` in the build tree, which scripts/setup prepares. Never
+/// a path fixed at compile time: an installed kiln works without its build
+/// tree. Returns the installed folder when it exists, else the build tree's
+/// (load() then names the missing files).
 std::filesystem::path defaultMnistDir();
 
 } // namespace kiln::data
