@@ -1,4 +1,4 @@
-//===- mnist.cpp - SEED.md §6: classifying MNIST digits -------------------===//
+//===- mnist.cpp - textbook §6: classifying MNIST digits ------------------===//
 //
 // 28x28 images flattened to 784 inputs, one linear layer to 10 scores (or an
 // MLP with --model mlp), CrossEntropyLoss, SGD; shuffled batches. The seed
@@ -36,7 +36,8 @@ int64_t correct(const Tensor &scores, const Tensor &labels) {
   return scores.argmax(1).eq(labels).to(i64).sum().item<int64_t>();
 }
 
-/// SEED.md's SuccessRate: the fraction of rows whose argmax is the label.
+/// The textbook's SuccessRate (docs/textbook.md §6): the fraction of rows
+/// whose argmax is the label.
 double successRate(const Tensor &scores, const Tensor &labels) {
   return double(correct(scores, labels)) / double(labels.numel());
 }
@@ -67,7 +68,7 @@ std::shared_ptr<nn::Module> makeModel(const std::string &kind, int64_t inputs, i
 } // namespace
 
 KILN_EXAMPLE(mnist, "mnist",
-             "SEED.md §6: MNIST digits with Linear(784, 10) (or an MLP), CrossEntropyLoss, SGD") {
+             "textbook §6: MNIST digits with Linear(784, 10) (or an MLP), CrossEntropyLoss, SGD") {
   std::string dataDir = args.string("--data", "",
                                     "MNIST-format directory (default: the embedded "
                                     "sample, or $KILN_DATA_DIR)",
@@ -106,7 +107,7 @@ KILN_EXAMPLE(mnist, "mnist",
   if (maxSteps > 0)
     total = std::min(total, maxSteps);
   TrainingRun run(options, "mnist", total);
-  std::vector<double> epochLosses;
+  std::vector<double> epochLosses, epochEnds, epochTestAccuracy;
   for (int64_t epoch = 0; epoch < epochs && run.steps() < total; ++epoch) {
     double sum = 0;
     int64_t count = 0;
@@ -123,10 +124,15 @@ KILN_EXAMPLE(mnist, "mnist",
       ++count;
     }
     epochLosses.push_back(sum / double(std::max<int64_t>(count, 1)));
+    epochEnds.push_back(double(run.steps()));
+    epochTestAccuracy.push_back(run.untimed([&] { return successRate(*model, test, 1000); }));
     if (options.text())
-      run.println(fmt::format("epoch {}: mean loss {:.4f} ({} steps)", epoch + 1,
-                              epochLosses.back(), count));
+      run.println(fmt::format("epoch {}: mean loss {:.4f} ({} steps), test accuracy {:.4f}",
+                              epoch + 1, epochLosses.back(), count, epochTestAccuracy.back()));
   }
+  run.addToLossPlot(
+      {.label = "test accuracy", .x = epochEnds, .y = epochTestAccuracy, .points = true},
+      "test accuracy (after each epoch)");
   run.finish();
 
   // A prediction for one training batch (the first of an unshuffled pass).
@@ -134,7 +140,8 @@ KILN_EXAMPLE(mnist, "mnist",
   data::Batch first = *ordered.begin();
   Tensor predictions = no_grad([&] { return (*model)(first.x); });
   double trainAccuracy = successRate(predictions, first.y);
-  double testAccuracy = successRate(*model, test, 1000);
+  double testAccuracy =
+      epochTestAccuracy.empty() ? successRate(*model, test, 1000) : epochTestAccuracy.back();
   if (!saveFile.empty())
     save_safetensors(saveFile, model->state_dict(), {{"model", kind}});
 
@@ -147,6 +154,7 @@ KILN_EXAMPLE(mnist, "mnist",
                            .raw("epoch_losses", jsonArray(epochLosses, f32))
                            .number("train_accuracy", trainAccuracy)
                            .number("test_accuracy", testAccuracy)
+                           .raw("epoch_test_accuracy", jsonArray(epochTestAccuracy, f32))
                            .integer("steps", run.steps())
                            .number("train_seconds", run.seconds())
                            .number("us_per_step", run.usPerStep())

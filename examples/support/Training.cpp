@@ -143,6 +143,19 @@ double TrainingRun::usPerStep() const {
   return 1e6 * secondsBetween(warmEnd_, stepStart_) / double(steps_ - 2);
 }
 
+void TrainingRun::skip(Clock::duration pause) {
+  start_ += pause;
+  stepStart_ += pause;
+  if (steps_ >= 2)
+    warmEnd_ += pause;
+}
+
+void TrainingRun::addToLossPlot(Series curve, std::string axisTitle) {
+  curve.rightAxis = true;
+  lossPlotExtras_.push_back(std::move(curve));
+  rightAxisTitle_ = std::move(axisTitle);
+}
+
 void TrainingRun::plot(const std::string &file, const PlotSpec &spec) const {
   if (!options_.plotDir.empty())
     writePlot(options_.plotDir / file, spec);
@@ -162,14 +175,17 @@ void TrainingRun::finish() {
     if (!options_.dotFile.empty())
       writeText(options_.dotFile, ir::toDot(fn));
   }
-  std::vector<double> epochs(losses_.size());
-  for (size_t i = 0; i < epochs.size(); ++i)
-    epochs[i] = double(i + 1);
-  plot(name_ + "-loss.svg", {.title = name_ + ": training loss",
-                             .xLabel = "step",
-                             .yLabel = "loss",
-                             .series = {{.label = "loss", .x = epochs, .y = losses_}},
-                             .logY = true});
+  std::vector<double> stepNumbers(losses_.size());
+  for (size_t i = 0; i < stepNumbers.size(); ++i)
+    stepNumbers[i] = double(i + 1);
+  PlotSpec spec{.title = name_ + ": training loss",
+                .xLabel = "step",
+                .yLabel = "loss",
+                .series = {{.label = "loss", .x = stepNumbers, .y = losses_}},
+                .logY = true,
+                .yRightLabel = rightAxisTitle_};
+  spec.series.insert(spec.series.end(), lossPlotExtras_.begin(), lossPlotExtras_.end());
+  plot(name_ + "-loss.svg", spec);
 }
 
 double peakRssMb() {

@@ -76,8 +76,25 @@ public:
   void println(const std::string &line);
   /// Writes a plot to the plot directory (no-op without --plot).
   void plot(const std::string &file, const PlotSpec &spec) const;
+  /// A curve drawn on the loss plot against the step count, on a right-hand
+  /// axis titled `axisTitle` (e.g. the test accuracy after each epoch).
+  void addToLossPlot(Series curve, std::string axisTitle);
+  /// Runs `work` (an evaluation between steps) without counting its time in
+  /// seconds() or usPerStep(); returns what it returns.
+  template <typename Work> auto untimed(Work &&work) {
+    Clock::time_point begin = Clock::now();
+    struct Shift { // also when `work` throws
+      TrainingRun &run;
+      Clock::time_point begin;
+      ~Shift() { run.skip(Clock::now() - begin); }
+    } shift{*this, begin};
+    return work();
+  }
 
 private:
+  using Clock = std::chrono::steady_clock;
+  /// Moves the loop's clocks past `pause`, so that no interval counts it.
+  void skip(Clock::duration pause);
   void showProgress(bool last);
   [[noreturn]] void stopDiverged();
 
@@ -86,6 +103,8 @@ private:
   int64_t total_;
   int64_t steps_ = 0;
   std::vector<double> losses_;
+  std::vector<Series> lossPlotExtras_;
+  std::string rightAxisTitle_;
   std::optional<ir::Function> recorded_;
   std::chrono::steady_clock::time_point start_, stepStart_, warmEnd_, lastProgress_;
   double seconds_ = 0;

@@ -139,4 +139,69 @@ TEST(ExamplePlotTest, ALogAxisLeavesOutNonPositiveValues) {
   EXPECT_EQ(d.find("inf"), std::string::npos) << d;
 }
 
+/// The labels of the left axis's ticks, in order ("end"-anchored texts).
+std::vector<std::string> leftTickLabels(const std::string &svg) {
+  std::vector<std::string> labels;
+  const std::string marker = "text-anchor=\"end\" dominant-baseline=\"middle\">";
+  for (size_t at = svg.find(marker); at != std::string::npos; at = svg.find(marker, at + 1)) {
+    size_t begin = at + marker.size();
+    labels.push_back(svg.substr(begin, svg.find('<', begin) - begin));
+  }
+  return labels;
+}
+
+TEST(ExamplePlotTest, LogAxisTicksAreRoundValues) {
+  auto labelsFor = [](std::vector<double> y) {
+    std::vector<double> x(y.size());
+    for (size_t i = 0; i < x.size(); ++i)
+      x[i] = double(i);
+    return leftTickLabels(plotSvg({.series = {{.label = "loss", .x = x, .y = y}}, .logY = true}));
+  };
+  // Four decades: the decades themselves.
+  EXPECT_EQ(labelsFor({2.3, 0.0004}), (std::vector<std::string>{"0.001", "0.01", "0.1", "1"}));
+  // Within one decade and a half: 1, 2 and 5 times powers of ten.
+  EXPECT_EQ(labelsFor({2.4, 0.35}), (std::vector<std::string>{"0.5", "1", "2"}));
+  // Within a factor of two: linear round values.
+  EXPECT_EQ(labelsFor({0.61, 0.39}),
+            (std::vector<std::string>{"0.4", "0.45", "0.5", "0.55", "0.6"}));
+}
+
+TEST(ExamplePlotTest, AxisTitleClearsTheWidestTickLabel) {
+  std::string svg = plotSvg(
+      {.yLabel = "loss", .series = {{.label = "l", .x = {0, 1}, .y = {0.000125, 0.000375}}}});
+  // The rotated title's baseline lies left of the tick labels' left end.
+  auto number = [&](const std::string &before, size_t from) {
+    size_t at = svg.find(before, from);
+    EXPECT_NE(at, std::string::npos) << before;
+    return std::stod(svg.substr(at + before.size()));
+  };
+  size_t title = svg.find("rotate(-90)");
+  ASSERT_NE(title, std::string::npos);
+  double titleBaseline = number("translate(", svg.rfind("<text", title));
+  double labelRight =
+      number("<text x=\"", svg.rfind("<text x=\"", svg.find("text-anchor=\"end\"")));
+  double widest = 0;
+  for (const std::string &label : leftTickLabels(svg))
+    widest = std::max(widest, 7.0 * double(label.size()));
+  EXPECT_GT(widest, 40); // "0.00035" and the like
+  EXPECT_LE(titleBaseline + 4, labelRight - widest);
+  EXPECT_GE(titleBaseline - 14, 0); // the glyphs stay inside the picture
+}
+
+TEST(ExamplePlotTest, RightAxisSeriesGetTheirOwnTicksAndTitle) {
+  std::string svg = plotSvg(
+      {.yLabel = "loss",
+       .series = {{.label = "loss", .x = {1, 2}, .y = {2, 1}},
+                  {.label = "test accuracy", .x = {1, 2}, .y = {0.8, 0.9}, .rightAxis = true}},
+       .logY = true,
+       .yRightLabel = "accuracy"});
+  EXPECT_NE(svg.find(">accuracy<"), std::string::npos);
+  EXPECT_NE(svg.find(">0.82<"), std::string::npos); // a right-axis tick
+  EXPECT_NE(svg.find(">test accuracy<"), std::string::npos);
+  size_t curves = 0;
+  for (size_t at = svg.find("<path d=\"M"); at != std::string::npos; at = svg.find("<path", at + 1))
+    ++curves;
+  EXPECT_EQ(curves, 2u);
+}
+
 } // namespace
