@@ -1,6 +1,6 @@
 //===- BenchTrain.cpp - kiln-bench-train ----------------------------------===//
 //
-// Trains the textbook's models (SEED.md §2 and §6) with kiln and with
+// Trains the textbook's models (docs/textbook.md §2 and §6) with kiln and with
 // PyTorch 1.13 in the same run, each configuration in its own process, and
 // prints one markdown table with the ratios PyTorch / kiln:
 //  - linreg: Linear(1, 1), MSELoss, SGD lr 0.01, 1000 steps;

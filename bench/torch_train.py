@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """PyTorch's side of kiln-bench-train: the textbook's training programs
-(SEED.md §2 and §6), timed like kiln's examples (examples/support/Training.h).
+(docs/textbook.md §2 and §6), timed like kiln's examples (examples/support/Training.h).
 
   torch_train.py linreg [--steps 1000] [--lr 0.01]
   torch_train.py mnist --data DIR [--model linear|mlp] [--loader dataloader|index]

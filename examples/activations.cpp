@@ -1,4 +1,4 @@
-//===- activations.cpp - SEED.md §5: activation functions -----------------===//
+//===- activations.cpp - textbook §5: activation functions ----------------===//
 //
 // ReLU, sigmoid, tanh and softmax on x in [-5, 5], printed at a few points
 // and plotted (softmax over the whole row of x, so its curve is e^x / sum).
@@ -19,7 +19,7 @@ using namespace kiln;
 using namespace kiln::examples;
 
 KILN_EXAMPLE(activations, "activations",
-             "SEED.md §5: relu, sigmoid, tanh and softmax, printed and plotted") {
+             "textbook §5: relu, sigmoid, tanh and softmax, printed and plotted") {
   bool json = args.flag("--json", "Print the values as one JSON object");
   std::string plotDir = args.string("--plot", ".", "Write activations.svg to directory DIR", "DIR");
   int64_t points = args.integer("--points", 101, "Number of points in [-5, 5]", 2);

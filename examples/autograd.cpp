@@ -1,4 +1,4 @@
-//===- autograd.cpp - SEED.md §1: autograd --------------------------------===//
+//===- autograd.cpp - textbook §1: autograd -------------------------------===//
 //
 // The textbook's autograd section line by line: build a small graph,
 // backward twice (the second time gradients accumulate), a third time (an
@@ -20,7 +20,7 @@ using namespace kiln;
 using namespace kiln::examples;
 
 KILN_EXAMPLE(autograd, "autograd",
-             "SEED.md §1: backward, retain_graph, accumulation, no_grad, detach") {
+             "textbook §1: backward, retain_graph, accumulation, no_grad, detach") {
   bool json = args.flag("--json", "Print the results as one JSON object");
   std::string dotFile =
       args.string("--dot", "", "Write the forward and backward graphs as Graphviz to FILE", "FILE");

@@ -1,4 +1,4 @@
-//===- linreg.cpp - SEED.md §2: linear regression -------------------------===//
+//===- linreg.cpp - textbook §2: linear regression ------------------------===//
 //
 // y = 3x + 5 for x = 1..10, fitted by nn::Linear(1, 1) with MSELoss and SGD
 // (lr 0.01) for 1000 epochs. PyTorch 1.13 (seed 0): loss 0.000746, weight
@@ -30,7 +30,7 @@ struct LinearModel : nn::Module {
 
 } // namespace
 
-KILN_EXAMPLE(linreg, "linreg", "SEED.md §2: fit y = 3x + 5 with Linear(1, 1), MSELoss and SGD") {
+KILN_EXAMPLE(linreg, "linreg", "textbook §2: fit y = 3x + 5 with Linear(1, 1), MSELoss and SGD") {
   int64_t epochs = args.integer("--epochs", 1000, "Training epochs (one step each)", 1);
   double lr = args.number("--lr", 0.01, "Learning rate of SGD");
   double momentum = args.number("--momentum", 0, "Momentum of SGD");

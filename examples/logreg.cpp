@@ -1,4 +1,4 @@
-//===- logreg.cpp - SEED.md §4: logistic regression -----------------------===//
+//===- logreg.cpp - textbook §4: logistic regression ----------------------===//
 //
 // Insect wing lengths (mm) and whether the insect is of the target species:
 // Linear(1, 1) then sigmoid, BCELoss, SGD lr 0.01 for 1000 epochs, then the
@@ -30,8 +30,9 @@ struct LogisticModel : nn::Module {
 
 } // namespace
 
-KILN_EXAMPLE(logreg, "logreg",
-             "SEED.md §4: logistic regression (Linear + sigmoid, BCELoss) on insect wing lengths") {
+KILN_EXAMPLE(
+    logreg, "logreg",
+    "textbook §4: logistic regression (Linear + sigmoid, BCELoss) on insect wing lengths") {
   int64_t epochs = args.integer("--epochs", 1000, "Training epochs (one step each)", 1);
   double lr = args.number("--lr", 0.01, "Learning rate of SGD");
   int64_t printEvery = args.integer("--print-every", 100, "Print the loss every N epochs", 1);

@@ -1,4 +1,4 @@
-//===- quadratic.cpp - SEED.md §2: a straight line through a curve --------===//
+//===- quadratic.cpp - textbook §2: a straight line through a curve -------===//
 //
 // The linear model of linreg fitted to y = 3x^2 + 5 (x = 1..10): the best
 // straight line through a parabola. Plots predicted against actual values.
@@ -20,7 +20,7 @@ using namespace kiln;
 using namespace kiln::examples;
 
 KILN_EXAMPLE(quadratic, "quadratic",
-             "SEED.md §2: fit y = 3x^2 + 5 with the linear model; plot predicted vs actual") {
+             "textbook §2: fit y = 3x^2 + 5 with the linear model; plot predicted vs actual") {
   int64_t epochs = args.integer("--epochs", 1000, "Training epochs (one step each)", 1);
   double lr = args.number("--lr", 0.01, "Learning rate of SGD");
   int64_t printEvery = args.integer("--print-every", 100, "Print the loss every N epochs", 1);

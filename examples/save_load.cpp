@@ -1,4 +1,4 @@
-//===- save_load.cpp - SEED.md §3: saving and restoring a model -----------===//
+//===- save_load.cpp - textbook §3: saving and restoring a model ----------===//
 //
 // Trains the linear-regression model, saves its state_dict as safetensors,
 // restores it into a fresh model (other initial weights) that then predicts
@@ -54,7 +54,7 @@ double train(LinearModel &model, const Tensor &x, const Tensor &y, double lr, in
 } // namespace
 
 KILN_EXAMPLE(save_load, "save-load",
-             "SEED.md §3: save a trained model (safetensors), restore it, resume training") {
+             "textbook §3: save a trained model (safetensors), restore it, resume training") {
   int64_t epochs = args.integer("--epochs", 500, "Epochs before saving, and again after", 1);
   double lr = args.number("--lr", 0.01, "Learning rate of SGD");
   std::string file = args.string(

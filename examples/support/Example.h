@@ -3,7 +3,7 @@
 // Every program of the textbook chapter is one file examples/NAME.cpp that
 // registers itself:
 //
-//   KILN_EXAMPLE(linreg, "linreg", "SEED.md §2: linear regression") {
+//   KILN_EXAMPLE(linreg, "linreg", "textbook §2: linear regression") {
 //     int epochs = args.integer("--epochs", 1000, "training epochs");
 //     args.finish(); // --help, unknown options
 //     ...

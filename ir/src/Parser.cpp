@@ -1,7 +1,7 @@
 //===- Parser.cpp - IR text to Module -------------------------------------===//
 //
-// A hand-written lexer and recursive-descent parser for the text of
-// DESIGN.md "IR text". Grammar (whitespace and `//` comments are skipped):
+// A hand-written lexer and recursive-descent parser for the IR text of
+// docs/ir.md. Grammar (whitespace and `//` comments are skipped):
 //
 //   module   ::= function*
 //   function ::= 'func' @name '(' (param (',' param)*)? ')'

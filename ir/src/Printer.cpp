@@ -1,6 +1,6 @@
 //===- Printer.cpp - Module to IR text ------------------------------------===//
 //
-// The canonical text of DESIGN.md "IR text": two-space indent, one node per
+// The canonical IR text (docs/ir.md): two-space indent, one node per
 // line, a type on every line, attributes sorted by name. A `fused` node is
 // followed by its body, printed as a nested function:
 //

@@ -28,7 +28,7 @@ size_t countOps(const Function &f, OpKind op) {
 
 } // namespace
 
-// SEED.md §1: out = mean((a + 2)^2 * 2) has gradient 4 (a + 2) / 6.
+// docs/textbook.md §1: out = mean((a + 2)^2 * 2) has gradient 4 (a + 2) / 6.
 TEST(Autodiff, TextbookAutogradExample) {
   Function f("autograd");
   Builder b(f);
@@ -67,9 +67,9 @@ TEST(Autodiff, BroadcastOperandGetsSummedGradient) {
   f.setResults({loss});
   auto g = compiler::differentiate(f, loss, std::vector{bias});
   EXPECT_EQ(g.fn.type(g.fn.results()[0]), (TensorType{DType::F64, Shape{3}}));
-  auto grads = runtime::interpret(
-      g.fn, std::vector{values({DType::F64, Shape{2, 3}}, {0, 0, 0, 0, 0, 0}),
-                        values({DType::F64, Shape{3}}, {0, 0, 0})});
+  auto grads =
+      runtime::interpret(g.fn, std::vector{values({DType::F64, Shape{2, 3}}, {0, 0, 0, 0, 0, 0}),
+                                           values({DType::F64, Shape{3}}, {0, 0, 0})});
   EXPECT_EQ(toVector(grads[0]), (std::vector<double>{2, 2, 2}));
 }
 

@@ -1,7 +1,7 @@
 //===- AutogradTest.cpp - PyTorch's autograd semantics in kiln ------------===//
 //
 // One test per semantic of issue 3 item 2, with the values PyTorch 1.13
-// gives (SEED.md §1) and PyTorch's error messages.
+// gives (docs/textbook.md §1) and PyTorch's error messages.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/ir/OpDef.h"
@@ -59,7 +59,7 @@ struct TextbookGraph {
 
 } // namespace
 
-// SEED.md §1, step by step.
+// docs/textbook.md §1, step by step.
 TEST(Autograd, TextbookRetainAccumulateAndFree) {
   TextbookGraph g;
   EXPECT_TRUE(g.out.requires_grad());

@@ -163,7 +163,7 @@ TEST(OptimTest, ZeroGradClearsOrZeroes) {
   EXPECT_FALSE(w.grad().defined());
 }
 
-// SEED.md §2 from a fixed initialisation, against PyTorch:
+// docs/textbook.md §2 from a fixed initialisation, against PyTorch:
 //   m = torch.nn.Linear(1, 1)
 //   with torch.no_grad(): m.weight.fill_(0.5); m.bias.fill_(-0.3)
 //   x = torch.arange(1, 11, dtype=torch.float).reshape(10, 1); y = 3 * x + 5
@@ -194,7 +194,7 @@ TEST_P(OptimModeTest, LinearRegressionFor1000EpochsMatchesPyTorch) {
   EXPECT_NEAR(model.bias.item(), 4.928011894226074, 1e-4);
 }
 
-// SEED.md §4 from a fixed initialisation, against PyTorch (same m, x, y setup):
+// docs/textbook.md §4 from a fixed initialisation, against PyTorch (same m, x, y setup):
 //   x = torch.tensor([[4.7],[2.4],[5.6],[7.8],[3.1],[1.8],[6.2],[2.9],[5.1],[3.5]])
 //   y = torch.tensor([[1.],[0.],[1.],[1.],[0.],[0.],[1.],[0.],[1.],[0.]])
 //   opt = torch.optim.SGD(m.parameters(), lr=0.01); crit = torch.nn.BCELoss()

@@ -1,7 +1,7 @@
 //===- ParserPrinterTest.cpp - IR text ------------------------------------===//
 //
 // Specification of kiln/ir/Parser.h and kiln/ir/Printer.h: the canonical
-// text of DESIGN.md "IR text" round-trips exactly, names and numbers are
+// IR text (docs/ir.md) round-trips exactly, names and numbers are
 // assigned as documented, every attribute kind prints in one canonical
 // form, every parse error is reported at the exact line and column of the
 // offending token, and hostile input fails cleanly within ParseLimits.

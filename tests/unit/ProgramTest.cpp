@@ -1,9 +1,9 @@
 //===- ProgramTest.cpp - Compiled programs against the interpreter --------===//
+#include "kiln/runtime/Program.h"
 #include "kiln/compiler/Autodiff.h"
 #include "kiln/ir/Builder.h"
 #include "kiln/ir/OpDef.h"
 #include "kiln/runtime/Interpreter.h"
-#include "kiln/runtime/Program.h"
 
 #include <gtest/gtest.h>
 
@@ -50,7 +50,7 @@ size_t countKind(const runtime::Program &p, runtime::KernelKind kind) {
   return n;
 }
 
-/// SEED.md §2's loss: mean((x @ w + b - y)^2), with its gradients.
+/// docs/textbook.md §2's loss: mean((x @ w + b - y)^2), with its gradients.
 Function linregStep() {
   Function f("linreg");
   Builder b(f);

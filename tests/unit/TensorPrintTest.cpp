@@ -14,7 +14,7 @@
 using namespace kiln;
 
 TEST(TensorPrint, TextbookGradients) {
-  // print(a.grad) after the first backward of SEED.md §1.
+  // print(a.grad) after the first backward of docs/textbook.md §1.
   Tensor g = tensor({{2.0, 8.0 / 3, 10.0 / 3}, {4.0, 14.0 / 3, 16.0 / 3}});
   EXPECT_EQ(g.str(), "tensor([[2.0000, 2.6667, 3.3333],\n"
                      "        [4.0000, 4.6667, 5.3333]])");

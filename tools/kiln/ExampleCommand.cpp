@@ -1,7 +1,7 @@
 //===- ExampleCommand.cpp - kiln example ----------------------------------===//
 //
 // `kiln example NAME [options]`: runs one of the textbook's programs
-// (SEED.md). The examples live in examples/NAME.cpp and register themselves
+// (docs/textbook.md). The examples live in examples/NAME.cpp and register themselves
 // with KILN_EXAMPLE (examples/support/Example.h); the same code is built as
 // the programs example_NAME. Options after NAME belong to the example
 // (`kiln example linreg --help` lists them).

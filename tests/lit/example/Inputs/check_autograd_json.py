@@ -6,7 +6,7 @@ Exits 1 with a message on the first mismatch; prints "OK" otherwise.
 import json
 import sys
 
-# PyTorch 1.13 (SEED.md §1): a.grad after the first and second backward.
+# PyTorch 1.13 (docs/textbook.md §1): a.grad after the first and second backward.
 GRAD1 = [[2.0, 2.6666667461395264, 3.3333334922790527],
          [4.0, 4.6666669845581055, 5.333333492279053]]
 FREED = ("Trying to backward through the graph a second time (or directly access saved "
