@@ -135,6 +135,33 @@ TEST(Fuse, MatmulWhoseProductIsReusedKeepsItsEpilogueApart) {
   EXPECT_EQ(opNames(g), (Names{"matmul", "add"}));
 }
 
+TEST(Fuse, SumOfTwoRowMatmulsGivesTheAddToOneOfThem) {
+  // An RNN cell at batch 1: x@W + h@U with [1,n] products, each of which
+  // looks like the other's bias row. The add used to join both groups.
+  Function f("rnn_cell");
+  Builder b(f);
+  ValueId x = b.param("x", {DType::F32, Shape{1, 4}});
+  ValueId w = b.param("w", {DType::F32, Shape{4, 3}});
+  ValueId h = b.param("h", {DType::F32, Shape{1, 5}});
+  ValueId u = b.param("u", {DType::F32, Shape{5, 3}});
+  ValueId y = b.create(OpKind::Tanh, {b.add(b.matmul(x, w), b.matmul(h, u))});
+  f.setResults({y});
+  Function g = compiler::fuse(f);
+  EXPECT_EQ(opNames(g), (Names{"matmul", "fused:fused_matmul_add_tanh"}));
+  expectSameResults(f, g);
+}
+
+TEST(Fuse, MatmulOfAValueWithItselfFuses) {
+  // The gradient of sum(x@x) for a 1x1 x: products of shared operands.
+  Function f("square");
+  Builder b(f);
+  ValueId x = b.param("x", {DType::F32, Shape{1, 1}});
+  ValueId y = b.add(b.matmul(x, x), b.matmul(b.transpose(x), x));
+  f.setResults({y});
+  Function g = compiler::fuse(f);
+  expectSameResults(f, g);
+}
+
 TEST(Fuse, NeverCreatesACycle) {
   // a = exp(x); s = sum(a); c = a * broadcast(s): c cannot join a's kernel.
   Function f("cycle");

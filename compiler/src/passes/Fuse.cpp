@@ -101,12 +101,17 @@ private:
       if (const Node *t = producer(f_, v);
           t && t->op == OpKind::Transpose && uses_.soleUse(v) == m && groupOf_[index(*t)] < 0)
         members.push_back(index(*t));
+    // An epilogue node joins at most one matmul: in add(x@a, y@b) with a
+    // [1,n] result each product looks like the other's bias row, and the add
+    // rides on the first matmul only (the second is then its bias input).
     ValueId tail = mm.result();
-    if (auto u = uses_.soleUse(tail); u && isBiasAdd(f_.nodes()[*u], tail)) {
+    if (auto u = uses_.soleUse(tail);
+        u && groupOf_[*u] < 0 && isBiasAdd(f_.nodes()[*u], tail)) {
       members.push_back(*u);
       tail = f_.nodes()[*u].result();
     }
-    if (auto u = uses_.soleUse(tail); u && isActivation(f_.nodes()[*u].op))
+    if (auto u = uses_.soleUse(tail);
+        u && groupOf_[*u] < 0 && isActivation(f_.nodes()[*u].op))
       members.push_back(*u);
     if (members.size() == 1)
       return;
