@@ -99,6 +99,8 @@ private:
   Val argmax(bool oneHot);
   Val matrix(const Val &v);
   Val matmul();
+  /// a @ b for matrices of matching inner extent.
+  Val product(const Val &a, const Val &b);
   Val transpose();
   Val reshape();
   Val broadcastTo();
@@ -383,9 +385,12 @@ Val Generator::matrix(const Val &v) {
 }
 
 /// a @ b, sometimes with a transposed operand, a bias and an activation:
-/// what the fuse pass turns into one oneDNN primitive with post-ops.
+/// what the fuse pass turns into one oneDNN primitive with post-ops. Also the
+/// shapes that epilogue matching can confuse: a batch-1 row (the product
+/// looks like a bias row), a value times itself, a sum of two products.
 Val Generator::matmul() {
-  Val a = matrix(shrink(pickAny(), 2));
+  Val a = rng_.percent(15) ? param(Shape{1, 1 + rng_.below(size_t(options_.maxExtent))})
+                           : matrix(shrink(pickAny(), 2));
   if (rng_.percent(25)) { // a^T @ b
     used_.insert(a.id.id);
     a = record(b_.transpose(a.id), a.lo, a.hi, a.exact);
@@ -395,16 +400,19 @@ Val Generator::matmul() {
   for (const Val &v : pool_)
     if (fn_.type(v.id).shape.rank() == 2 && fn_.type(v.id).shape[0] == k)
       fits.push_back(v);
-  Val b = fits.empty() || rng_.percent(40)
+  Shape as = fn_.type(a.id).shape; // a copy: param() adds values
+  Val b = as[0] == as[1] && rng_.percent(15) ? a // x @ x
+          : fits.empty() || rng_.percent(40)
               ? param(Shape{k, 1 + rng_.below(size_t(options_.maxExtent))})
               : shrink(rng_.pick(fits), 2);
-  ValueId id = b_.matmul(a.id, b.id);
-  used_.insert(a.id.id);
-  used_.insert(b.id.id);
-  double m = double(k) * a.magnitude() * b.magnitude();
-  Val out = record(id, -m, m, false);
+  Val out = product(a, b);
+  if (rng_.percent(15)) { // x @ W + h @ U
+    Shape s = fn_.type(out.id).shape;
+    int64_t k2 = 1 + rng_.below(size_t(options_.maxExtent));
+    out = binary(OpKind::Add, out, product(param(Shape{s[0], k2}), param(Shape{k2, s[1]})));
+  }
   if (rng_.percent(40)) {
-    int64_t n = fn_.type(id).shape[1];
+    int64_t n = fn_.type(out.id).shape[1];
     Val bias = param(rng_.percent(70) ? Shape{n} : Shape{1, n});
     out = binary(OpKind::Add, out, bias);
     out.exact = false;
@@ -414,6 +422,13 @@ Val Generator::matmul() {
     out = unary(activations[rng_.below(3)], out);
   }
   return tame(out);
+}
+
+Val Generator::product(const Val &a, const Val &b) {
+  used_.insert(a.id.id);
+  used_.insert(b.id.id);
+  double m = double(fn_.type(a.id).shape[1]) * a.magnitude() * b.magnitude();
+  return record(b_.matmul(a.id, b.id), -m, m, false);
 }
 
 Val Generator::transpose() {
