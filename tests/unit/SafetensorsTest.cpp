@@ -8,10 +8,14 @@
 
 #include <chrono>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -409,4 +413,116 @@ TEST_F(Safetensors, KillDuringSaveLeavesTheOldOrTheNewFileWhole) {
   EXPECT_GT(sawA, 0);
   EXPECT_GT(sawB, 0);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+}
+
+namespace {
+
+/// The message of the Error(Io) that `save` throws; "" when it succeeds.
+std::string saveError(const fs::path &path, const NamedTensors &tensors) {
+  try {
+    save_safetensors(path, tensors);
+  } catch (const Error &e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Io) << e.what();
+    return e.what();
+  }
+  return "";
+}
+
+} // namespace
+
+TEST_F(Safetensors, SaveRefusesTargetsThatAreNotRegularFiles) {
+  fs::path fifo = dir_ / "fifo", sub = dir_ / "sub";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  fs::create_directory(sub);
+  std::string error = saveError(fifo, {{"w", ones({2})}});
+  EXPECT_NE(error.find("refusing to replace"), std::string::npos) << error;
+  EXPECT_NE(error.find("a FIFO"), std::string::npos) << error;
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  error = saveError(sub, {{"w", ones({2})}});
+  EXPECT_NE(error.find("a directory"), std::string::npos) << error;
+  // A character device (as root, /dev/null itself was replaced once), through a link.
+  fs::create_symlink("/dev/null", dir_ / "null");
+  error = saveError(dir_ / "null", {{"w", ones({2})}});
+  EXPECT_NE(error.find("a character device"), std::string::npos) << error;
+  EXPECT_TRUE(fs::is_character_file("/dev/null"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 3)
+      << "no temporary file is left behind";
+}
+
+TEST_F(Safetensors, SaveWritesThroughSymlinksAndKeepsTheMode) {
+  fs::path real = dir_ / "real.safetensors", link = dir_ / "link.safetensors";
+  save_safetensors(real, {{"w", ones({2})}});
+  ::chmod(real.c_str(), 0600);
+  fs::create_symlink("real.safetensors", link); // relative, as `ln -s` makes it
+  save_safetensors(link, {{"w", full({3}, 2.0)}});
+  EXPECT_TRUE(fs::is_symlink(link)) << "the link is kept, not replaced";
+  EXPECT_EQ(load_safetensors(real)[0].second.to_vector(), (std::vector<double>{2, 2, 2}));
+  struct stat st {};
+  ASSERT_EQ(::stat(real.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  // A link to a file that does not exist yet creates that file.
+  fs::create_symlink("later.safetensors", dir_ / "dangling");
+  save_safetensors(dir_ / "dangling", {{"w", ones({1})}});
+  EXPECT_TRUE(fs::is_regular_file(dir_ / "later.safetensors"));
+}
+
+TEST_F(Safetensors, SaveRefusesAFileWithOtherHardLinks) {
+  fs::path a = dir_ / "a", b = dir_ / "b";
+  save_safetensors(a, {{"w", ones({2})}});
+  fs::create_hard_link(a, b);
+  std::string error = saveError(a, {{"w", ones({3})}});
+  EXPECT_NE(error.find("hard links"), std::string::npos) << error;
+  EXPECT_EQ(load_safetensors(b)[0].second.numel(), 2);
+}
+
+TEST_F(Safetensors, SaveRemovesTemporaryFilesOfKilledSaves) {
+  fs::path path = dir_ / "m.safetensors";
+  // What a save killed by SIGKILL leaves: a temporary file nobody holds.
+  std::ofstream(dir_ / ".m.safetensors.tmp.AbC123") << "partial";
+  std::ofstream(dir_ / ".other.tmp.AbC123") << "another file's";
+  save_safetensors(path, {{"w", ones({2})}});
+  EXPECT_FALSE(fs::exists(dir_ / ".m.safetensors.tmp.AbC123"));
+  EXPECT_TRUE(fs::exists(dir_ / ".other.tmp.AbC123"));
+  // One that a save in progress holds (locked) stays.
+  fs::path live = dir_ / ".m.safetensors.tmp.Live99";
+  std::ofstream(live) << "in progress";
+  int fd = ::open(live.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  save_safetensors(path, {{"w", ones({2})}});
+  EXPECT_TRUE(fs::exists(live));
+  ::close(fd);
+}
+
+TEST_F(Safetensors, SaveErrorsNameTheTargetNotTheTemporaryFile) {
+  // A write that fails half way (as on a full disk): a child process whose
+  // file size limit is 4 KB saves 4 MB and reports the error through a pipe.
+  fs::path path = dir_ / "m.safetensors";
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::signal(SIGXFSZ, SIG_IGN); // write() then fails with EFBIG
+    struct rlimit limit {
+      4096, 4096
+    };
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    std::string error = saveError(path, {{"w", full({1024, 1024}, 1.0)}});
+    ssize_t written = ::write(fds[1], error.data(), error.size());
+    ::_exit(written == ssize_t(error.size()) ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string error;
+  char buffer[512];
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;)
+    error.append(buffer, size_t(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  EXPECT_NE(error.find(path.string() + ": error: cannot write"), std::string::npos) << error;
+  EXPECT_EQ(error.find(".tmp."), std::string::npos) << error;
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 0)
+      << "no temporary file is left behind";
 }
