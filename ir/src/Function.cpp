@@ -27,6 +27,19 @@ size_t Function::appendNode(OpKind op, std::vector<ValueId> operands, AttrList a
 }
 
 namespace {
+/// The words and byte runs themselves, little-endian: an exact key.
+struct KeyWriter {
+  std::string out;
+  void word(uint64_t w) {
+    for (int i = 0; i < 8; ++i)
+      out.push_back(char((w >> (8 * i)) & 0xff));
+  }
+  void bytes(const void *p, size_t n) {
+    word(n);
+    out.append(static_cast<const char *>(p), n);
+  }
+};
+
 /// FNV-1a over a stream of 64-bit words: deterministic across runs and
 /// machines, unlike std::hash. A sink of StructureEncoding.h.
 struct Hasher {
@@ -56,24 +69,34 @@ uint64_t Function::position(ValueId v) const {
   return (uint64_t(info.defNode) << 16) | uint64_t(info.index);
 }
 
+template <class Sink> void Function::encodeStructure(Sink &sink) const {
+  sink.word(params_.size());
+  for (ValueId p : params_)
+    encodeType(sink, type(p));
+  for (const Node &n : nodes_) {
+    sink.word(uint64_t(n.op));
+    sink.word(n.operands.size());
+    for (ValueId v : n.operands)
+      sink.word(position(v));
+    encodeAttrs(sink, n.attrs);
+    for (ValueId r : n.results)
+      encodeType(sink, type(r));
+  }
+  sink.word(results_.size());
+  for (ValueId r : results_)
+    sink.word(position(r));
+}
+
 uint64_t Function::structuralHash() const {
   Hasher h;
-  h.word(params_.size());
-  for (ValueId p : params_)
-    encodeType(h, type(p));
-  for (const Node &n : nodes_) {
-    h.word(uint64_t(n.op));
-    h.word(n.operands.size());
-    for (ValueId v : n.operands)
-      h.word(position(v));
-    encodeAttrs(h, n.attrs);
-    for (ValueId r : n.results)
-      encodeType(h, type(r));
-  }
-  h.word(results_.size());
-  for (ValueId r : results_)
-    h.word(position(r));
+  encodeStructure(h);
   return h.h;
+}
+
+std::string Function::structuralKey() const {
+  KeyWriter w;
+  encodeStructure(w);
+  return std::move(w.out);
 }
 
 const Function *Module::find(std::string_view name) const {

@@ -1,11 +1,12 @@
 //===- Jit.cpp - LLJIT, kernel caches and the public JIT API --------------===//
 //
 // compile() looks a kernel up in three places, cheapest first: the kernels
-// already loaded in this process (by body hash + name), the on-disk object
-// cache (by a hash of body, symbol, host CPU, kiln and LLVM versions: no IR
-// is built on a hit), and finally LLVM: emit IR in a fresh LLVMContext,
-// verify, optimise at -O3 for the host, compile to an object, store it on
-// disk, and link it into the LLJIT.
+// already loaded in this process (by the body's exact structure + name), the
+// on-disk object cache (by that structure, the symbol, host CPU, kiln and
+// LLVM versions, compared byte for byte: no IR is built on a hit), and
+// finally LLVM: emit IR in a fresh LLVMContext, verify, optimise at -O3 for
+// the host, compile to an object, store it on disk, and link it into the
+// LLJIT. Hashes only name symbols and files; they never decide a hit.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/runtime/Jit.h"
@@ -91,8 +92,11 @@ struct Jit::Impl {
   enum class Emit { LLVM, Assembly, Object };
   /// The kernel's optimised IR, assembly or object, bypassing the caches.
   std::string emit(const Function &body, const std::string &name, Emit what);
-  std::string uniqueSymbol(const std::pair<uint64_t, std::string> &key);
-  uint64_t diskKey(uint64_t hash, const std::string &symbol) const;
+  /// A kernel in memory: the body's structuralKey() and its name.
+  using KernelKey = std::pair<std::string, std::string>;
+  std::string uniqueSymbol(const KernelKey &key, uint64_t hash);
+  /// Everything that decides a kernel's object code, for the disk cache.
+  std::string diskIdentity(const KernelKey &key, const std::string &symbol) const;
 
   jit::HostTarget host;
   std::unique_ptr<llvm::TargetMachine> tm;
@@ -101,9 +105,9 @@ struct Jit::Impl {
 
   /// Guards everything below and the TargetMachine, which is not reentrant.
   std::mutex mu;
-  std::map<std::pair<uint64_t, std::string>, LoopKernel> kernels;
+  std::map<KernelKey, LoopKernel> kernels;
   /// Which kernel owns each symbol, to keep symbols unique if short hashes collide.
-  std::map<std::string, std::pair<uint64_t, std::string>> symbols;
+  std::map<std::string, KernelKey> symbols;
   JitStats stats;
 };
 
@@ -161,8 +165,8 @@ std::string Jit::Impl::emit(const Function &body, const std::string &name, Emit 
   return text;
 }
 
-std::string Jit::Impl::uniqueSymbol(const std::pair<uint64_t, std::string> &key) {
-  std::string base = symbolFor(key.second, key.first), symbol = base;
+std::string Jit::Impl::uniqueSymbol(const KernelKey &key, uint64_t hash) {
+  std::string base = symbolFor(key.second, hash), symbol = base;
   for (int i = 2;; ++i) {
     auto it = symbols.find(symbol);
     if (it == symbols.end() || it->second == key)
@@ -171,44 +175,44 @@ std::string Jit::Impl::uniqueSymbol(const std::pair<uint64_t, std::string> &key)
   }
 }
 
-uint64_t Jit::Impl::diskKey(uint64_t hash, const std::string &symbol) const {
-  std::string id = fmt::format("body {:016x}|symbol {}|{}|{}|{}|kiln {}|llvm {}|codegen {}|mvec {}",
-                               hash, symbol, host.triple, host.cpu, host.features, KILN_VERSION,
-                               LLVM_VERSION_STRING, kCodegenRevision, host.vectorMath);
-  return llvm::xxh3_64bits(llvm::StringRef(id));
+std::string Jit::Impl::diskIdentity(const KernelKey &key, const std::string &symbol) const {
+  return fmt::format("symbol {}|{}|{}|{}|kiln {}|llvm {}|codegen {}|mvec {}|body ", symbol,
+                     host.triple, host.cpu, host.features, KILN_VERSION, LLVM_VERSION_STRING,
+                     kCodegenRevision, host.vectorMath) +
+         key.first;
 }
 
 LoopKernel Jit::Impl::compile(const Function &body, const std::string &name) {
   checkKernelBody(body);
-  std::pair<uint64_t, std::string> key{body.structuralHash(), name};
+  KernelKey key{body.structuralKey(), name};
   std::lock_guard lock(mu);
   if (auto it = kernels.find(key); it != kernels.end()) {
     ++stats.memoryHits;
     return it->second;
   }
   jit::IterationSpace space = jit::analyzeIterationSpace(body);
-  LoopKernel kernel{nullptr, uniqueSymbol(key), jit::launchRows(space), space.cols};
+  LoopKernel kernel{nullptr, uniqueSymbol(key, body.structuralHash()), jit::launchRows(space),
+                    space.cols};
   if (space.reduction && space.reduction->acrossRows)
     kernel.scratchBytes = space.reduction->outputs * int64_t(sizeof(double));
-  uint64_t objectKey = diskKey(key.first, kernel.name);
+  std::string identity = diskIdentity(key, kernel.name);
 
-  if (auto cached = disk.load(objectKey)) {
+  if (auto cached = disk.load(identity)) {
     llvm::Expected<KernelFn> fn = link(std::move(cached), kernel.name);
     if (fn) {
       kernel.fn = *fn;
       ++stats.diskHits;
     } else { // intact on disk but unusable: forget it and rebuild
       llvm::consumeError(fn.takeError());
-      disk.remove(objectKey);
+      disk.remove(identity);
     }
   }
   if (!kernel.fn) {
     llvm::LLVMContext ctx; // one context per compilation
     std::unique_ptr<llvm::Module> m = buildModule(ctx, body, space, kernel.name);
-    m->setModuleIdentifier(jit::DiskObjectCache::moduleIdentifier(objectKey));
-    // SimpleCompiler stores the object through the llvm::ObjectCache interface.
-    llvm::orc::SimpleCompiler compiler(*tm, &disk);
+    llvm::orc::SimpleCompiler compiler(*tm);
     auto object = orThrow(compiler(*m), "cannot compile kernel " + kernel.name);
+    disk.store(identity, object->getBuffer());
     kernel.fn = orThrow(link(std::move(object), kernel.name), "cannot link kernel " + kernel.name);
     ++stats.compiled;
   }

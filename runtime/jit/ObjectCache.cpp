@@ -1,7 +1,6 @@
 //===- ObjectCache.cpp - Compiled kernels on disk -------------------------===//
 #include "ObjectCache.h"
 
-#include <llvm/IR/Module.h>
 #include <llvm/Support/Endian.h>
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/FormatVariadic.h>
@@ -9,18 +8,24 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Support/xxhash.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace kiln::runtime::jit {
 
 namespace {
 
-constexpr char kMagic[8] = {'K', 'I', 'L', 'N', 'O', 'B', 'J', '1'};
-/// magic, key, object size, checksum of the object: four 64-bit words.
+constexpr char kMagic[8] = {'K', 'I', 'L', 'N', 'O', 'B', 'J', '2'};
+/// magic, identity size, object size, checksum of the object: four 64-bit words.
 constexpr size_t kHeaderSize = 32;
-constexpr llvm::StringLiteral kModulePrefix = "kiln-kernel-";
+/// Larger entries are not kernels of kiln's (they are a few KB): a miss.
+constexpr uint64_t kMaxEntryBytes = uint64_t(64) << 20;
 
 uint64_t checksum(llvm::StringRef bytes) {
   return llvm::xxh3_64bits(
@@ -40,13 +45,30 @@ std::string fromEnvOrOption(const std::string &option) {
   return "";
 }
 
-/// The key of a module named by DiskObjectCache::moduleIdentifier, if it is one.
-std::optional<uint64_t> keyOf(const llvm::Module *m) {
-  llvm::StringRef id = m->getModuleIdentifier();
-  uint64_t key;
-  if (!id.consume_front(kModulePrefix) || id.getAsInteger(16, key))
+/// The whole file at `path` if it is a regular file (not a FIFO, device or
+/// symbolic link) of at most kMaxEntryBytes; opened without blocking.
+std::optional<std::string> readEntry(const std::string &path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
     return std::nullopt;
-  return key;
+  struct stat st {};
+  std::optional<std::string> bytes;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && uint64_t(st.st_size) <= kMaxEntryBytes) {
+    bytes.emplace(size_t(st.st_size), '\0');
+    size_t done = 0;
+    while (done < bytes->size()) {
+      ssize_t n = ::read(fd, bytes->data() + done, bytes->size() - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      done += size_t(n);
+    }
+    if (done != bytes->size())
+      bytes.reset();
+  }
+  ::close(fd);
+  return bytes;
 }
 
 } // namespace
@@ -61,39 +83,37 @@ DiskObjectCache::DiskObjectCache(std::string dir) : dir_(std::move(dir)) {
     dir_.clear(); // unusable: run without a disk cache
 }
 
-std::string DiskObjectCache::path(uint64_t key) const {
+std::string DiskObjectCache::path(const std::string &identity) const {
   llvm::SmallString<256> p(dir_);
-  llvm::sys::path::append(p, llvm::formatv("{0:x-16}.kobj", key).str());
+  llvm::sys::path::append(p, llvm::formatv("{0:x-16}.kobj", checksum(identity)).str());
   return std::string(p.str());
 }
 
-std::string DiskObjectCache::moduleIdentifier(uint64_t key) {
-  return (kModulePrefix + llvm::formatv("{0:x-16}", key).str()).str();
-}
-
-std::unique_ptr<llvm::MemoryBuffer> DiskObjectCache::load(uint64_t key) const {
+std::unique_ptr<llvm::MemoryBuffer> DiskObjectCache::load(const std::string &identity) const {
   if (!enabled())
     return nullptr;
-  auto file = llvm::MemoryBuffer::getFile(path(key), /*IsText=*/false,
-                                          /*RequiresNullTerminator=*/false);
+  std::optional<std::string> file = readEntry(path(identity));
   if (!file)
     return nullptr;
-  llvm::StringRef bytes = (*file)->getBuffer();
+  llvm::StringRef bytes = *file;
   if (bytes.size() < kHeaderSize || !bytes.starts_with(llvm::StringRef(kMagic, 8)))
     return nullptr;
   using llvm::support::endian::read64le;
-  llvm::StringRef object = bytes.drop_front(kHeaderSize);
-  if (read64le(bytes.data() + 8) != key || read64le(bytes.data() + 16) != object.size() ||
-      read64le(bytes.data() + 24) != checksum(object))
+  uint64_t identitySize = read64le(bytes.data() + 8), objectSize = read64le(bytes.data() + 16);
+  llvm::StringRef rest = bytes.drop_front(kHeaderSize);
+  if (identitySize != identity.size() || rest.size() != identitySize + objectSize ||
+      rest.take_front(identitySize) != identity)
     return nullptr;
-  // A copy, because the object must outlive the mapped file's buffer.
-  return llvm::MemoryBuffer::getMemBufferCopy(object, path(key));
+  llvm::StringRef object = rest.drop_front(identitySize);
+  if (read64le(bytes.data() + 24) != checksum(object))
+    return nullptr;
+  return llvm::MemoryBuffer::getMemBufferCopy(object, path(identity));
 }
 
-void DiskObjectCache::store(uint64_t key, llvm::StringRef object) const {
+void DiskObjectCache::store(const std::string &identity, llvm::StringRef object) const {
   if (!enabled())
     return;
-  std::string final = path(key);
+  std::string final = path(identity);
   int fd;
   llvm::SmallString<256> temp;
   if (llvm::sys::fs::createUniqueFile(final + ".tmp-%%%%%%%%", fd, temp))
@@ -103,11 +123,11 @@ void DiskObjectCache::store(uint64_t key, llvm::StringRef object) const {
     char header[kHeaderSize];
     std::memcpy(header, kMagic, 8);
     using llvm::support::endian::write64le;
-    write64le(header + 8, key);
+    write64le(header + 8, identity.size());
     write64le(header + 16, object.size());
     write64le(header + 24, checksum(object));
     os.write(header, kHeaderSize);
-    os << object;
+    os << identity << object;
     os.close();
     if (os.has_error()) {
       os.clear_error();
@@ -115,23 +135,14 @@ void DiskObjectCache::store(uint64_t key, llvm::StringRef object) const {
       return;
     }
   }
+  // rename() replaces whatever has the name, even a FIFO planted there.
   if (llvm::sys::fs::rename(temp, final))
     llvm::sys::fs::remove(temp);
 }
 
-void DiskObjectCache::remove(uint64_t key) const {
+void DiskObjectCache::remove(const std::string &identity) const {
   if (enabled())
-    llvm::sys::fs::remove(path(key));
-}
-
-void DiskObjectCache::notifyObjectCompiled(const llvm::Module *m, llvm::MemoryBufferRef object) {
-  if (auto key = keyOf(m))
-    store(*key, object.getBuffer());
-}
-
-std::unique_ptr<llvm::MemoryBuffer> DiskObjectCache::getObject(const llvm::Module *m) {
-  auto key = keyOf(m);
-  return key ? load(*key) : nullptr;
+    llvm::sys::fs::remove(path(identity));
 }
 
 } // namespace kiln::runtime::jit

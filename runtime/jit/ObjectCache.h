@@ -1,16 +1,19 @@
 //===- ObjectCache.h - Compiled kernels on disk (internal) ------*- C++ -*-===//
 //
-// Objects are stored under a 64-bit key (a hash of the kernel body, symbol,
-// host CPU and features, kiln and LLVM versions) as <dir>/<key>.kobj: a small
-// header with the key, size and a checksum of the object bytes, then the
-// ELF object. Files are written to a temporary name and renamed, so readers
-// never see half a file; a damaged entry fails its checks, reads as a miss,
-// and is overwritten by the next compilation.
+// An object is stored under its identity: the exact structure of the kernel
+// body, its symbol, the host CPU and features, kiln's and LLVM's versions.
+// The file <dir>/<hash of the identity>.kobj holds a header (magic, sizes, a
+// checksum of the object), the whole identity, then the ELF object; a load
+// compares the identity byte for byte, so that two bodies whose hashes
+// collide can never share an object. Files are written to a temporary name
+// and renamed, so readers never see half a file. Anything else in the
+// directory under that name (damaged, another identity, a FIFO, a device, a
+// symbolic link, an oversized file) reads as a miss without blocking, and is
+// replaced by the next compilation.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
 
-#include <llvm/ExecutionEngine/ObjectCache.h>
 #include <llvm/Support/MemoryBuffer.h>
 
 #include <cstdint>
@@ -23,7 +26,7 @@ namespace kiln::runtime::jit {
 /// $HOME/.cache/kiln; "" when disabled ("off", or no HOME).
 std::string resolveCacheDir(const std::string &option);
 
-class DiskObjectCache final : public llvm::ObjectCache {
+class DiskObjectCache {
 public:
   /// Caches in `dir`, created if needed; "" disables the cache, as does a
   /// directory that cannot be created.
@@ -31,23 +34,17 @@ public:
 
   bool enabled() const { return !dir_.empty(); }
   const std::string &dir() const { return dir_; }
-  std::string path(uint64_t key) const;
+  /// The file that holds (or would hold) the object of `identity`.
+  std::string path(const std::string &identity) const;
 
-  /// The object stored under `key`, or null when absent or damaged.
-  std::unique_ptr<llvm::MemoryBuffer> load(uint64_t key) const;
-  /// Stores `object` under `key`; failures (disk full, permissions) are
+  /// The object stored for exactly `identity`, or null when absent, damaged,
+  /// stored for another identity, or not a regular file of sane size.
+  std::unique_ptr<llvm::MemoryBuffer> load(const std::string &identity) const;
+  /// Stores `object` for `identity`; failures (disk full, permissions) are
   /// ignored: the cache is an optimisation.
-  void store(uint64_t key, llvm::StringRef object) const;
-  /// Deletes the entry of `key`, e.g. one that passed its checks but did not link.
-  void remove(uint64_t key) const;
-
-  /// The module identifier that makes the llvm::ObjectCache interface file
-  /// a module's object under `key`.
-  static std::string moduleIdentifier(uint64_t key);
-
-  // llvm::ObjectCache, for the compilers of ORC: keyed by module identifier.
-  void notifyObjectCompiled(const llvm::Module *m, llvm::MemoryBufferRef object) override;
-  std::unique_ptr<llvm::MemoryBuffer> getObject(const llvm::Module *m) override;
+  void store(const std::string &identity, llvm::StringRef object) const;
+  /// Deletes the entry of `identity`, e.g. one that passed its checks but did not link.
+  void remove(const std::string &identity) const;
 
 private:
   std::string dir_;

@@ -10,7 +10,11 @@
 
 #include "kiln/ir/Builder.h"
 
+#include <filesystem>
 #include <fstream>
+#include <functional>
+
+#include <sys/stat.h>
 #include <thread>
 
 using namespace kiln;
@@ -321,6 +325,85 @@ TEST(JitCache, TheDirectoryComesFromOptionsThenKilnCacheDirAndOffDisablesIt) {
   EXPECT_EQ(off.stats().compiled, 1);
   EXPECT_FALSE(std::filesystem::exists("off"));
   ::setenv("KILN_CACHE_DIR", saved.c_str(), 1);
+}
+
+/// tanh(x * c) with an f64 constant c: bodies that differ in one constant.
+Function scaledTanh(double c) {
+  Function f("scaled_tanh");
+  Builder b(f);
+  ValueId x = b.param("x", {DType::F64, Shape{4}});
+  f.setResults({b.create(OpKind::Tanh, {b.mul(x, b.scalar(c, DType::F64))})});
+  return f;
+}
+
+std::vector<HostTensor> ramp() {
+  HostTensor x(TensorType{DType::F64, Shape{4}});
+  for (int64_t i = 0; i < 4; ++i)
+    x.set(i, 1e-170 * double(i + 1));
+  return {x};
+}
+
+TEST(JitCache, BodiesWhoseHashesCollideGetTheirOwnKernels) {
+  // Two constants for which the bodies' 64-bit structural hashes collide
+  // (found by a search). A hash never decides a hit, in memory or on disk.
+  Function a = scaledTanh(-6.594479153257853e+167), b = scaledTanh(-4.5243010674950863e+178);
+  EXPECT_EQ(a.structuralHash(), b.structuralHash()) << "the collision this test is about";
+  EXPECT_NE(a.structuralKey(), b.structuralKey());
+  std::vector<HostTensor> in = ramp();
+
+  TempDir dirA, dirB;
+  {
+    Jit jit(JitOptions{dirA.path()}); // one process
+    LoopKernel ka = jit.compile(a, "k"), kb = jit.compile(b, "k");
+    EXPECT_EQ(jit.stats().compiled, 2);
+    EXPECT_EQ(jit.stats().memoryHits, 0);
+    EXPECT_TRUE(jittest::matchesInterpreter(a, in, jittest::runKernel(ka, a, in)));
+    EXPECT_TRUE(jittest::matchesInterpreter(b, in, jittest::runKernel(kb, b, in)));
+  }
+  // On disk: a's object planted where b's would be is not loaded for b.
+  TempDir dirC;
+  Jit(JitOptions{dirB.path()}).compile(b, "k");
+  Jit(JitOptions{dirC.path()}).compile(a, "k");
+  std::filesystem::copy_file(onlyCacheFile(dirC.path()), onlyCacheFile(dirB.path()),
+                             std::filesystem::copy_options::overwrite_existing);
+  Jit warm(JitOptions{dirB.path()});
+  LoopKernel kb = warm.compile(b, "k");
+  EXPECT_EQ(warm.stats().diskHits, 0);
+  EXPECT_EQ(warm.stats().compiled, 1);
+  EXPECT_TRUE(jittest::matchesInterpreter(b, in, jittest::runKernel(kb, b, in)));
+}
+
+TEST(JitCache, PlantedEntriesAreMissesNotHangs) {
+  TempDir dir;
+  Function f = chainKernel(1037);
+  Jit(JitOptions{dir.path()}).compile(f, "chain");
+  std::string path = onlyCacheFile(dir.path());
+  ASSERT_FALSE(path.empty());
+  const std::pair<const char *, std::function<void()>> plants[] = {
+      {"a FIFO", [&] { ASSERT_EQ(::mkfifo(path.c_str(), 0644), 0); }},
+      {"a link to /dev/zero", [&] { std::filesystem::create_symlink("/dev/zero", path); }},
+      {"a 100 MB file",
+       [&] {
+         std::ofstream(path, std::ios::binary) << "KILNOBJ2";
+         std::filesystem::resize_file(path, 100 << 20);
+       }},
+  };
+  for (const auto &[what, plant] : plants) {
+    std::filesystem::remove(path);
+    plant();
+    Jit jit(JitOptions{dir.path()});
+    LoopKernel k = jit.compile(f, "chain");
+    EXPECT_EQ(jit.stats().diskHits, 0) << what;
+    EXPECT_EQ(jit.stats().compiled, 1) << what;
+    std::mt19937 rng(4);
+    std::vector<HostTensor> in = {jittest::randomTensor(f.type(f.params()[0]), rng),
+                                  jittest::randomTensor(f.type(f.params()[1]), rng)};
+    EXPECT_TRUE(jittest::matchesInterpreter(f, in, jittest::runKernel(k, f, in))) << what;
+    EXPECT_TRUE(std::filesystem::is_regular_file(std::filesystem::symlink_status(path))) << what;
+    Jit warm(JitOptions{dir.path()}); // the planted entry was replaced by a good one
+    warm.compile(f, "chain");
+    EXPECT_EQ(warm.stats().diskHits, 1) << what;
+  }
 }
 
 } // namespace

@@ -95,10 +95,15 @@ public:
 
   /// Deterministic structural hash: ops, attributes, types and the shape of
   /// the dataflow; independent of value names, the function name and locations.
+  /// 64 bits: equal hashes do not mean equal structures (compare keys).
   uint64_t structuralHash() const;
+  /// The exact bytes that structuralHash() hashes: two functions have the
+  /// same key exactly when they have the same structure. For caches.
+  std::string structuralKey() const;
 
 private:
   uint64_t position(ValueId v) const;
+  template <class Sink> void encodeStructure(Sink &sink) const;
 
   std::string name_;
   std::vector<ValueInfo> values_;
