@@ -1,8 +1,8 @@
 //===- Evaluate.cpp - Reference evaluation of one node --------------------===//
 //
 // Elementwise ops have no hand-written reference kernel: their scalar
-// expression is evaluated here in double, element by element, with numpy
-// broadcasting. Other ops run their EvalFn.
+// expression is evaluated here element by element, with numpy broadcasting:
+// floats in double, integers in int64 (exactly). Other ops run their EvalFn.
 //
 //===----------------------------------------------------------------------===//
 #include "OpHelpers.h"
@@ -12,42 +12,96 @@
 namespace kiln::ir {
 namespace {
 
-/// Evaluates scalar expressions on numbers. Results are exact in double and
-/// rounded to the result dtype when stored.
+/// An integer or bool scalar: exact bits, and the same value as a double.
+SV integer(DType t, __int128 v) {
+  int64_t bits = saturateInt(t, v);
+  return {t, double(bits), bits};
+}
+SV floating(DType t, double v) { return {t, v}; }
+bool isInt(const SV &v) { return !isFloat(v.dtype); }
+
+/// Evaluates scalar expressions on numbers: floats in double (rounded to the
+/// result dtype when stored), integers exactly with the JIT's saturating
+/// semantics (runtime/jit/LlvmScalarBuilder.cpp), never through a double.
 class NumberScalarBuilder final : public ScalarBuilder {
 public:
-  SV constant(double v, DType t) override { return {t, v}; }
-  SV add(SV a, SV b) override { return {a.dtype, a.num + b.num}; }
-  SV sub(SV a, SV b) override { return {a.dtype, a.num - b.num}; }
-  SV mul(SV a, SV b) override { return {a.dtype, a.num * b.num}; }
+  SV constant(double v, DType t) override {
+    return isFloat(t) ? floating(t, v) : integer(t, convertToInt(t, v));
+  }
+  SV add(SV a, SV b) override {
+    return isInt(a) ? integer(a.dtype, __int128(a.bits) + b.bits)
+                    : floating(a.dtype, a.num + b.num);
+  }
+  SV sub(SV a, SV b) override {
+    return isInt(a) ? integer(a.dtype, __int128(a.bits) - b.bits)
+                    : floating(a.dtype, a.num - b.num);
+  }
+  SV mul(SV a, SV b) override {
+    return isInt(a) ? integer(a.dtype, __int128(a.bits) * b.bits)
+                    : floating(a.dtype, a.num * b.num);
+  }
   SV div(SV a, SV b) override {
-    if (isFloat(a.dtype))
-      return {a.dtype, a.num / b.num};
-    // Integer division truncates; dividing by zero gives 0 rather than a trap.
-    return {a.dtype, b.num == 0 ? 0 : std::trunc(a.num / b.num)};
+    if (!isInt(a))
+      return floating(a.dtype, a.num / b.num);
+    // Integer division truncates; dividing by zero gives 0 rather than a trap,
+    // INT64_MIN / -1 saturates.
+    return integer(a.dtype, b.bits == 0 ? 0 : __int128(a.bits) / b.bits);
   }
-  SV neg(SV a) override { return {a.dtype, -a.num}; }
-  SV max(SV a, SV b) override { return {a.dtype, std::isnan(a.num) || a.num >= b.num ? a.num : b.num}; }
-  SV min(SV a, SV b) override { return {a.dtype, std::isnan(a.num) || a.num <= b.num ? a.num : b.num}; }
-  SV exp(SV a) override { return {a.dtype, std::exp(a.num)}; }
-  SV log(SV a) override { return {a.dtype, std::log(a.num)}; }
-  SV sqrt(SV a) override { return {a.dtype, std::sqrt(a.num)}; }
-  SV tanh(SV a) override { return {a.dtype, std::tanh(a.num)}; }
-  SV pow(SV a, double p) override { return {a.dtype, std::pow(a.num, p)}; }
+  SV neg(SV a) override {
+    return isInt(a) ? integer(a.dtype, -__int128(a.bits)) : floating(a.dtype, -a.num);
+  }
+  SV max(SV a, SV b) override {
+    if (isInt(a))
+      return a.bits >= b.bits ? a : b;
+    return floating(a.dtype, std::isnan(a.num) || a.num >= b.num ? a.num : b.num);
+  }
+  SV min(SV a, SV b) override {
+    if (isInt(a))
+      return a.bits <= b.bits ? a : b;
+    return floating(a.dtype, std::isnan(a.num) || a.num <= b.num ? a.num : b.num);
+  }
+  SV exp(SV a) override { return math(a, std::exp(a.num)); }
+  SV log(SV a) override { return math(a, std::log(a.num)); }
+  SV sqrt(SV a) override { return math(a, std::sqrt(a.num)); }
+  SV tanh(SV a) override { return math(a, std::tanh(a.num)); }
+  SV pow(SV a, double p) override { return math(a, std::pow(a.num, p)); }
   SV cmp(Cmp c, SV a, SV b) override {
-    bool r = false;
-    switch (c) {
-    case Cmp::Eq: r = a.num == b.num; break;
-    case Cmp::Ne: r = a.num != b.num; break;
-    case Cmp::Lt: r = a.num < b.num; break;
-    case Cmp::Le: r = a.num <= b.num; break;
-    case Cmp::Gt: r = a.num > b.num; break;
-    case Cmp::Ge: r = a.num >= b.num; break;
-    }
-    return {DType::Bool, r ? 1.0 : 0.0};
+    bool r = isInt(a) ? compare(c, a.bits, b.bits) : compare(c, a.num, b.num);
+    return integer(DType::Bool, r ? 1 : 0);
   }
-  SV select(SV c, SV a, SV b) override { return c.num != 0 ? a : b; }
-  SV cast(SV a, DType to) override { return {to, convertTo(to, a.num)}; }
+  SV select(SV c, SV a, SV b) override { return c.bits != 0 ? a : b; }
+  SV cast(SV a, DType to) override {
+    if (isFloat(to)) {
+      if (!isInt(a))
+        return floating(to, to == DType::F32 ? double(float(a.num)) : a.num);
+      return floating(to, to == DType::F32 ? double(float(a.bits)) : double(a.bits));
+    }
+    return isInt(a) ? integer(to, a.bits) : integer(to, convertToInt(to, a.num));
+  }
+
+private:
+  /// A transcendental function: defined on floats; on integers (no op
+  /// allows it today) the result converted like a cast.
+  static SV math(SV a, double v) {
+    return isInt(a) ? integer(a.dtype, convertToInt(a.dtype, v)) : floating(a.dtype, v);
+  }
+  template <class T> static bool compare(Cmp c, T a, T b) {
+    switch (c) {
+    case Cmp::Eq:
+      return a == b;
+    case Cmp::Ne:
+      return a != b;
+    case Cmp::Lt:
+      return a < b;
+    case Cmp::Le:
+      return a <= b;
+    case Cmp::Gt:
+      return a > b;
+    case Cmp::Ge:
+      return a >= b;
+    }
+    return false;
+  }
 };
 
 void evalElementwise(const Node &node, std::span<const HostTensor *const> operands,
@@ -59,16 +113,23 @@ void evalElementwise(const Node &node, std::span<const HostTensor *const> operan
   NumberScalarBuilder b;
   std::vector<SV> args(operands.size());
   for (int64_t i = 0; i < result.numel(); ++i) {
-    for (size_t k = 0; k < operands.size(); ++k)
-      args[k] = SV{operands[k]->dtype(), operands[k]->get(index[k](i))};
-    result.set(i, def.scalar(b, args, node.attrs, result.dtype()).num);
+    for (size_t k = 0; k < operands.size(); ++k) {
+      const HostTensor &t = *operands[k];
+      int64_t at = index[k](i);
+      args[k] =
+          isFloat(t.dtype()) ? floating(t.dtype(), t.get(at)) : integer(t.dtype(), t.getInt(at));
+    }
+    SV r = def.scalar(b, args, node.attrs, result.dtype());
+    if (isFloat(r.dtype))
+      result.set(i, r.num);
+    else
+      result.setInt(i, r.bits);
   }
 }
 
 } // namespace
 
-void evalNode(const Node &node, std::span<const HostTensor *const> operands,
-              HostTensor &result) {
+void evalNode(const Node &node, std::span<const HostTensor *const> operands, HostTensor &result) {
   const OpDef &def = opDef(node.op);
   check(!node.body, "evalNode: a fused node is evaluated through its body");
   if (def.eval)

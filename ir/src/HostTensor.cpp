@@ -101,6 +101,50 @@ double convertTo(DType t, double v) {
   return v;
 }
 
+int64_t convertToInt(DType t, double v) {
+  switch (t) {
+  case DType::I64: return saturatingCast<int64_t>(v);
+  case DType::U8: return saturatingCast<uint8_t>(v);
+  case DType::Bool: return v != 0 ? 1 : 0;
+  case DType::F32:
+  case DType::F64: break;
+  }
+  return saturatingCast<int64_t>(v);
+}
+
+int64_t saturateInt(DType t, __int128 v) {
+  constexpr int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
+  switch (t) {
+  case DType::U8: return v < 0 ? 0 : v > 255 ? 255 : int64_t(v);
+  case DType::Bool: return v != 0 ? 1 : 0;
+  case DType::I64:
+  case DType::F32:
+  case DType::F64: break;
+  }
+  return v < lo ? lo : v > hi ? hi : int64_t(v);
+}
+
+int64_t HostTensor::getInt(int64_t i) const {
+  switch (type_.dtype) {
+  case DType::I64: return data<int64_t>()[i];
+  case DType::U8: return data<uint8_t>()[i];
+  case DType::Bool: return data<uint8_t>()[i] ? 1 : 0;
+  case DType::F32:
+  case DType::F64: break;
+  }
+  return convertToInt(DType::I64, get(i));
+}
+
+void HostTensor::setInt(int64_t i, int64_t v) {
+  switch (type_.dtype) {
+  case DType::F32: data<float>()[i] = float(v); break; // one rounding, as sitofp
+  case DType::F64: data<double>()[i] = double(v); break;
+  case DType::I64: data<int64_t>()[i] = v; break;
+  case DType::U8: data<uint8_t>()[i] = uint8_t(saturateInt(DType::U8, v)); break;
+  case DType::Bool: data<uint8_t>()[i] = v != 0 ? 1 : 0; break;
+  }
+}
+
 void HostTensor::set(int64_t i, double v) {
   switch (type_.dtype) {
   case DType::F32: data<float>()[i] = float(v); break;

@@ -25,7 +25,7 @@ class LlvmScalarBuilder final : public ir::ScalarBuilder {
 public:
   explicit LlvmScalarBuilder(llvm::IRBuilder<> &b) : b_(b) {}
 
-  static ir::SV wrap(llvm::Value *v, ir::DType t) { return {t, 0, v}; }
+  static ir::SV wrap(llvm::Value *v, ir::DType t) { return {.dtype = t, .handle = v}; }
   static llvm::Value *unwrap(ir::SV v) { return static_cast<llvm::Value *>(v.handle); }
 
   /// Loads one element of dtype `t` from `ptr` as a register value.

@@ -24,6 +24,11 @@ int64_t maxTensorBytes();
 /// rounded to float for f32, truncated and saturated for integers (NaN -> 0),
 /// 0 or 1 for bool.
 double convertTo(DType t, double v);
+/// `v` converted to the integer or bool dtype `t` as convertTo does, exactly.
+int64_t convertToInt(DType t, double v);
+/// The integer `v` as the integer or bool dtype `t` holds it: saturated to
+/// [0, 255] for u8, v != 0 for bool (the JIT's integer semantics).
+int64_t saturateInt(DType t, __int128 v);
 
 class HostTensor {
 public:
@@ -50,6 +55,12 @@ public:
   /// Stores v converted to the element type (rounding to f32, truncating to ints,
   /// bool = v != 0).
   void set(int64_t i, double v);
+  /// Element i of an integer or bool tensor, exactly (get() rounds i64 past
+  /// 2^53); of a float tensor, convertToInt(I64, get(i)).
+  int64_t getInt(int64_t i) const;
+  /// Stores the integer v: exactly for i64, saturated for u8, v != 0 for
+  /// bool, rounded once for floats.
+  void setInt(int64_t i, int64_t v);
 
   HostTensor clone() const;
   /// Same storage, new shape with the same element count.

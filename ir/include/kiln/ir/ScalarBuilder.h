@@ -10,15 +10,18 @@
 
 #include "kiln/ir/DType.h"
 
+#include <cstdint>
 #include <span>
 
 namespace kiln::ir {
 
-/// An opaque scalar: the evaluator that made it decides which field it uses
-/// (a number for the interpreter, an llvm::Value* for the JIT).
+/// An opaque scalar: the evaluator that made it decides which fields it uses
+/// (for the interpreter a double for floats and an exact int64 for integers
+/// and bool, which double cannot hold past 2^53; an llvm::Value* for the JIT).
 struct SV {
   DType dtype = DType::F32;
   double num = 0;
+  int64_t bits = 0;
   void *handle = nullptr;
 };
 
