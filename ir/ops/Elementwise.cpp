@@ -22,6 +22,12 @@ TensorType inferArith(const InferContext &cx) {
   return {cx.operands[0].dtype, broadcastAll(cx)};
 }
 
+TensorType inferArithFloat(const InferContext &cx) {
+  requireSameDType(cx, 0, 1);
+  requireFloat(cx, 0);
+  return {cx.operands[0].dtype, broadcastAll(cx)};
+}
+
 TensorType inferCompare(const InferContext &cx) {
   requireSameDType(cx, 0, 1);
   return {DType::Bool, broadcastAll(cx)};
@@ -77,16 +83,25 @@ void gradDiv(GradContext &g) { // d(a/b) = da/b - (a/b) db/b
   if (g.wants(1))
     g.set(1, g.b.neg(g.b.div(g.b.mul(g.grad, g.result()), g.operand(1))));
 }
-/// max/min route the gradient to the winning operand; ties go to the first.
-void gradMinMax(GradContext &g, OpKind firstWins) {
-  ValueId mask = g.b.create(firstWins, {g.operand(0), g.operand(1)});
+/// max/min route the gradient to the winning operand, as PyTorch does: a tie
+/// gives each operand half, and where a NaN makes every comparison false both
+/// operands get all of it. `firstLoses` is the comparison under which the
+/// first operand loses (Lt for maximum, Gt for minimum).
+void gradMinMax(GradContext &g, OpKind firstLoses, OpKind secondLoses) {
+  ValueId a = g.operand(0), b = g.operand(1);
+  ValueId tie = g.b.create(OpKind::Eq, {a, b});
+  ValueId half = g.b.mul(g.grad, g.b.scalar(0.5, g.b.dtype(g.grad)));
+  auto share = [&](OpKind loses) {
+    ValueId lost = g.b.create(loses, {a, b});
+    return g.b.select(tie, half, g.b.select(lost, zeroLike(g), g.grad));
+  };
   if (g.wants(0))
-    g.set(0, g.b.select(mask, g.grad, zeroLike(g)));
+    g.set(0, share(firstLoses));
   if (g.wants(1))
-    g.set(1, g.b.select(mask, zeroLike(g), g.grad));
+    g.set(1, share(secondLoses));
 }
-void gradMaximum(GradContext &g) { gradMinMax(g, OpKind::Ge); }
-void gradMinimum(GradContext &g) { gradMinMax(g, OpKind::Le); }
+void gradMaximum(GradContext &g) { gradMinMax(g, OpKind::Lt, OpKind::Gt); }
+void gradMinimum(GradContext &g) { gradMinMax(g, OpKind::Gt, OpKind::Lt); }
 void gradNeg(GradContext &g) { g.set(0, g.b.neg(g.grad)); }
 void gradAbs(GradContext &g) { // sign(x) * grad, 0 at 0 as in PyTorch
   ValueId x = g.operand(0);
@@ -102,12 +117,16 @@ void gradSqrt(GradContext &g) { // 1 / (2 sqrt(x))
 }
 void gradPow(GradContext &g) { // p x^(p-1)
   double p = g.node.attrs.getFloat("exponent");
+  if (p == 0) { // a constant: 0 everywhere, even at x = 0 where 0 * x^-1 is NaN (as PyTorch)
+    g.set(0, g.b.broadcastTo(zeroLike(g), g.b.shape(g.operand(0))));
+    return;
+  }
   ValueId dp = g.b.mul(g.b.scalar(p, g.b.dtype(g.grad)), g.b.pow(g.operand(0), p - 1));
   g.set(0, g.b.mul(g.grad, dp));
 }
-void gradRelu(GradContext &g) {
-  ValueId positive = g.b.create(OpKind::Gt, {g.operand(0), zeroLike(g)});
-  g.set(0, g.b.select(positive, g.grad, zeroLike(g)));
+void gradRelu(GradContext &g) { // PyTorch's: 0 where x <= 0, else all (NaN passes it)
+  ValueId off = g.b.create(OpKind::Le, {g.operand(0), zeroLike(g)});
+  g.set(0, g.b.select(off, zeroLike(g), g.grad));
 }
 void gradSigmoid(GradContext &g) { // y (1 - y)
   ValueId y = g.result();
@@ -116,6 +135,22 @@ void gradSigmoid(GradContext &g) { // y (1 - y)
 void gradTanh(GradContext &g) { // 1 - y^2
   ValueId y = g.result();
   g.set(0, g.b.mul(g.grad, g.b.sub(oneLike(g), g.b.mul(y, y))));
+}
+/// PyTorch's rule, finite where p is 0 or 1 (the loss clamps its logs there):
+/// d/dp = (p - y) / max(p (1 - p), eps), d/dy = log(1 - p) - log(p).
+void gradBinaryCrossEntropy(GradContext &g) {
+  ValueId p = g.operand(0), y = g.operand(1);
+  DType t = g.b.dtype(g.grad);
+  ValueId one = g.b.scalar(1, t);
+  if (g.wants(0)) {
+    ValueId eps = g.b.scalar(double(1e-12f), t); // PyTorch's EPSILON is a float
+    ValueId spread = g.b.create(OpKind::Maximum, {g.b.mul(g.b.sub(one, p), p), eps});
+    g.set(0, g.b.div(g.b.mul(g.grad, g.b.sub(p, y)), spread));
+  }
+  if (g.wants(1)) {
+    ValueId log1mP = g.b.create(OpKind::Log, {g.b.sub(one, p)});
+    g.set(1, g.b.mul(g.grad, g.b.sub(log1mP, g.b.create(OpKind::Log, {p}))));
+  }
 }
 void gradCast(GradContext &g) {
   DType from = g.b.dtype(g.operand(0));
@@ -136,6 +171,14 @@ void gradSelect(GradContext &g) {
 
 SV sigmoid(SB &b, SV x) { // 1 / (1 + e^-x)
   return b.div(b.constantLike(1, x), b.add(b.constantLike(1, x), b.exp(b.neg(x))));
+}
+
+/// -(y log p + (1 - y) log(1 - p)) with each log clamped at -100, as
+/// PyTorch's binary_cross_entropy, so that p = 0 or 1 gives a finite loss.
+SV binaryCrossEntropy(SB &b, SV p, SV y) {
+  SV one = b.constantLike(1, p), floor = b.constantLike(-100, p);
+  SV logP = b.max(b.log(p), floor), log1mP = b.max(b.log(b.sub(one, p)), floor);
+  return b.neg(b.add(b.mul(y, logP), b.mul(b.sub(one, y), log1mP)));
 }
 
 template <SB::Cmp C> constexpr ScalarFn compare = KILN_SCALAR(b.cmp(C, x[0], x[1]));
@@ -187,6 +230,10 @@ constexpr OpDef kOps[] = {
      .summary = "1 / (1 + e^-x)"},
     {.kind = OpKind::Tanh, .name = "tanh", .arity = 1, .fusion = kElem, .infer = inferUnaryFloat,
      .scalar = KILN_SCALAR(b.tanh(x[0])), .grad = gradTanh, .summary = "hyperbolic tangent"},
+    {.kind = OpKind::BinaryCrossEntropy, .name = "binary_cross_entropy", .arity = 2,
+     .fusion = kBcast, .infer = inferArithFloat,
+     .scalar = KILN_SCALAR(binaryCrossEntropy(b, x[0], x[1])), .grad = gradBinaryCrossEntropy,
+     .summary = "-(y log p + (1-y) log(1-p)), logs clamped at -100 (PyTorch's BCE)"},
     {.kind = OpKind::Cast, .name = "cast", .arity = 1, .fusion = kElem, .infer = inferCast,
      .scalar = KILN_SCALAR(b.cast(x[0], to)), .grad = gradCast, .declaresResultType = true,
      .summary = "converts to the result dtype (float->int truncates, x->bool is x != 0)"},

@@ -28,6 +28,7 @@ namespace {
 enum class Domain {
   Any,      ///< [-2, 2], at least 0.1 away from 0 (kinks of relu, ties of max)
   Positive, ///< [0.5, 2] (log, sqrt, fractional powers)
+  Unit,     ///< [0.1, 0.9] (probabilities)
 };
 
 struct Sample {
@@ -52,6 +53,7 @@ std::map<std::string, std::vector<Sample>> samples() {
       {"sub", binary},
       {"mul", binary},
       {"div", {{{Shape{2, 3}, Shape{3}}, {}, {}, Domain::Positive}}},
+      {"binary_cross_entropy", {{{Shape{2, 3}, Shape{2, 3}}, {}, {}, Domain::Unit}}},
       {"maximum", binary},
       {"minimum", binary},
       {"neg", unary},
@@ -88,6 +90,8 @@ double draw(std::mt19937_64 &rng, Domain d) {
   std::uniform_real_distribution<double> u(0, 1);
   if (d == Domain::Positive)
     return 0.5 + 1.5 * u(rng);
+  if (d == Domain::Unit)
+    return 0.1 + 0.8 * u(rng);
   double v = 0.1 + 1.9 * u(rng);
   return u(rng) < 0.5 ? -v : v;
 }

@@ -24,7 +24,7 @@ namespace {
 const std::set<std::string_view> kCoveredOps = {
     "constant",   "add",    "sub",     "mul",       "div",          "maximum",    "minimum",
     "neg",        "abs",    "exp",     "log",       "sqrt",         "pow",        "relu",
-    "sigmoid",
+    "sigmoid",    "binary_cross_entropy",
     "tanh",       "cast",   "eq",      "ne",        "lt",           "le",         "gt",
     "ge",         "select", "reshape", "transpose", "broadcast_to", "reduce_sum", "reduce_mean",
     "reduce_max", "argmax", "matmul",  "softmax",   "log_softmax",  "one_hot",    "fused",
@@ -251,6 +251,16 @@ TEST(InterpretUnary, PowAcceptsAnIntegerExponentAttribute) {
 TEST(InterpretUnary, Relu) {
   EXPECT_TRUE(is(apply(OpKind::Relu, {tensor(f32({5}), {-1, 0, 2.5, -1e-3, 7})}), f32({5}),
                  {0, 0, 2.5, 0, 7}));
+}
+
+TEST(InterpretArith, BinaryCrossEntropyClampsItsLogsAtMinus100) {
+  // PyTorch 1.13, torch.nn.functional.binary_cross_entropy(p, y, reduction='none'):
+  // p = 1, y = 0 and p = 0, y = 1 are 100, not inf.
+  HostTensor p = tensor(f64({4}), {1, 0.5, 0, 0.3}), y = tensor(f64({4}), {0, 0.25, 1, 0.7});
+  HostTensor out = apply(OpKind::BinaryCrossEntropy, {p, y});
+  const double expected[] = {100, 0.6931471805599453, 100, -0.7 * std::log(0.3) - 0.3 * std::log(0.7)};
+  for (int i = 0; i < 4; ++i)
+    EXPECT_NEAR(out.get(i), expected[i], 1e-12) << i;
 }
 
 TEST(InterpretUnary, Sigmoid) {

@@ -39,12 +39,9 @@ Tensor MSELoss::operator()(const Tensor &input, const Tensor &target) const {
 
 Tensor BCELoss::operator()(const Tensor &input, const Tensor &target) const {
   checkSameType("BCELoss", input, target);
-  // PyTorch clamps each log at -100, so that p = 0 or 1 gives a finite loss.
-  Tensor floor = scalar_tensor(-100, input.dtype());
-  Tensor logP = maximum(input.log(), floor);
-  Tensor log1mP = maximum((1 - input).log(), floor);
-  Tensor losses = -(target * logP + (1 - target) * log1mP);
-  return reduce(losses, reduction_);
+  // One op with PyTorch's clamped logs and its gradient rule: composed of
+  // log and a clamp, the gradient at p = 0 or 1 was 0 * inf = NaN.
+  return reduce(apply(ir::OpKind::BinaryCrossEntropy, {input, target}), reduction_);
 }
 
 Tensor CrossEntropyLoss::operator()(const Tensor &input, const Tensor &target) const {

@@ -101,6 +101,7 @@ private:
   Val matmul();
   /// a @ b for matrices of matching inner extent.
   Val product(const Val &a, const Val &b);
+  Val binaryCrossEntropy();
   Val transpose();
   Val reshape();
   Val broadcastTo();
@@ -424,6 +425,17 @@ Val Generator::matmul() {
   return tame(out);
 }
 
+/// BCE of probabilities (a sigmoid) against targets in [-2, 2]: the loss is
+/// linear in the target, and its logs are clamped at -100.
+Val Generator::binaryCrossEntropy() {
+  Val p = unary(OpKind::Sigmoid, pickAny());
+  Val y = param(fn_.type(p.id).shape);
+  ValueId id = b_.create(OpKind::BinaryCrossEntropy, {p.id, y.id});
+  used_.insert(p.id.id);
+  used_.insert(y.id.id);
+  return tame(record(id, -500, 500, false));
+}
+
 Val Generator::product(const Val &a, const Val &b) {
   used_.insert(a.id.id);
   used_.insert(b.id.id);
@@ -572,6 +584,9 @@ void Generator::emit(OpKind op) {
   case OpKind::Matmul:
     matmul();
     return;
+  case OpKind::BinaryCrossEntropy:
+    binaryCrossEntropy();
+    return;
   case OpKind::Transpose:
     transpose();
     return;
@@ -656,7 +671,7 @@ std::vector<OpKind> generatableOps() {
           OpKind::Le,         OpKind::Gt,         OpKind::Ge,          OpKind::Select,
           OpKind::Reshape,    OpKind::Transpose,  OpKind::BroadcastTo, OpKind::ReduceSum,
           OpKind::ReduceMean, OpKind::ReduceMax,  OpKind::Argmax,      OpKind::Matmul,
-          OpKind::Softmax,    OpKind::LogSoftmax, OpKind::OneHot};
+          OpKind::Softmax,    OpKind::LogSoftmax, OpKind::OneHot,      OpKind::BinaryCrossEntropy};
 }
 
 std::optional<std::string> compareResults(std::span<const HostTensor> got,
