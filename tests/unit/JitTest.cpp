@@ -66,6 +66,15 @@ size_t filesIn(const std::string &dir) {
   return n;
 }
 
+/// Runs `k`, compiled from `f`, on random inputs and compares with the interpreter.
+::testing::AssertionResult kernelMatches(const LoopKernel &k, const Function &f, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<HostTensor> in;
+  for (ValueId p : f.params())
+    in.push_back(jittest::randomTensor(f.type(p), rng));
+  return jittest::matchesInterpreter(f, in, jittest::runKernel(k, f, in));
+}
+
 std::string onlyCacheFile(const std::string &dir) {
   for (const auto &entry : std::filesystem::directory_iterator(dir))
     if (entry.path().extension() == ".kobj")
@@ -266,10 +275,7 @@ TEST(JitCache, AWarmJitLoadsFromDiskAndCompilesNothing) {
   LoopKernel k = warm.compile(f, "chain");
   EXPECT_EQ(warm.stats().compiled, 0);
   EXPECT_EQ(warm.stats().diskHits, 1);
-  std::mt19937 rng(2);
-  std::vector<HostTensor> in = {jittest::randomTensor(f.type(f.params()[0]), rng),
-                                jittest::randomTensor(f.type(f.params()[1]), rng)};
-  EXPECT_TRUE(jittest::matchesInterpreter(f, in, jittest::runKernel(k, f, in)));
+  EXPECT_TRUE(kernelMatches(k, f, 2));
 }
 
 TEST(JitCache, ADamagedEntryIsIgnoredAndRebuilt) {
@@ -298,10 +304,7 @@ TEST(JitCache, ADamagedEntryIsIgnoredAndRebuilt) {
     LoopKernel k = jit.compile(f, "chain");
     EXPECT_EQ(jit.stats().diskHits, 0) << what;
     EXPECT_EQ(jit.stats().compiled, 1) << what;
-    std::mt19937 rng(3);
-    std::vector<HostTensor> in = {jittest::randomTensor(f.type(f.params()[0]), rng),
-                                  jittest::randomTensor(f.type(f.params()[1]), rng)};
-    EXPECT_TRUE(jittest::matchesInterpreter(f, in, jittest::runKernel(k, f, in))) << what;
+    EXPECT_TRUE(kernelMatches(k, f, 3)) << what;
     Jit warm(JitOptions{dir.path()}); // the rebuilt entry is good again
     warm.compile(f, "chain");
     EXPECT_EQ(warm.stats().diskHits, 1) << what;
@@ -395,10 +398,7 @@ TEST(JitCache, PlantedEntriesAreMissesNotHangs) {
     LoopKernel k = jit.compile(f, "chain");
     EXPECT_EQ(jit.stats().diskHits, 0) << what;
     EXPECT_EQ(jit.stats().compiled, 1) << what;
-    std::mt19937 rng(4);
-    std::vector<HostTensor> in = {jittest::randomTensor(f.type(f.params()[0]), rng),
-                                  jittest::randomTensor(f.type(f.params()[1]), rng)};
-    EXPECT_TRUE(jittest::matchesInterpreter(f, in, jittest::runKernel(k, f, in))) << what;
+    EXPECT_TRUE(kernelMatches(k, f, 4)) << what;
     EXPECT_TRUE(std::filesystem::is_regular_file(std::filesystem::symlink_status(path))) << what;
     Jit warm(JitOptions{dir.path()}); // the planted entry was replaced by a good one
     warm.compile(f, "chain");
