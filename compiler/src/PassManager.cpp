@@ -19,8 +19,11 @@ void PassManager::addPipeline(std::string_view list) {
       end = list.size();
     std::string_view name = list.substr(start, end - start);
     start = end + 1;
-    if (name.empty())
-      continue;
+    if (name.empty()) {
+      if (list.empty())
+        return; // no passes
+      throw Error(ErrorKind::Usage, fmt::format("empty pass name in '{}'", list));
+    }
     const PassInfo *found = nullptr;
     for (const PassInfo &info : registeredPasses())
       if (info.name == name)

@@ -163,9 +163,44 @@ Tensor readEntry(const InputFile &file, const SafetensorsEntry &e, uint64_t data
   return Tensor(std::move(t));
 }
 
+/// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code
+/// points past U+10FFFF): the JSON header of safetensors must be, or other
+/// readers (PyTorch's among them) refuse the whole file.
+bool isUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+    unsigned char c = byte(i);
+    size_t length = c < 0x80           ? 1
+                    : (c >> 5) == 0x6  ? 2
+                    : (c >> 4) == 0xE  ? 3
+                    : (c >> 3) == 0x1E ? 4
+                                       : 0;
+    if (length == 0 || i + length > s.size())
+      return false;
+    uint32_t cp = length == 1 ? c : c & (0x7F >> length);
+    for (size_t k = 1; k < length; ++k) {
+      if ((byte(i + k) & 0xC0) != 0x80)
+        return false;
+      cp = (cp << 6) | (byte(i + k) & 0x3F);
+    }
+    const uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < smallest[length] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += length;
+  }
+  return true;
+}
+
+void checkText(std::string_view text, std::string_view what) {
+  if (!isUtf8(text))
+    throw Error(ErrorKind::Usage,
+                fmt::format("{} is not valid UTF-8, which safetensors requires", what));
+}
+
 void checkNames(const NamedTensors &tensors, const TensorMetadata &metadata) {
   std::set<std::string_view> names;
   for (const auto &[name, tensor] : tensors) {
+    checkText(name, "a tensor name");
     if (name == "__metadata__")
       throw Error(ErrorKind::Usage,
                   fmt::format("cannot save a tensor named \"{}\" in safetensors", name));
@@ -175,9 +210,12 @@ void checkNames(const NamedTensors &tensors, const TensorMetadata &metadata) {
       throw Error(ErrorKind::Usage, fmt::format("tensor \"{}\" is undefined", name));
   }
   std::set<std::string_view> keys;
-  for (const auto &[key, value] : metadata)
+  for (const auto &[key, value] : metadata) {
+    checkText(key, "a metadata key");
+    checkText(value, fmt::format("the metadata value of \"{}\"", key));
     if (!keys.insert(key).second)
       throw Error(ErrorKind::Usage, fmt::format("two metadata entries are named \"{}\"", key));
+  }
 }
 
 } // namespace

@@ -139,6 +139,14 @@ TEST_F(Safetensors, SaveRejectsBadNamesAndKeepsTheOldFile) {
   std::string before = readBytes(dir_ / "m");
   EXPECT_THROW(save_safetensors(dir_ / "m", {{"w", ones({3})}, {"w", ones({3})}}), Error);
   EXPECT_THROW(save_safetensors(dir_ / "m", {{"__metadata__", ones({3})}}), Error);
+  // Names and metadata must be UTF-8: PyTorch's reader refuses the whole file otherwise.
+  EXPECT_THROW(save_safetensors(dir_ / "m", {{"w\xff", ones({3})}}), Error);
+  EXPECT_THROW(save_safetensors(dir_ / "m", {{"\xc0\xaf", ones({3})}}), Error);   // overlong '/'
+  EXPECT_THROW(save_safetensors(dir_ / "m", {{"\xed\xa0\x80", ones({3})}}), Error); // a surrogate
+  EXPECT_THROW(save_safetensors(dir_ / "m", {{"w", ones({3})}}, {{"k", "\xe2\x82"}}), Error);
+  save_safetensors(dir_ / "ok", {{"gewicht_\xc3\xa4\xe2\x82\xac\xf0\x9f\x98\x80", ones({1})}});
+  EXPECT_EQ(load_safetensors(dir_ / "ok")[0].first, "gewicht_\xc3\xa4\xe2\x82\xac\xf0\x9f\x98\x80");
+  fs::remove(dir_ / "ok");
   EXPECT_EQ(readBytes(dir_ / "m"), before);
   try {
     save_safetensors(dir_ / "no-such-dir" / "m", {{"w", ones({2})}});

@@ -68,6 +68,15 @@ TEST(TensorLiteral, Errors) {
   EXPECT_EQ(usageError("abc", f32({})), "input %x: 'abc' is not a number");
   EXPECT_EQ(usageError("1e400", f32({})),
             "input %x: '1e400' is out of range (write inf for infinity)");
+  // Finite in double but not in f32: an error, not a silent inf.
+  EXPECT_EQ(usageError("1e300", f32({})),
+            "input %x: '1e300' is out of range for f32 (largest 3.4028235e38; write inf for "
+            "infinity)");
+  EXPECT_EQ(usageError("3.5e38", f32({})),
+            "input %x: '3.5e38' is out of range for f32 (largest 3.4028235e38; write inf for "
+            "infinity)");
+  EXPECT_NO_THROW(parseTensorLiteral("1e300", ir::TensorType{ir::DType::F64, ir::Shape{}}, "x"));
+  EXPECT_NO_THROW(parseTensorLiteral("3.4028235e38", f32({}), "x"));
   EXPECT_EQ(usageError("1.5", ir::TensorType{ir::DType::I64, ir::Shape{}}),
             "input %x: '1.5' is not an integer, as i64 needs");
   EXPECT_EQ(usageError("256", ir::TensorType{ir::DType::U8, ir::Shape{}}),

@@ -67,6 +67,7 @@ private:
   void addPasses(compiler::PassManager &pm, std::string &plans) const {
     if (!printPlan_)
       return pm.addPipeline(passes_);
+    compiler::PassManager().addPipeline(passes_); // the whole list's errors first
     bool planned = false;
     std::string_view list = passes_;
     for (size_t start = 0; start <= list.size();) {

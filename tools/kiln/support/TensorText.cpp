@@ -131,6 +131,9 @@ void storeElement(ir::HostTensor &t, int64_t i, std::string_view tok, std::strin
     if (!inRange)
       fail(fmt::format("out of range for {}", ir::dtypeName(dt)));
   }
+  // A finite number that f32 cannot hold would silently become inf.
+  if (dt == ir::DType::F32 && std::isfinite(*v) && std::isinf(float(*v)))
+    fail("out of range for f32 (largest 3.4028235e38; write inf for infinity)");
   t.set(i, *v);
 }
 
