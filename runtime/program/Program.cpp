@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -46,6 +47,22 @@ std::string_view kernelKindName(KernelKind k) {
 }
 
 namespace {
+/// Upper bound on one program's buffer arena, checked before allocating: the
+/// per-tensor limit alone let a program of many large tensors take the
+/// machine. KILN_MAX_ARENA_BYTES, else the per-tensor limit.
+int64_t maxArenaBytes() {
+  static const int64_t limit = [] {
+    if (const char *env = std::getenv("KILN_MAX_ARENA_BYTES")) {
+      char *end = nullptr;
+      long long v = std::strtoll(env, &end, 10);
+      if (end != env && *end == '\0' && v > 0)
+        return int64_t(v);
+    }
+    return maxTensorBytes();
+  }();
+  return limit;
+}
+
 /// Storage aligned as HostTensor's (64 bytes), freed with the matching delete.
 struct ArenaDeleter {
   void operator()(std::byte *p) const { ::operator delete[](p, std::align_val_t(64)); }
@@ -142,6 +159,11 @@ private:
                                 "(KILN_MAX_TENSOR_BYTES)",
                                 f.type(ValueId{int32_t(v)}).str(), p_.plan.values[v].bytes,
                                 maxTensorBytes()));
+    if (p_.plan.arenaBytes > maxArenaBytes())
+      throw Error(ErrorKind::Resource,
+                  fmt::format("@{} needs a {}-byte buffer arena, over the limit of {} "
+                              "(KILN_MAX_ARENA_BYTES, default KILN_MAX_TENSOR_BYTES)",
+                              f.name(), p_.plan.arenaBytes, maxArenaBytes()));
     // Never empty, so that every slot has a real address.
     auto bytes = size_t(std::max<int64_t>(p_.plan.arenaBytes, compiler::kPlanAlignment));
     std::byte *arena =
