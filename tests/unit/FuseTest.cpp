@@ -5,6 +5,7 @@
 #include "kiln/ir/Verifier.h"
 #include "kiln/runtime/Interpreter.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <random>
@@ -159,6 +160,26 @@ TEST(Fuse, MatmulOfAValueWithItselfFuses) {
   ValueId y = b.add(b.matmul(x, x), b.matmul(b.transpose(x), x));
   f.setResults({y});
   Function g = compiler::fuse(f);
+  expectSameResults(f, g);
+}
+
+TEST(Fuse, ALoopKernelReadsAtMost64Inputs) {
+  // A sum of 200 parameters: one kernel would take 200 pointers, and LLVM's
+  // time grows with their square. It is split into kernels of <= 64 inputs.
+  Function f("wide_sum");
+  Builder b(f);
+  ValueId sum = b.param("p0", kMat);
+  for (int i = 1; i < 200; ++i)
+    sum = b.add(sum, b.param(fmt::format("p{}", i), kMat));
+  f.setResults({sum});
+  Function g = compiler::fuse(f);
+  size_t kernels = 0;
+  for (const Node &n : g.nodes()) {
+    ASSERT_TRUE(n.body) << opName(n.op);
+    EXPECT_LE(n.operands.size(), 64u);
+    ++kernels;
+  }
+  EXPECT_EQ(kernels, 4u); // 64 + 63 + 63 + 13 inputs (each later one reads the partial sum)
   expectSameResults(f, g);
 }
 

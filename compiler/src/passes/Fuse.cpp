@@ -37,7 +37,14 @@ struct Group {
   /// Iteration shape of a loop kernel; of a reduction kernel, its input's.
   Shape space;
   std::vector<size_t> members; ///< node indices, ascending
+  /// Values from outside that loop-kernel members read (the kernel's inputs).
+  std::set<int32_t> inputs;
 };
+
+/// A loop kernel reads at most this many inputs: LLVM's optimisation time
+/// grows with the square of a function's pointer arguments (4,000 inputs took
+/// 39 s), and a kernel past the bound gains nothing from one more.
+constexpr size_t kMaxKernelInputs = 64;
 
 bool isSplatConstant(const Function &f, ValueId v) {
   return !f.isParam(v) && f.defOf(v).op == OpKind::Constant &&
@@ -85,8 +92,27 @@ private:
   }
   void join(int g, size_t node) {
     groupOf_[node] = g;
-    groups_[size_t(g)].members.push_back(node);
-    std::sort(groups_[size_t(g)].members.begin(), groups_[size_t(g)].members.end());
+    std::vector<size_t> &members = groups_[size_t(g)].members;
+    // Nodes mostly join in program order: an append, not a sort per join.
+    members.insert(std::upper_bound(members.begin(), members.end(), node), node);
+  }
+
+  /// The outside values `n` would add to loop group g's inputs.
+  std::vector<int32_t> newInputs(const Node &n, int g) const {
+    std::vector<int32_t> added;
+    for (ValueId v : n.operands) {
+      const Node *p = producer(f_, v);
+      bool inside = p && groupOf_[index(*p)] == g;
+      if (!inside && !groups_[size_t(g)].inputs.count(v.id) &&
+          std::find(added.begin(), added.end(), v.id) == added.end())
+        added.push_back(v.id);
+    }
+    return added;
+  }
+  void joinLoop(int g, size_t node) {
+    for (int32_t v : newInputs(f_.nodes()[node], g))
+      groups_[size_t(g)].inputs.insert(v);
+    join(g, node);
   }
 
   /// matmul [+ bias] [+ activation], absorbing transposed operands.
@@ -170,29 +196,36 @@ private:
         continue;
       int g = groupOf_[index(*p)];
       if (g >= 0 && groups_[size_t(g)].kind == GroupKind::Loop &&
-          groups_[size_t(g)].space == space && canJoin(n, g)) {
-        join(g, i);
+          groups_[size_t(g)].space == space &&
+          groups_[size_t(g)].inputs.size() + newInputs(n, g).size() <= kMaxKernelInputs &&
+          canJoin(n, g)) {
+        joinLoop(g, i);
         return;
       }
     }
-    join(newGroup(GroupKind::Loop, space), i);
+    joinLoop(newGroup(GroupKind::Loop, space), i);
   }
 
   /// False if some operand from outside group g depends on g, directly or
   /// through another group: a group runs as one unit, after everything any of
   /// its members uses, so joining would make the kernel feed and wait for it.
   bool canJoin(const Node &n, int g) const {
-    std::vector<bool> seen(f_.nodes().size(), false);
     std::vector<size_t> stack;
     for (ValueId v : n.operands)
       if (const Node *p = producer(f_, v); p && groupOf_[index(*p)] != g)
         stack.push_back(index(*p));
+    // Marks of this walk: a new epoch instead of clearing a vector per call,
+    // which made the pass quadratic on long chains.
+    if (++epoch_ == 0) {
+      std::fill(seenEpoch_.begin(), seenEpoch_.end(), 0);
+      epoch_ = 1;
+    }
     while (!stack.empty()) {
       size_t i = stack.back();
       stack.pop_back();
-      if (seen[i])
+      if (seenEpoch_[i] == epoch_)
         continue;
-      seen[i] = true;
+      seenEpoch_[i] = epoch_;
       int h = groupOf_[i];
       if (h == g)
         return false;
@@ -212,6 +245,8 @@ private:
   ValueUses uses_;
   std::vector<int> groupOf_;
   std::vector<Group> groups_;
+  mutable std::vector<uint32_t> seenEpoch_ = std::vector<uint32_t>(f_.nodes().size(), 0);
+  mutable uint32_t epoch_ = 0;
 };
 
 /// A unit of the output: one unfused node, or one group.
