@@ -148,6 +148,8 @@ void TrainingRun::skip(Clock::duration pause) {
   stepStart_ += pause;
   if (steps_ >= 2)
     warmEnd_ += pause;
+  // What the untimed work compiled is not the next step's compilation.
+  compilations_ = step_cache_stats().compilations;
 }
 
 void TrainingRun::addToLossPlot(Series curve, std::string axisTitle) {
