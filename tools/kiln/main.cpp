@@ -26,9 +26,14 @@ using kiln::tool::Command;
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 
+/// A diagnostic at a place in a file reads `FILE:LINE:COL: error: ...`, as
+/// compilers print them; an I/O error names its file after `kiln: error:`,
+/// as compilers do for a file they cannot read.
 int reportError(const kiln::Error &e) {
   if (e.where().empty())
     std::cerr << "kiln: error: " << e.message() << "\n";
+  else if (e.kind() == kiln::ErrorKind::Io)
+    std::cerr << "kiln: error: " << e.where() << ": " << e.message() << "\n";
   else
     std::cerr << e.where() << ": error: " << e.message() << "\n";
   return kExitError;
