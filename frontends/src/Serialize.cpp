@@ -39,7 +39,9 @@ void putU64(std::byte *out, uint64_t v) {
 class InputFile {
 public:
   explicit InputFile(const std::filesystem::path &path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a FIFO that nobody writes must fail the check below, not
+    // hang in open(); a regular file reads the same either way.
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd_ < 0)
       throw Error(ErrorKind::Io, fmt::format("cannot open: {}", std::strerror(errno)),
                   path.string());

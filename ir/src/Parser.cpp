@@ -23,6 +23,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/ir/Parser.h"
+#include "kiln/ir/ReadFile.h"
 #include "Lexer.h"
 #include "kiln/ir/OpDef.h"
 
@@ -637,17 +638,6 @@ private:
 };
 
 /// Reads at most `maxBytes + 1` bytes, so that "over the limit" is visible.
-std::string readBounded(std::istream &in, size_t maxBytes) {
-  std::string out;
-  char buffer[1 << 16];
-  while (in && out.size() <= maxBytes) {
-    size_t want = std::min(sizeof buffer, maxBytes + 1 - out.size());
-    in.read(buffer, std::streamsize(want));
-    out.append(buffer, size_t(in.gcount()));
-  }
-  return out;
-}
-
 } // namespace
 
 Module parseModule(std::string_view text, std::string fileName, const ParseLimits &limits) {
@@ -655,15 +645,8 @@ Module parseModule(std::string_view text, std::string fileName, const ParseLimit
 }
 
 Module parseFile(const std::string &path, const ParseLimits &limits) {
-  if (path == "-")
-    return parseModule(readBounded(std::cin, limits.maxBytes), "<stdin>", limits);
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw Error(ErrorKind::Io, fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
-  std::string text = readBounded(in, limits.maxBytes);
-  if (in.bad())
-    throw Error(ErrorKind::Io, fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
-  return parseModule(text, path, limits);
+  return parseModule(readFileBounded(path, limits.maxBytes), path == "-" ? "<stdin>" : path,
+                     limits);
 }
 
 } // namespace kiln::ir

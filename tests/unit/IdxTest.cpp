@@ -4,6 +4,7 @@
 #include "kiln/ir/Error.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <cstdint>
@@ -111,6 +112,14 @@ TEST_F(IdxFiles, ReadsSignedIntegersAndFloatsBigEndian) {
   ir::HostTensor f = readIdx(write("f32", bytes({0, 0, 0x0D, 1, 0, 0, 0, 1, 0x3f, 0xc0, 0, 0})));
   EXPECT_EQ(f.type().str(), "f32[1]");
   EXPECT_EQ(f.get(0), 1.5);
+}
+
+TEST_F(IdxFiles, AFifoIsAnErrorNotAHang) {
+  fs::path fifo = dir_ / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  Error e = readError(fifo);
+  EXPECT_EQ(e.kind(), ErrorKind::Io);
+  EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
 }
 
 TEST_F(IdxFiles, ReadsGzipByContentNotName) {

@@ -443,6 +443,18 @@ std::string saveError(const fs::path &path, const NamedTensors &tensors) {
 
 } // namespace
 
+TEST_F(Safetensors, LoadingAFifoIsAnErrorNotAHang) {
+  fs::path fifo = dir_ / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  try {
+    load_safetensors(fifo);
+    FAIL() << "no error";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Io);
+    EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(Safetensors, SaveRefusesTargetsThatAreNotRegularFiles) {
   fs::path fifo = dir_ / "fifo", sub = dir_ / "sub";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);

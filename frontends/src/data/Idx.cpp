@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 namespace kiln::data {
@@ -62,10 +63,17 @@ const IdxType *findIdxType(uint8_t code) {
 class IdxInput {
 public:
   explicit IdxInput(const std::filesystem::path &path) : path_(path) {
-    file_ = std::fopen(path.c_str(), "rb");
-    if (!file_)
-      throw Error(ErrorKind::Io, fmt::format("cannot open: {}", std::strerror(errno)),
+    // O_NONBLOCK: a FIFO that nobody writes must fail the regular-file
+    // check below, not hang in open(); a regular file reads the same.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    file_ = fd < 0 ? nullptr : ::fdopen(fd, "rb");
+    if (!file_) {
+      int err = errno;
+      if (fd >= 0)
+        ::close(fd);
+      throw Error(ErrorKind::Io, fmt::format("cannot open: {}", std::strerror(err)),
                   path.string());
+    }
     struct stat st {};
     if (::fstat(::fileno(file_), &st) != 0 || !S_ISREG(st.st_mode)) {
       std::fclose(file_);

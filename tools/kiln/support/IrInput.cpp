@@ -2,6 +2,7 @@
 #include "IrInput.h"
 
 #include "kiln/ir/Parser.h"
+#include "kiln/ir/ReadFile.h"
 #include "kiln/ir/Verifier.h"
 
 #include <fmt/format.h>
@@ -23,36 +24,10 @@ std::string displayName(const std::string &path) { return path == "-" ? "<stdin>
                                          err ? std::strerror(err) : "I/O error"));
 }
 
-/// Appends at most `maxBytes + 1` bytes of `in` to `out`, so that the caller
-/// can tell "exactly at the limit" from "over it".
-void readBounded(std::istream &in, size_t maxBytes, std::string &out) {
-  char buffer[1 << 16];
-  while (in && out.size() <= maxBytes) {
-    size_t want = std::min(sizeof buffer, maxBytes + 1 - out.size());
-    in.read(buffer, std::streamsize(want));
-    out.append(buffer, size_t(in.gcount()));
-  }
-}
-
 } // namespace
 
 std::string readInput(const std::string &path, size_t maxBytes) {
-  std::string text;
-  if (path == "-") {
-    readBounded(std::cin, maxBytes, text);
-    if (std::cin.bad())
-      throwIo("read", path, errno);
-  } else {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec))
-      throwIo("read", path, EISDIR);
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-      throwIo("open", path, errno);
-    readBounded(in, maxBytes, text);
-    if (in.bad())
-      throwIo("read", path, errno);
-  }
+  std::string text = ir::readFileBounded(path, maxBytes);
   if (text.size() > maxBytes)
     throw Error(ErrorKind::Resource, fmt::format("'{}' is larger than the limit of {} bytes",
                                                  displayName(path), maxBytes));

@@ -280,10 +280,13 @@ ir::HostTensor readNpy(std::istream &in, uint64_t size, const std::string &name)
 }
 
 ir::HostTensor readNpy(const std::string &path) {
+  // Checked before opening: opening a FIFO that nobody writes would block.
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    throw Error(ErrorKind::Io, fmt::format("cannot read '{}': not a regular file", path));
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw Error(ErrorKind::Io, fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
-  std::error_code ec;
   uint64_t size = std::filesystem::file_size(path, ec);
   if (ec || !std::filesystem::is_regular_file(path, ec))
     throw Error(ErrorKind::Io, fmt::format("cannot read '{}': not a regular file", path));
