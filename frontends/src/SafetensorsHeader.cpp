@@ -174,13 +174,17 @@ private:
   }
   std::string parseString() {
     expect('"');
+    size_t start = pos_ - 1;
     std::string out;
     while (true) {
       if (atEnd())
         fail(ErrorKind::Format, "unterminated string");
       char c = text_[pos_++];
-      if (c == '"')
+      if (c == '"') {
+        if (!isUtf8(out))
+          fail(ErrorKind::Format, "a string is not valid UTF-8", start);
         return out;
+      }
       if (static_cast<unsigned char>(c) < 0x20)
         fail(ErrorKind::Format, "control character in a string", pos_ - 1);
       if (c == '\\')
@@ -347,6 +351,31 @@ std::string printSafetensorsHeader(const SafetensorsHeader &header) {
 
 SafetensorsHeader parseSafetensorsHeader(std::string_view json, const SafetensorsLimits &limits) {
   return Parser(json, limits).parse();
+}
+
+bool isUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+    unsigned char c = byte(i);
+    size_t length = c < 0x80           ? 1
+                    : (c >> 5) == 0x6  ? 2
+                    : (c >> 4) == 0xE  ? 3
+                    : (c >> 3) == 0x1E ? 4
+                                       : 0;
+    if (length == 0 || i + length > s.size())
+      return false;
+    uint32_t cp = length == 1 ? c : c & (0x7F >> length);
+    for (size_t k = 1; k < length; ++k) {
+      if ((byte(i + k) & 0xC0) != 0x80)
+        return false;
+      cp = (cp << 6) | (byte(i + k) & 0x3F);
+    }
+    const uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < smallest[length] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += length;
+  }
+  return true;
 }
 
 } // namespace kiln::detail

@@ -51,4 +51,10 @@ struct HeaderError {
 /// unsupported dtype, limit exceeded) is thrown as a HeaderError.
 SafetensorsHeader parseSafetensorsHeader(std::string_view json, const SafetensorsLimits &limits);
 
+/// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code
+/// points past U+10FFFF): the JSON header of safetensors must be, or other
+/// readers (PyTorch's among them) refuse the whole file. Loads and saves check
+/// every string with it, so that whatever loads can be saved again.
+bool isUtf8(std::string_view s);
+
 } // namespace kiln::detail

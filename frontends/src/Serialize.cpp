@@ -165,36 +165,8 @@ Tensor readEntry(const InputFile &file, const SafetensorsEntry &e, uint64_t data
   return Tensor(std::move(t));
 }
 
-/// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code
-/// points past U+10FFFF): the JSON header of safetensors must be, or other
-/// readers (PyTorch's among them) refuse the whole file.
-bool isUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-    unsigned char c = byte(i);
-    size_t length = c < 0x80           ? 1
-                    : (c >> 5) == 0x6  ? 2
-                    : (c >> 4) == 0xE  ? 3
-                    : (c >> 3) == 0x1E ? 4
-                                       : 0;
-    if (length == 0 || i + length > s.size())
-      return false;
-    uint32_t cp = length == 1 ? c : c & (0x7F >> length);
-    for (size_t k = 1; k < length; ++k) {
-      if ((byte(i + k) & 0xC0) != 0x80)
-        return false;
-      cp = (cp << 6) | (byte(i + k) & 0x3F);
-    }
-    const uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < smallest[length] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += length;
-  }
-  return true;
-}
-
 void checkText(std::string_view text, std::string_view what) {
-  if (!isUtf8(text))
+  if (!detail::isUtf8(text))
     throw Error(ErrorKind::Usage,
                 fmt::format("{} is not valid UTF-8, which safetensors requires", what));
 }
