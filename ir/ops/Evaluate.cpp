@@ -14,15 +14,16 @@ namespace {
 
 /// An integer or bool scalar: exact bits, and the same value as a double.
 SV integer(DType t, __int128 v) {
-  int64_t bits = saturateInt(t, v);
+  int64_t bits = wrapInt(t, v);
   return {t, double(bits), bits};
 }
 SV floating(DType t, double v) { return {t, v}; }
 bool isInt(const SV &v) { return !isFloat(v.dtype); }
 
 /// Evaluates scalar expressions on numbers: floats in double (rounded to the
-/// result dtype when stored), integers exactly with the JIT's saturating
-/// semantics (runtime/jit/LlvmScalarBuilder.cpp), never through a double.
+/// result dtype when stored), integers exactly and wrapping in two's
+/// complement as PyTorch and the JIT (runtime/jit/LlvmScalarBuilder.cpp) do,
+/// never through a double.
 class NumberScalarBuilder final : public ScalarBuilder {
 public:
   SV constant(double v, DType t) override {
@@ -44,7 +45,7 @@ public:
     if (!isInt(a))
       return floating(a.dtype, a.num / b.num);
     // Integer division truncates; dividing by zero gives 0 rather than a trap,
-    // INT64_MIN / -1 saturates.
+    // INT64_MIN / -1 wraps to INT64_MIN.
     return integer(a.dtype, b.bits == 0 ? 0 : __int128(a.bits) / b.bits);
   }
   SV neg(SV a) override {

@@ -22,6 +22,16 @@ TensorType inferMatmul(const InferContext &cx) {
 void evalMatmul(const Node &, std::span<const HostTensor *const> in, HostTensor &out) {
   const HostTensor &a = *in[0], &b = *in[1];
   int64_t m = a.shape()[0], k = a.shape()[1], n = b.shape()[1];
+  if (!isFloat(a.type().dtype)) { // exact, wrapping as the elementwise ops
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        uint64_t sum = 0;
+        for (int64_t p = 0; p < k; ++p)
+          sum += uint64_t(a.getInt(i * k + p)) * uint64_t(b.getInt(p * n + j));
+        out.setInt(i * n + j, wrapInt(out.type().dtype, __int128(int64_t(sum))));
+      }
+    return;
+  }
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       double sum = 0;

@@ -2,6 +2,7 @@
 #include "OpFamilies.h"
 #include "OpHelpers.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -35,7 +36,25 @@ void reduceInto(const Node &n, const HostTensor &in, HostTensor &out, double ini
     out.set(o, finish(acc[size_t(o)], count));
 }
 
+/// reduceInto for integer tensors: exact, never through a double.
+template <class Step>
+void reduceIntegersInto(const Node &n, const HostTensor &in, HostTensor &out, int64_t init,
+                        Step step) {
+  ReduceIndex index(in.shape(), n.attrs.getInts("axes"));
+  std::vector<int64_t> acc(size_t(out.numel()), init);
+  for (int64_t i = 0; i < in.numel(); ++i) {
+    int64_t &a = acc[size_t(index(i))];
+    a = step(a, in.getInt(i));
+  }
+  for (int64_t o = 0; o < out.numel(); ++o)
+    out.setInt(o, acc[size_t(o)]);
+}
+
 void evalSum(const Node &n, std::span<const HostTensor *const> in, HostTensor &out) {
+  if (!isFloat(in[0]->type().dtype)) // wraps on overflow, as the elementwise add
+    return reduceIntegersInto(n, *in[0], out, 0, [](int64_t a, int64_t v) {
+      return int64_t(uint64_t(a) + uint64_t(v));
+    });
   reduceInto(n, *in[0], out, 0.0, [](double a, double v) { return a + v; },
              [](double a, int64_t) { return a; });
 }
@@ -44,6 +63,9 @@ void evalMean(const Node &n, std::span<const HostTensor *const> in, HostTensor &
              [](double a, int64_t count) { return a / double(count); });
 }
 void evalMax(const Node &n, std::span<const HostTensor *const> in, HostTensor &out) {
+  if (!isFloat(in[0]->type().dtype))
+    return reduceIntegersInto(n, *in[0], out, std::numeric_limits<int64_t>::min(),
+                              [](int64_t a, int64_t v) { return std::max(a, v); });
   // NaN wins, as in PyTorch: a max over data containing NaN is NaN.
   reduceInto(n, *in[0], out, -std::numeric_limits<double>::infinity(),
              [](double a, double v) { return std::isnan(a) || !(std::isnan(v) || v > a) ? a : v; },

@@ -112,16 +112,15 @@ int64_t convertToInt(DType t, double v) {
   return saturatingCast<int64_t>(v);
 }
 
-int64_t saturateInt(DType t, __int128 v) {
-  constexpr int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
+int64_t wrapInt(DType t, __int128 v) {
   switch (t) {
-  case DType::U8: return v < 0 ? 0 : v > 255 ? 255 : int64_t(v);
+  case DType::U8: return int64_t(uint8_t(v));
   case DType::Bool: return v != 0 ? 1 : 0;
   case DType::I64:
   case DType::F32:
   case DType::F64: break;
   }
-  return v < lo ? lo : v > hi ? hi : int64_t(v);
+  return int64_t(uint64_t(v)); // modulo 2^64, then two's complement
 }
 
 int64_t HostTensor::getInt(int64_t i) const {
@@ -140,7 +139,7 @@ void HostTensor::setInt(int64_t i, int64_t v) {
   case DType::F32: data<float>()[i] = float(v); break; // one rounding, as sitofp
   case DType::F64: data<double>()[i] = double(v); break;
   case DType::I64: data<int64_t>()[i] = v; break;
-  case DType::U8: data<uint8_t>()[i] = uint8_t(saturateInt(DType::U8, v)); break;
+  case DType::U8: data<uint8_t>()[i] = uint8_t(v); break;
   case DType::Bool: data<uint8_t>()[i] = v != 0 ? 1 : 0; break;
   }
 }

@@ -1,10 +1,10 @@
 //===- LlvmScalarBuilder.cpp - Scalar formulas as LLVM IR -----------------===//
 //
-// The interpreter computes in double and rounds to the result dtype when it
-// stores (HostTensor::set: integers saturate, NaN -> 0). Each method here
-// produces, in the dtype itself, the value that the interpreter would store:
-// so integer arithmetic saturates instead of wrapping, integer division by
-// zero gives 0, and max/min let a NaN first operand win.
+// Each method produces, in the dtype itself, the value that the reference
+// interpreter (ir/ops/Evaluate.cpp) computes: integer arithmetic wraps in
+// two's complement (as PyTorch), integer division by zero gives 0, float to
+// integer conversion truncates and saturates (NaN -> 0), and max/min let a
+// NaN first operand win.
 //
 //===----------------------------------------------------------------------===//
 #include "LlvmScalarBuilder.h"
@@ -126,38 +126,21 @@ SV LlvmScalarBuilder::add(SV a, SV b) {
   Value *x = unwrap(a), *y = unwrap(b);
   if (ir::isFloat(a.dtype))
     return wrap(b_.CreateFAdd(x, y), a.dtype);
-  return wrap(
-      intrinsic(isSigned(a.dtype) ? llvm::Intrinsic::sadd_sat : llvm::Intrinsic::uadd_sat, x, y),
-      a.dtype);
+  return wrap(b_.CreateAdd(x, y), a.dtype);
 }
 
 SV LlvmScalarBuilder::sub(SV a, SV b) {
   Value *x = unwrap(a), *y = unwrap(b);
   if (ir::isFloat(a.dtype))
     return wrap(b_.CreateFSub(x, y), a.dtype);
-  return wrap(
-      intrinsic(isSigned(a.dtype) ? llvm::Intrinsic::ssub_sat : llvm::Intrinsic::usub_sat, x, y),
-      a.dtype);
-}
-
-Value *LlvmScalarBuilder::unsignedMulSat(Value *a, Value *b) {
-  // The exact product fits in twice the width; clamp it to the dtype's range.
-  auto *ty = llvm::cast<llvm::IntegerType>(a->getType());
-  llvm::Type *wide = b_.getIntNTy(2 * ty->getBitWidth());
-  Value *p = b_.CreateMul(b_.CreateZExt(a, wide), b_.CreateZExt(b, wide), "", /*HasNUW=*/true);
-  p = intrinsic(llvm::Intrinsic::umin, p, llvm::ConstantInt::get(wide, ty->getBitMask()));
-  return b_.CreateTrunc(p, ty);
+  return wrap(b_.CreateSub(x, y), a.dtype);
 }
 
 SV LlvmScalarBuilder::mul(SV a, SV b) {
   Value *x = unwrap(a), *y = unwrap(b);
   if (ir::isFloat(a.dtype))
     return wrap(b_.CreateFMul(x, y), a.dtype);
-  if (isSigned(a.dtype)) // fixed-point multiply with scale 0 = saturating multiply
-    return wrap(
-        b_.CreateIntrinsic(llvm::Intrinsic::smul_fix_sat, {x->getType()}, {x, y, b_.getInt32(0)}),
-        a.dtype);
-  return wrap(unsignedMulSat(x, y), a.dtype);
+  return wrap(b_.CreateMul(x, y), a.dtype);
 }
 
 Value *LlvmScalarBuilder::intDiv(SV a, SV b) {
@@ -169,10 +152,10 @@ Value *LlvmScalarBuilder::intDiv(SV a, SV b) {
     Value *q = b_.CreateUDiv(x, b_.CreateSelect(byZero, one, y));
     return b_.CreateSelect(byZero, zero, q);
   }
-  // x / -1 is -x, saturated (INT64_MIN / -1 would trap); x / 0 is 0.
+  // x / -1 is -x, wrapped (INT64_MIN / -1 would trap); x / 0 is 0.
   Value *byMinusOne = b_.CreateICmpEQ(y, llvm::ConstantInt::getSigned(ty, -1));
   Value *q = b_.CreateSDiv(x, b_.CreateSelect(b_.CreateOr(byZero, byMinusOne), one, y));
-  q = b_.CreateSelect(byMinusOne, intrinsic(llvm::Intrinsic::ssub_sat, zero, x), q);
+  q = b_.CreateSelect(byMinusOne, b_.CreateNeg(x), q);
   return b_.CreateSelect(byZero, zero, q);
 }
 
@@ -186,10 +169,7 @@ SV LlvmScalarBuilder::neg(SV a) {
   Value *x = unwrap(a);
   if (ir::isFloat(a.dtype))
     return wrap(b_.CreateFNeg(x), a.dtype);
-  Value *zero = llvm::ConstantInt::get(x->getType(), 0);
-  return wrap(
-      intrinsic(isSigned(a.dtype) ? llvm::Intrinsic::ssub_sat : llvm::Intrinsic::usub_sat, zero, x),
-      a.dtype);
+  return wrap(b_.CreateNeg(x), a.dtype);
 }
 
 SV LlvmScalarBuilder::minMax(SV a, SV b, bool isMin) {
@@ -293,9 +273,7 @@ Value *LlvmScalarBuilder::toFloat(SV a, DType to) {
     return b_.CreateFPCast(x, ty);
   if (!isSigned(a.dtype)) // u8 and bool convert exactly
     return b_.CreateUIToFP(x, ty);
-  // The interpreter goes through double: i64 -> f32 rounds twice, as here.
-  Value *d = b_.CreateSIToFP(x, b_.getDoubleTy());
-  return to == DType::F64 ? d : b_.CreateFPTrunc(d, ty);
+  return b_.CreateSIToFP(x, ty); // one rounding, as the interpreter's cast
 }
 
 Value *LlvmScalarBuilder::toInt(SV a, DType to) {
@@ -307,10 +285,7 @@ Value *LlvmScalarBuilder::toInt(SV a, DType to) {
                               {ty, x->getType()}, {x});
   if (!isSigned(a.dtype)) // u8 or bool: widening is exact
     return b_.CreateZExt(x, ty);
-  // i64 -> u8 saturates to [0, 255].
-  Value *clamped = intrinsic(llvm::Intrinsic::smax, x, b_.getInt64(0));
-  clamped = intrinsic(llvm::Intrinsic::smin, clamped, b_.getInt64(255));
-  return b_.CreateTrunc(clamped, ty);
+  return b_.CreateTrunc(x, ty); // i64 -> u8 wraps modulo 256
 }
 
 SV LlvmScalarBuilder::cast(SV a, DType to) {

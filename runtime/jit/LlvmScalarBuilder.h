@@ -57,7 +57,6 @@ private:
   /// min(a, b) if `isMin`, else max(a, b), with the interpreter's NaN rule.
   ir::SV minMax(ir::SV a, ir::SV b, bool isMin);
   llvm::Value *intDiv(ir::SV a, ir::SV b);
-  llvm::Value *unsignedMulSat(llvm::Value *a, llvm::Value *b);
   llvm::Value *toBool(ir::SV a);
   llvm::Value *toFloat(ir::SV a, ir::DType to);
   llvm::Value *toInt(ir::SV a, ir::DType to);

@@ -26,9 +26,10 @@ int64_t maxTensorBytes();
 double convertTo(DType t, double v);
 /// `v` converted to the integer or bool dtype `t` as convertTo does, exactly.
 int64_t convertToInt(DType t, double v);
-/// The integer `v` as the integer or bool dtype `t` holds it: saturated to
-/// [0, 255] for u8, v != 0 for bool (the JIT's integer semantics).
-int64_t saturateInt(DType t, __int128 v);
+/// The integer `v` as the integer or bool dtype `t` holds it: wrapped
+/// modulo 2^64 for i64 and 2^8 for u8 (two's complement, as PyTorch, C and
+/// the JIT compute), v != 0 for bool.
+int64_t wrapInt(DType t, __int128 v);
 
 class HostTensor {
 public:
@@ -58,7 +59,7 @@ public:
   /// Element i of an integer or bool tensor, exactly (get() rounds i64 past
   /// 2^53); of a float tensor, convertToInt(I64, get(i)).
   int64_t getInt(int64_t i) const;
-  /// Stores the integer v: exactly for i64, saturated for u8, v != 0 for
+  /// Stores the integer v: exactly for i64, wrapped for u8, v != 0 for
   /// bool, rounded once for floats.
   void setInt(int64_t i, int64_t v);
 
