@@ -1,7 +1,9 @@
 //===- InPlace.cpp - In-place updates (zero_, add_, sub_, ...) ------------===//
 //
 // In-place ops compute the out-of-place result with the same op-table
-// kernels, then overwrite the tensor's values and bump its version, which
+// kernels (and type promotion), convert it to the tensor's dtype when
+// PyTorch's can_cast allows, then overwrite the tensor's values and bump its
+// version, which
 // lets backward() detect values that changed after they were recorded. In
 // lazy mode the result is pending and written into the tensor's existing
 // buffer at the next flush (detach()ed aliases share that buffer).
@@ -20,7 +22,8 @@ namespace {
 
 /// Checks that `self` may be updated in place with operands `others`, runs
 /// `f` (the out-of-place computation) without recording, and stores its
-/// result into `self`, whose type it must have.
+/// result into `self`, whose shape it must have and whose dtype must be able
+/// to hold it.
 template <class F>
 Tensor &updateInPlace(Tensor &self, std::string_view what, std::initializer_list<Tensor> others,
                       F &&f) {
@@ -37,7 +40,17 @@ Tensor &updateInPlace(Tensor &self, std::string_view what, std::initializer_list
     NoGradGuard noGrad;
     result = f();
   }
-  const ir::TensorType &type = self.impl()->type(), &got = result.impl()->type();
+  const ir::TensorType &type = self.impl()->type();
+  if (!ir::canCast(result.dtype(), type.dtype))
+    throw Error(ErrorKind::Shape,
+                fmt::format("{}: the result type {} can't be cast to the desired output type {} "
+                            "(as in PyTorch)",
+                            what, ir::dtypeName(result.dtype()), ir::dtypeName(type.dtype)));
+  {
+    NoGradGuard noGrad;
+    result = result.to(type.dtype);
+  }
+  const ir::TensorType &got = result.impl()->type();
   if (got != type)
     throw Error(ErrorKind::Shape,
                 fmt::format("{}: the result {} does not fit in place into the tensor {}", what,
@@ -46,11 +59,13 @@ Tensor &updateInPlace(Tensor &self, std::string_view what, std::initializer_list
   return self;
 }
 
+bool isOne(const Scalar &s) { return s.isFloat() ? s.toDouble() == 1 : s.toInt() == 1; }
+
 } // namespace
 
 Tensor &Tensor::zero_() { return fill_(0); }
 
-Tensor &Tensor::fill_(double value) {
+Tensor &Tensor::fill_(Scalar value) {
   return updateInPlace(*this, "fill_", {}, [&] {
     return kiln::broadcast_to(detail::literal(value, dtype()), shape().dims());
   });
@@ -61,40 +76,40 @@ Tensor &Tensor::copy_(const Tensor &src) {
                        [&] { return kiln::broadcast_to(src.to(dtype()), shape().dims()); });
 }
 
-Tensor &Tensor::add_(const Tensor &other, double alpha) {
+Tensor &Tensor::add_(const Tensor &other, Scalar alpha) {
   return updateInPlace(*this, "add_", {other},
-                       [&] { return alpha == 1 ? *this + other : *this + other * alpha; });
+                       [&] { return isOne(alpha) ? *this + other : *this + other * alpha; });
 }
-Tensor &Tensor::add_(double other) {
+Tensor &Tensor::add_(Scalar other) {
   return updateInPlace(*this, "add_", {}, [&] { return *this + other; });
 }
-Tensor &Tensor::sub_(const Tensor &other, double alpha) {
+Tensor &Tensor::sub_(const Tensor &other, Scalar alpha) {
   return updateInPlace(*this, "sub_", {other},
-                       [&] { return alpha == 1 ? *this - other : *this - other * alpha; });
+                       [&] { return isOne(alpha) ? *this - other : *this - other * alpha; });
 }
-Tensor &Tensor::sub_(double other) {
+Tensor &Tensor::sub_(Scalar other) {
   return updateInPlace(*this, "sub_", {}, [&] { return *this - other; });
 }
 Tensor &Tensor::mul_(const Tensor &other) {
   return updateInPlace(*this, "mul_", {other}, [&] { return *this * other; });
 }
-Tensor &Tensor::mul_(double other) {
+Tensor &Tensor::mul_(Scalar other) {
   return updateInPlace(*this, "mul_", {}, [&] { return *this * other; });
 }
 Tensor &Tensor::div_(const Tensor &other) {
   return updateInPlace(*this, "div_", {other}, [&] { return *this / other; });
 }
-Tensor &Tensor::div_(double other) {
+Tensor &Tensor::div_(Scalar other) {
   return updateInPlace(*this, "div_", {}, [&] { return *this / other; });
 }
 
 Tensor &operator+=(Tensor &a, const Tensor &b) { return a.add_(b); }
-Tensor &operator+=(Tensor &a, double b) { return a.add_(b); }
+Tensor &operator+=(Tensor &a, Scalar b) { return a.add_(b); }
 Tensor &operator-=(Tensor &a, const Tensor &b) { return a.sub_(b); }
-Tensor &operator-=(Tensor &a, double b) { return a.sub_(b); }
+Tensor &operator-=(Tensor &a, Scalar b) { return a.sub_(b); }
 Tensor &operator*=(Tensor &a, const Tensor &b) { return a.mul_(b); }
-Tensor &operator*=(Tensor &a, double b) { return a.mul_(b); }
+Tensor &operator*=(Tensor &a, Scalar b) { return a.mul_(b); }
 Tensor &operator/=(Tensor &a, const Tensor &b) { return a.div_(b); }
-Tensor &operator/=(Tensor &a, double b) { return a.div_(b); }
+Tensor &operator/=(Tensor &a, Scalar b) { return a.div_(b); }
 
 } // namespace kiln

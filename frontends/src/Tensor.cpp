@@ -56,10 +56,17 @@ std::shared_ptr<TensorImpl> makeLeaf(ir::HostTensor data, bool requiresGrad) {
   return impl;
 }
 
-Tensor literal(double value, DType dtype) {
-  auto impl = makeLeaf(ir::HostTensor::scalar(value, dtype));
+Tensor literal(const Scalar &value, DType dtype) {
+  ir::HostTensor data = ir::HostTensor::scalar(value.toDouble(), dtype);
+  if (!value.isFloat()) // exactly, also past 2^53
+    data.setInt(0, value.toInt());
+  auto impl = makeLeaf(std::move(data));
   impl->literal = true;
   return Tensor(std::move(impl));
+}
+
+[[noreturn]] void throwUnsignedOutOfRange(unsigned long long v) {
+  throw Error(ErrorKind::Usage, fmt::format("the number {} does not fit in an i64", v));
 }
 
 void checkInPlace(const Tensor &t, std::string_view what) {

@@ -97,7 +97,7 @@ struct TensorImpl {
 /// A new leaf holding `data`.
 std::shared_ptr<TensorImpl> makeLeaf(ir::HostTensor data, bool requiresGrad = false);
 /// A rank-0 literal of `dtype` (see TensorImpl::literal).
-Tensor literal(double value, DType dtype);
+Tensor literal(const Scalar &value, DType dtype);
 
 /// Computes op on operands with the reference kernel, without recording.
 /// Checks operands against the op table; mismatches are Error(Shape).

@@ -3,12 +3,14 @@
 // apply() is the one place that runs and records an op: it asks the op
 // table for the result type (its shape rule) and the kernel (evalNode).
 // Everything else in this file only translates PyTorch's spelling (dims,
-// keepdim, -1 in shapes, numbers as operands) into an op and attributes.
+// keepdim, -1 in shapes, numbers as operands, type promotion: casts where
+// PyTorch converts implicitly) into ops and attributes.
 //
 //===----------------------------------------------------------------------===//
 #include "Lazy.h"
 #include "LazyState.h"
 #include "TensorImpl.h"
+#include "TypePromotion.h"
 #include "kiln/Autograd.h"
 #include "kiln/ir/Builder.h"
 #include "kiln/ir/OpDef.h"
@@ -62,18 +64,100 @@ IntList allAxes(const Tensor &x) {
   return all;
 }
 
-Tensor binary(OpKind op, const Tensor &a, const Tensor &b) { return apply(op, {a, b}); }
-/// A number operand takes the tensor's dtype.
-Tensor binary(OpKind op, const Tensor &a, double b) {
-  return apply(op, {a, detail::literal(b, defined(a, ir::opName(op)).dtype())});
+/// PyTorch's default float dtype: integers become it where an op needs floats.
+constexpr DType kDefaultFloat = DType::F32;
+
+/// The dtype the IR op computes PyTorch's `a op b` in, for operands promoted
+/// to `promoted`: true division in a float dtype, and bools as u8 where the
+/// IR has no bool arithmetic (or, and, max, min of 0/1 are exact in u8).
+DType computeDType(OpKind op, DType promoted) {
+  if (op == OpKind::Div && !ir::isFloat(promoted))
+    return kDefaultFloat;
+  if (promoted != DType::Bool)
+    return promoted;
+  bool arithmetic = op == OpKind::Add || op == OpKind::Mul || op == OpKind::Maximum ||
+                    op == OpKind::Minimum;
+  return arithmetic ? DType::U8 : promoted;
 }
-Tensor binary(OpKind op, double a, const Tensor &b) {
-  return apply(op, {detail::literal(a, defined(b, ir::opName(op)).dtype()), b});
+
+/// Runs `op` on a and b converted to `dtype`; a result computed in u8 for
+/// bools returns to bool.
+Tensor applyIn(DType dtype, OpKind op, const Tensor &a, const Tensor &b, DType promoted) {
+  Tensor r = apply(op, {a.to(dtype), b.to(dtype)});
+  return promoted == DType::Bool && dtype == DType::U8 ? r.to(DType::Bool) : r;
+}
+
+/// PyTorch refuses `-` with a bool operand, tensor or number.
+void checkSubtrahends(OpKind op, bool aIsBool, bool bIsBool) {
+  if (op == OpKind::Sub && (aIsBool || bIsBool))
+    throw Error(ErrorKind::Shape, "'sub': subtraction with a bool operand is not supported (as "
+                                  "in PyTorch); use logical_xor, or convert to an integer dtype");
+}
+bool isBool(const Tensor &t) { return t.dtype() == DType::Bool; }
+bool isBool(const Scalar &s) { return s.kind() == Scalar::Kind::Bool; }
+
+Tensor binary(OpKind op, const Tensor &a, const Tensor &b) {
+  defined(a, ir::opName(op)), defined(b, ir::opName(op));
+  checkSubtrahends(op, isBool(a), isBool(b));
+  DType promoted = detail::resultType(a, b);
+  return applyIn(computeDType(op, promoted), op, a, b, promoted);
+}
+/// A number operand becomes a literal of the dtype the op computes in.
+Tensor binary(OpKind op, const Tensor &a, const Scalar &b) {
+  DType promoted = detail::resultType(defined(a, ir::opName(op)), b);
+  checkSubtrahends(op, isBool(a), isBool(b));
+  DType dtype = computeDType(op, promoted);
+  return applyIn(dtype, op, a, detail::literal(b, dtype), promoted);
+}
+Tensor binary(OpKind op, const Scalar &a, const Tensor &b) {
+  DType promoted = detail::resultType(defined(b, ir::opName(op)), a);
+  checkSubtrahends(op, isBool(a), isBool(b));
+  DType dtype = computeDType(op, promoted);
+  return applyIn(dtype, op, detail::literal(a, dtype), b, promoted);
+}
+
+/// Unary math that PyTorch defines on floats only: integers compute in f32.
+Tensor floatMath(OpKind op, const Tensor &x) {
+  bool integral = !ir::isFloat(defined(x, ir::opName(op)).dtype());
+  return apply(op, {integral ? x.to(kDefaultFloat) : x});
+}
+
+/// x ** n for an integer tensor and n >= 0, exactly: square-and-multiply.
+Tensor integerPower(const Tensor &x, int64_t n) {
+  if (n < 0)
+    throw Error(ErrorKind::Shape, "'pow': integers to negative integer powers are not allowed "
+                                  "(as in PyTorch); convert the tensor to a float dtype");
+  Tensor result = x * 0 + 1, base = x;
+  for (; n > 0; n >>= 1) {
+    if (n & 1)
+      result = result * base;
+    if (n > 1)
+      base = base * base;
+  }
+  return result;
 }
 
 Tensor reduce(OpKind op, const Tensor &x, const IntList &dims, bool keepdim) {
   IntList a = axes(defined(x, ir::opName(op)), dims, ir::opName(op));
   return apply(op, {x}, {{"axes", std::move(a)}, {"keepdims", keepdim}});
+}
+
+/// PyTorch's dtypes for reductions: integer and bool sums are i64, a mean
+/// needs floats, and a max of bools is their or (computed in u8).
+Tensor reduceAs(OpKind op, const Tensor &x, const IntList &dims, bool keepdim) {
+  DType dtype = defined(x, ir::opName(op)).dtype();
+  if (ir::isFloat(dtype))
+    return reduce(op, x, dims, keepdim);
+  if (op == OpKind::ReduceSum)
+    return reduce(op, x.to(DType::I64), dims, keepdim);
+  if (op == OpKind::ReduceMean)
+    throw Error(ErrorKind::Shape,
+                fmt::format("'mean': the input must be a float tensor, got {} (as in PyTorch); "
+                            "convert it first, e.g. x.to(f32).mean()",
+                            ir::dtypeName(dtype)));
+  if (dtype == DType::Bool)
+    return reduce(op, x.to(DType::U8), dims, keepdim).to(DType::Bool);
+  return reduce(op, x, dims, keepdim);
 }
 
 /// A shape with at most one -1, resolved against `numel` elements.
@@ -189,17 +273,32 @@ Tensor mul(const Tensor &a, const Tensor &b) { return binary(OpKind::Mul, a, b);
 Tensor div(const Tensor &a, const Tensor &b) { return binary(OpKind::Div, a, b); }
 Tensor maximum(const Tensor &a, const Tensor &b) { return binary(OpKind::Maximum, a, b); }
 Tensor minimum(const Tensor &a, const Tensor &b) { return binary(OpKind::Minimum, a, b); }
-Tensor pow(const Tensor &x, double exponent) {
-  return apply(OpKind::Pow, {x}, {{"exponent", exponent}});
+Tensor pow(const Tensor &x, Scalar exponent) {
+  DType dtype = detail::resultType(defined(x, "pow"), exponent);
+  if (ir::isFloat(dtype))
+    return apply(OpKind::Pow, {x.to(dtype)}, {{"exponent", exponent.toDouble()}});
+  if (dtype == DType::Bool)
+    throw Error(ErrorKind::Shape, "'pow': a bool tensor to a bool power is not supported (as in "
+                                  "PyTorch)");
+  return integerPower(x.to(dtype), exponent.toInt());
 }
 Tensor neg(const Tensor &x) { return apply(OpKind::Neg, {x}); }
-Tensor exp(const Tensor &x) { return apply(OpKind::Exp, {x}); }
-Tensor log(const Tensor &x) { return apply(OpKind::Log, {x}); }
-Tensor sqrt(const Tensor &x) { return apply(OpKind::Sqrt, {x}); }
-Tensor relu(const Tensor &x) { return apply(OpKind::Relu, {x}); }
-Tensor sigmoid(const Tensor &x) { return apply(OpKind::Sigmoid, {x}); }
-Tensor tanh(const Tensor &x) { return apply(OpKind::Tanh, {x}); }
-Tensor matmul(const Tensor &a, const Tensor &b) { return binary(OpKind::Matmul, a, b); }
+Tensor abs(const Tensor &x) { return apply(OpKind::Abs, {x}); }
+Tensor exp(const Tensor &x) { return floatMath(OpKind::Exp, x); }
+Tensor log(const Tensor &x) { return floatMath(OpKind::Log, x); }
+Tensor sqrt(const Tensor &x) { return floatMath(OpKind::Sqrt, x); }
+Tensor relu(const Tensor &x) {
+  DType dtype = defined(x, "relu").dtype();
+  if (dtype == DType::Bool)
+    throw Error(ErrorKind::Shape, "'relu': bool tensors are not supported (as in PyTorch)");
+  if (!ir::isFloat(dtype)) // PyTorch's relu keeps integers: max(x, 0)
+    return apply(OpKind::Maximum, {x, detail::literal(0, dtype)});
+  return apply(OpKind::Relu, {x});
+}
+Tensor sigmoid(const Tensor &x) { return floatMath(OpKind::Sigmoid, x); }
+Tensor tanh(const Tensor &x) { return floatMath(OpKind::Tanh, x); }
+/// No promotion: PyTorch's matmul needs one dtype too.
+Tensor matmul(const Tensor &a, const Tensor &b) { return apply(OpKind::Matmul, {a, b}); }
 
 Tensor permute(const Tensor &x, IntList dims) {
   int64_t rank = defined(x, "transpose").dim();
@@ -231,13 +330,16 @@ Tensor log_softmax(const Tensor &x, int64_t dim) {
 }
 
 Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b) {
-  return apply(OpKind::Select, {cond, a, b});
+  DType dtype = detail::resultType(defined(a, "select"), defined(b, "select"));
+  return apply(OpKind::Select, {cond, a.to(dtype), b.to(dtype)});
 }
-Tensor where(const Tensor &cond, const Tensor &a, double b) {
-  return where(cond, a, detail::literal(b, defined(a, "select").dtype()));
+Tensor where(const Tensor &cond, const Tensor &a, Scalar b) {
+  DType dtype = detail::resultType(defined(a, "select"), b);
+  return apply(OpKind::Select, {cond, a.to(dtype), detail::literal(b, dtype)});
 }
-Tensor where(const Tensor &cond, double a, const Tensor &b) {
-  return where(cond, detail::literal(a, defined(b, "select").dtype()), b);
+Tensor where(const Tensor &cond, Scalar a, const Tensor &b) {
+  DType dtype = detail::resultType(defined(b, "select"), a);
+  return apply(OpKind::Select, {cond, detail::literal(a, dtype), b.to(dtype)});
 }
 
 Tensor one_hot(const Tensor &labels, int64_t num_classes, DType dtype) {
@@ -254,15 +356,16 @@ Tensor one_hot(const Tensor &labels, int64_t num_classes, DType dtype) {
 // ---- Methods ----------------------------------------------------------------------------------
 
 Tensor Tensor::add(const Tensor &o) const { return binary(OpKind::Add, *this, o); }
-Tensor Tensor::add(double o) const { return binary(OpKind::Add, *this, o); }
+Tensor Tensor::add(Scalar o) const { return binary(OpKind::Add, *this, o); }
 Tensor Tensor::sub(const Tensor &o) const { return binary(OpKind::Sub, *this, o); }
-Tensor Tensor::sub(double o) const { return binary(OpKind::Sub, *this, o); }
+Tensor Tensor::sub(Scalar o) const { return binary(OpKind::Sub, *this, o); }
 Tensor Tensor::mul(const Tensor &o) const { return binary(OpKind::Mul, *this, o); }
-Tensor Tensor::mul(double o) const { return binary(OpKind::Mul, *this, o); }
+Tensor Tensor::mul(Scalar o) const { return binary(OpKind::Mul, *this, o); }
 Tensor Tensor::div(const Tensor &o) const { return binary(OpKind::Div, *this, o); }
-Tensor Tensor::div(double o) const { return binary(OpKind::Div, *this, o); }
+Tensor Tensor::div(Scalar o) const { return binary(OpKind::Div, *this, o); }
 Tensor Tensor::neg() const { return kiln::neg(*this); }
-Tensor Tensor::pow(double exponent) const { return kiln::pow(*this, exponent); }
+Tensor Tensor::abs() const { return kiln::abs(*this); }
+Tensor Tensor::pow(Scalar exponent) const { return kiln::pow(*this, exponent); }
 Tensor Tensor::exp() const { return kiln::exp(*this); }
 Tensor Tensor::log() const { return kiln::log(*this); }
 Tensor Tensor::sqrt() const { return kiln::sqrt(*this); }
@@ -315,17 +418,17 @@ Tensor Tensor::clone() const {
   return apply(OpKind::Reshape, {*this}, {}, self().type());
 }
 
-Tensor Tensor::sum() const { return reduce(OpKind::ReduceSum, *this, allAxes(*this), false); }
+Tensor Tensor::sum() const { return reduceAs(OpKind::ReduceSum, *this, allAxes(*this), false); }
 Tensor Tensor::sum(IntList dims, bool keepdim) const {
-  return reduce(OpKind::ReduceSum, *this, dims, keepdim);
+  return reduceAs(OpKind::ReduceSum, *this, dims, keepdim);
 }
-Tensor Tensor::mean() const { return reduce(OpKind::ReduceMean, *this, allAxes(*this), false); }
+Tensor Tensor::mean() const { return reduceAs(OpKind::ReduceMean, *this, allAxes(*this), false); }
 Tensor Tensor::mean(IntList dims, bool keepdim) const {
-  return reduce(OpKind::ReduceMean, *this, dims, keepdim);
+  return reduceAs(OpKind::ReduceMean, *this, dims, keepdim);
 }
-Tensor Tensor::max() const { return reduce(OpKind::ReduceMax, *this, allAxes(*this), false); }
+Tensor Tensor::max() const { return reduceAs(OpKind::ReduceMax, *this, allAxes(*this), false); }
 Tensor Tensor::max(IntList dims, bool keepdim) const {
-  return reduce(OpKind::ReduceMax, *this, dims, keepdim);
+  return reduceAs(OpKind::ReduceMax, *this, dims, keepdim);
 }
 
 Tensor Tensor::argmax(int64_t d, bool keepdim) const {
@@ -338,17 +441,17 @@ Tensor Tensor::softmax(int64_t d) const { return kiln::softmax(*this, d); }
 Tensor Tensor::log_softmax(int64_t d) const { return kiln::log_softmax(*this, d); }
 
 Tensor Tensor::eq(const Tensor &o) const { return binary(OpKind::Eq, *this, o); }
-Tensor Tensor::eq(double o) const { return binary(OpKind::Eq, *this, o); }
+Tensor Tensor::eq(Scalar o) const { return binary(OpKind::Eq, *this, o); }
 Tensor Tensor::ne(const Tensor &o) const { return binary(OpKind::Ne, *this, o); }
-Tensor Tensor::ne(double o) const { return binary(OpKind::Ne, *this, o); }
+Tensor Tensor::ne(Scalar o) const { return binary(OpKind::Ne, *this, o); }
 Tensor Tensor::lt(const Tensor &o) const { return binary(OpKind::Lt, *this, o); }
-Tensor Tensor::lt(double o) const { return binary(OpKind::Lt, *this, o); }
+Tensor Tensor::lt(Scalar o) const { return binary(OpKind::Lt, *this, o); }
 Tensor Tensor::le(const Tensor &o) const { return binary(OpKind::Le, *this, o); }
-Tensor Tensor::le(double o) const { return binary(OpKind::Le, *this, o); }
+Tensor Tensor::le(Scalar o) const { return binary(OpKind::Le, *this, o); }
 Tensor Tensor::gt(const Tensor &o) const { return binary(OpKind::Gt, *this, o); }
-Tensor Tensor::gt(double o) const { return binary(OpKind::Gt, *this, o); }
+Tensor Tensor::gt(Scalar o) const { return binary(OpKind::Gt, *this, o); }
 Tensor Tensor::ge(const Tensor &o) const { return binary(OpKind::Ge, *this, o); }
-Tensor Tensor::ge(double o) const { return binary(OpKind::Ge, *this, o); }
+Tensor Tensor::ge(Scalar o) const { return binary(OpKind::Ge, *this, o); }
 
 Tensor Tensor::to(DType dtype) const {
   if (this->dtype() == dtype)
@@ -359,17 +462,17 @@ Tensor Tensor::to(DType dtype) const {
 // ---- Operators --------------------------------------------------------------------------
 
 Tensor operator+(const Tensor &a, const Tensor &b) { return binary(OpKind::Add, a, b); }
-Tensor operator+(const Tensor &a, double b) { return binary(OpKind::Add, a, b); }
-Tensor operator+(double a, const Tensor &b) { return binary(OpKind::Add, a, b); }
+Tensor operator+(const Tensor &a, Scalar b) { return binary(OpKind::Add, a, b); }
+Tensor operator+(Scalar a, const Tensor &b) { return binary(OpKind::Add, a, b); }
 Tensor operator-(const Tensor &a, const Tensor &b) { return binary(OpKind::Sub, a, b); }
-Tensor operator-(const Tensor &a, double b) { return binary(OpKind::Sub, a, b); }
-Tensor operator-(double a, const Tensor &b) { return binary(OpKind::Sub, a, b); }
+Tensor operator-(const Tensor &a, Scalar b) { return binary(OpKind::Sub, a, b); }
+Tensor operator-(Scalar a, const Tensor &b) { return binary(OpKind::Sub, a, b); }
 Tensor operator*(const Tensor &a, const Tensor &b) { return binary(OpKind::Mul, a, b); }
-Tensor operator*(const Tensor &a, double b) { return binary(OpKind::Mul, a, b); }
-Tensor operator*(double a, const Tensor &b) { return binary(OpKind::Mul, a, b); }
+Tensor operator*(const Tensor &a, Scalar b) { return binary(OpKind::Mul, a, b); }
+Tensor operator*(Scalar a, const Tensor &b) { return binary(OpKind::Mul, a, b); }
 Tensor operator/(const Tensor &a, const Tensor &b) { return binary(OpKind::Div, a, b); }
-Tensor operator/(const Tensor &a, double b) { return binary(OpKind::Div, a, b); }
-Tensor operator/(double a, const Tensor &b) { return binary(OpKind::Div, a, b); }
+Tensor operator/(const Tensor &a, Scalar b) { return binary(OpKind::Div, a, b); }
+Tensor operator/(Scalar a, const Tensor &b) { return binary(OpKind::Div, a, b); }
 Tensor operator-(const Tensor &x) { return neg(x); }
 
 } // namespace kiln

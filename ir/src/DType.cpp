@@ -23,6 +23,28 @@ constexpr std::array<DTypeInfo, 5> kDTypes = {{
 std::string_view dtypeName(DType t) { return kDTypes[size_t(t)].name; }
 size_t dtypeSize(DType t) { return kDTypes[size_t(t)].size; }
 
+namespace {
+/// Position in the promotion chain bool < u8 < i64 < f32 < f64.
+int promotionRank(DType t) {
+  switch (t) {
+  case DType::Bool: return 0;
+  case DType::U8: return 1;
+  case DType::I64: return 2;
+  case DType::F32: return 3;
+  case DType::F64: return 4;
+  }
+  return 0;
+}
+} // namespace
+
+DType promoteTypes(DType a, DType b) { return promotionRank(a) >= promotionRank(b) ? a : b; }
+
+bool canCast(DType from, DType to) {
+  if (isFloat(from) && !isFloat(to))
+    return false;
+  return from == DType::Bool || to != DType::Bool;
+}
+
 std::optional<DType> parseDType(std::string_view s) {
   for (const DTypeInfo &info : kDTypes)
     if (info.name == s)

@@ -113,10 +113,12 @@ TEST(TensorOps, ArithmeticWithNumbersAndBroadcasting) {
   EXPECT_EQ(maximum(a, full({1}, 3.5)).to_vector(), (std::vector<double>{3.5, 3.5, 3.5, 4, 5, 6}));
 }
 
-TEST(TensorOps, ANumberTakesTheTensorsDType) {
+TEST(TensorOps, NumbersPromoteAsInPyTorch) {
   Tensor i = tensor({1, 2, 3});
   EXPECT_EQ((i * 2).dtype(), i64);
-  EXPECT_EQ((i / 2).to_vector(), (std::vector<double>{0, 1, 1})); // integer division
+  EXPECT_EQ((i * 0.5).to_vector(), (std::vector<double>{0.5, 1, 1.5})); // not [0, 1, 1]
+  EXPECT_EQ((i * 0.5).dtype(), f32);
+  EXPECT_EQ((i / 2).to_vector(), (std::vector<double>{0.5, 1, 1.5})); // true division
   EXPECT_EQ((tensor({1.0, 2.0}, f64) + 1).dtype(), f64);
 }
 
@@ -204,9 +206,15 @@ TEST(TensorErrors, BroadcastMismatchNamesOpAndShapes) {
       ErrorKind::Shape, {"'add'", "f32[2,3]", "f32[4]"});
 }
 
-TEST(TensorErrors, DTypeMismatchIsNotPromoted) {
-  expectError([] { zeros({2}) * zeros({2}, f64); }, ErrorKind::Shape,
-              {"'mul'", "f32[2]", "f64[2]"});
+TEST(TensorOps, TensorsPromoteAsInPyTorch) {
+  EXPECT_EQ((zeros({2}) * zeros({2}, f64)).dtype(), f64);
+  EXPECT_EQ((zeros({2}) * zeros({}, f64)).dtype(), f32); // a zero-dim tensor counts less
+  EXPECT_EQ((zeros({2}, i64) * zeros({}, f64)).dtype(), f64); // unless of a higher kind
+}
+
+TEST(TensorErrors, MatmulDoesNotPromote) {
+  expectError([] { zeros({2, 2}).matmul(zeros({2, 2}, f64)); }, ErrorKind::Shape,
+              {"'matmul'", "f32[2,2]", "f64[2,2]"});
 }
 
 TEST(TensorErrors, MatmulInnerDimensions) {
@@ -226,7 +234,7 @@ TEST(TensorErrors, ReshapeAndAxes) {
   expectError([] { zeros({2, 3}).reshape({5}); }, ErrorKind::Shape, {"reshape", "f32[5]"});
   expectError([] { zeros({2, 3}).sum(2); }, ErrorKind::Shape, {"reduce_sum", "axis 2"});
   expectError([] { zeros({2, 3}).softmax(-3); }, ErrorKind::Shape, {"softmax"});
-  expectError([] { zeros({2}).exp().to(i64).exp(); }, ErrorKind::Shape, {"'exp'", "i64[2]"});
+  expectError([] { zeros({2}).to(i64).mean(); }, ErrorKind::Shape, {"'mean'", "i64"});
 }
 
 // ---- In-place updates ----------------------------------------------------------------

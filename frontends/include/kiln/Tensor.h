@@ -15,6 +15,7 @@
 #include "kiln/ir/Error.h"
 #include "kiln/ir/Function.h"
 #include "kiln/ir/HostTensor.h"
+#include "kiln/Scalar.h"
 
 #include <cstdint>
 #include <initializer_list>
@@ -148,32 +149,36 @@ public:
   // ---- In-place updates -------------------------------------------------------
   // Allowed on tensors that do not require grad, and on any tensor under
   // NoGradGuard (optimizer updates); otherwise they throw Error(Autograd) like
-  // PyTorch does for leaves. The other operand broadcasts to this tensor's shape.
+  // PyTorch does for leaves. The other operand broadcasts to this tensor's shape;
+  // the result is computed as the out-of-place op and converted to this
+  // tensor's dtype, which it must be able to hold (i64.add_(0.5) is an
+  // Error(Shape), as in PyTorch).
 
   Tensor &zero_();
-  Tensor &fill_(double value);
+  Tensor &fill_(Scalar value);
   Tensor &copy_(const Tensor &src);
-  Tensor &add_(const Tensor &other, double alpha = 1);
-  Tensor &add_(double other);
-  Tensor &sub_(const Tensor &other, double alpha = 1);
-  Tensor &sub_(double other);
+  Tensor &add_(const Tensor &other, Scalar alpha = 1);
+  Tensor &add_(Scalar other);
+  Tensor &sub_(const Tensor &other, Scalar alpha = 1);
+  Tensor &sub_(Scalar other);
   Tensor &mul_(const Tensor &other);
-  Tensor &mul_(double other);
+  Tensor &mul_(Scalar other);
   Tensor &div_(const Tensor &other);
-  Tensor &div_(double other);
+  Tensor &div_(Scalar other);
 
   // ---- Ops (see the free functions for their meaning) -------------------------
 
   Tensor add(const Tensor &other) const;
-  Tensor add(double other) const;
+  Tensor add(Scalar other) const;
   Tensor sub(const Tensor &other) const;
-  Tensor sub(double other) const;
+  Tensor sub(Scalar other) const;
   Tensor mul(const Tensor &other) const;
-  Tensor mul(double other) const;
+  Tensor mul(Scalar other) const;
   Tensor div(const Tensor &other) const;
-  Tensor div(double other) const;
+  Tensor div(Scalar other) const;
   Tensor neg() const;
-  Tensor pow(double exponent) const;
+  Tensor abs() const;
+  Tensor pow(Scalar exponent) const;
   Tensor exp() const;
   Tensor log() const;
   Tensor sqrt() const;
@@ -200,10 +205,11 @@ public:
   /// A copy of the values (recorded: gradients flow through it).
   Tensor clone() const;
 
-  /// Sum of all elements.
+  /// Sum of all elements; integer and bool tensors sum to i64.
   Tensor sum() const;
   Tensor sum(IntList dims, bool keepdim = false) const;
   Tensor sum(int64_t dim, bool keepdim = false) const { return sum(IntList{dim}, keepdim); }
+  /// Mean of all elements, of a float tensor (else an Error(Shape), as in PyTorch).
   Tensor mean() const;
   Tensor mean(IntList dims, bool keepdim = false) const;
   Tensor mean(int64_t dim, bool keepdim = false) const { return mean(IntList{dim}, keepdim); }
@@ -220,17 +226,17 @@ public:
   Tensor log_softmax(int64_t dim) const;
 
   Tensor eq(const Tensor &other) const;
-  Tensor eq(double other) const;
+  Tensor eq(Scalar other) const;
   Tensor ne(const Tensor &other) const;
-  Tensor ne(double other) const;
+  Tensor ne(Scalar other) const;
   Tensor lt(const Tensor &other) const;
-  Tensor lt(double other) const;
+  Tensor lt(Scalar other) const;
   Tensor le(const Tensor &other) const;
-  Tensor le(double other) const;
+  Tensor le(Scalar other) const;
   Tensor gt(const Tensor &other) const;
-  Tensor gt(double other) const;
+  Tensor gt(Scalar other) const;
   Tensor ge(const Tensor &other) const;
-  Tensor ge(double other) const;
+  Tensor ge(Scalar other) const;
 
   /// Converts to `dtype` (this tensor itself when it already has it).
   Tensor to(DType dtype) const;
@@ -293,8 +299,14 @@ Tensor arange(A start, B end, C step = 1) {
 Tensor apply(ir::OpKind op, const std::vector<Tensor> &operands, ir::AttrList attrs = {},
              std::optional<ir::TensorType> declared = std::nullopt);
 
-// Binary ops broadcast like numpy. A number operand takes the tensor's dtype;
-// tensors of different dtypes are an Error(Shape) naming the op and both types.
+// Binary ops broadcast like numpy and follow PyTorch's type promotion
+// (docs/architecture.md, "Type promotion"): operands of different dtypes are
+// converted to their result_type (i64 tensor * 2 is i64, * 2.5 is f32; an
+// f32 tensor and an f64 zero-dim tensor give f32); `/` is true division
+// (integers give f32); bool + bool is or, bool * bool and; bool - bool is an
+// Error(Shape), as in PyTorch. matmul does not promote: its operands must
+// have one dtype. Unary math (exp, log, sqrt, sigmoid, tanh) on integers
+// computes in f32.
 
 Tensor add(const Tensor &a, const Tensor &b);
 Tensor sub(const Tensor &a, const Tensor &b);
@@ -303,9 +315,11 @@ Tensor div(const Tensor &a, const Tensor &b);
 /// Elementwise max / min of two tensors.
 Tensor maximum(const Tensor &a, const Tensor &b);
 Tensor minimum(const Tensor &a, const Tensor &b);
-/// x ** exponent, for float tensors.
-Tensor pow(const Tensor &x, double exponent);
+/// x ** exponent, promoted like a binary op: an integer tensor to an integer
+/// power stays an exact integer (a negative power is an Error(Shape)).
+Tensor pow(const Tensor &x, Scalar exponent);
 Tensor neg(const Tensor &x);
+Tensor abs(const Tensor &x);
 Tensor exp(const Tensor &x);
 Tensor log(const Tensor &x);
 Tensor sqrt(const Tensor &x);
@@ -322,32 +336,32 @@ Tensor softmax(const Tensor &x, int64_t dim);
 Tensor log_softmax(const Tensor &x, int64_t dim);
 /// cond ? a : b elementwise, broadcasting all three; cond is bool.
 Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b);
-Tensor where(const Tensor &cond, const Tensor &a, double b);
-Tensor where(const Tensor &cond, double a, const Tensor &b);
+Tensor where(const Tensor &cond, const Tensor &a, Scalar b);
+Tensor where(const Tensor &cond, Scalar a, const Tensor &b);
 /// Integer labels [...] to one-hot rows [..., num_classes] of `dtype`.
 Tensor one_hot(const Tensor &labels, int64_t num_classes, DType dtype = i64);
 
 Tensor operator+(const Tensor &a, const Tensor &b);
-Tensor operator+(const Tensor &a, double b);
-Tensor operator+(double a, const Tensor &b);
+Tensor operator+(const Tensor &a, Scalar b);
+Tensor operator+(Scalar a, const Tensor &b);
 Tensor operator-(const Tensor &a, const Tensor &b);
-Tensor operator-(const Tensor &a, double b);
-Tensor operator-(double a, const Tensor &b);
+Tensor operator-(const Tensor &a, Scalar b);
+Tensor operator-(Scalar a, const Tensor &b);
 Tensor operator*(const Tensor &a, const Tensor &b);
-Tensor operator*(const Tensor &a, double b);
-Tensor operator*(double a, const Tensor &b);
+Tensor operator*(const Tensor &a, Scalar b);
+Tensor operator*(Scalar a, const Tensor &b);
 Tensor operator/(const Tensor &a, const Tensor &b);
-Tensor operator/(const Tensor &a, double b);
-Tensor operator/(double a, const Tensor &b);
+Tensor operator/(const Tensor &a, Scalar b);
+Tensor operator/(Scalar a, const Tensor &b);
 Tensor operator-(const Tensor &x);
 /// In place on `a` (see Tensor::add_).
 Tensor &operator+=(Tensor &a, const Tensor &b);
-Tensor &operator+=(Tensor &a, double b);
+Tensor &operator+=(Tensor &a, Scalar b);
 Tensor &operator-=(Tensor &a, const Tensor &b);
-Tensor &operator-=(Tensor &a, double b);
+Tensor &operator-=(Tensor &a, Scalar b);
 Tensor &operator*=(Tensor &a, const Tensor &b);
-Tensor &operator*=(Tensor &a, double b);
+Tensor &operator*=(Tensor &a, Scalar b);
 Tensor &operator/=(Tensor &a, const Tensor &b);
-Tensor &operator/=(Tensor &a, double b);
+Tensor &operator/=(Tensor &a, Scalar b);
 
 } // namespace kiln

@@ -16,4 +16,11 @@ size_t dtypeSize(DType t);
 inline bool isFloat(DType t) { return t == DType::F32 || t == DType::F64; }
 inline bool isInteger(DType t) { return t == DType::I64 || t == DType::U8; }
 
+/// The smallest dtype that holds values of both (PyTorch's promote_types):
+/// kiln's dtypes are a chain, bool < u8 < i64 < f32 < f64.
+DType promoteTypes(DType a, DType b);
+/// Whether a result computed in `from` may be stored into a tensor of `to`
+/// (PyTorch's can_cast): not a float into an integer, not a number into bool.
+bool canCast(DType from, DType to);
+
 } // namespace kiln::ir
