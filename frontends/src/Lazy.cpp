@@ -39,14 +39,17 @@ LazyValue::~LazyValue() {
 }
 
 LazyState &lazyState() {
-  static LazyState s;
+  // One per thread: each thread records and flushes its own steps, with its
+  // own program cache (a Program's buffers serve one run at a time); the JIT
+  // and oneDNN caches under the programs are shared and locked.
+  thread_local LazyState s;
   return s;
 }
 
 bool lazyMode() { return execution() != Execution::Eager; }
 
 namespace {
-TraceObserver *gObserver = nullptr;
+thread_local TraceObserver *gObserver = nullptr;
 } // namespace
 
 void setTraceObserver(TraceObserver *observer) { gObserver = observer; }
@@ -54,10 +57,18 @@ TraceObserver *traceObserver() { return gObserver; }
 
 // ---- Recording ----------------------------------------------------------------------
 
+void checkPendingHere(const Storage &s) {
+  if (s.pending && s.owner != &lazyState())
+    throw Error(ErrorKind::Usage,
+                "a tensor computed by another thread's pending step is used before that thread "
+                "finished it; call kiln::sync() in the thread that made it before sharing it");
+}
+
 std::shared_ptr<LazyValue> operandValue(const TensorImpl &impl) {
   Storage &s = *impl.storage;
   if (s.error)
     throw *s.error;
+  checkPendingHere(s);
   if (s.pending)
     return s.pending;
   if (!s.leaf) {
@@ -96,9 +107,11 @@ std::shared_ptr<LazyValue> asOp(std::shared_ptr<LazyValue> value) {
 } // namespace
 
 void setPending(const std::shared_ptr<Storage> &storage, std::shared_ptr<LazyValue> value) {
-  storage->pending = asOp(std::move(value));
-  storage->error.reset();
   LazyState &st = lazyState();
+  checkPendingHere(*storage); // an in-place update of another thread's pending tensor
+  storage->pending = asOp(std::move(value));
+  storage->owner = &st;
+  storage->error.reset();
   ++st.opsSinceFlush;
   if (storage->queued)
     return;
@@ -244,7 +257,7 @@ public:
   std::vector<const std::shared_ptr<LazyValue> *> params;
 
   void run(const std::vector<std::shared_ptr<Storage>> &targets) {
-    static uint64_t lastEpoch = 0;
+    thread_local uint64_t lastEpoch = 0;
     epoch_ = ++lastEpoch;
     key.clear();
     params.clear();
@@ -359,7 +372,7 @@ private:
 
 /// Reused by every flush, so that a cache hit allocates nothing for its key.
 StepKeyWalk &stepKeyWalk() {
-  static StepKeyWalk walk;
+  thread_local StepKeyWalk walk;
   return walk;
 }
 

@@ -55,6 +55,9 @@ struct LazyValue {
 /// Ops are recorded instead of computed (Interpreted or Compiled execution).
 bool lazyMode();
 
+/// Throws Error(Usage) when `s` is pending in another thread's step: each
+/// thread flushes only its own.
+void checkPendingHere(const Storage &s);
 /// The current value of `impl` as an operand of a pending op.
 std::shared_ptr<LazyValue> operandValue(const TensorImpl &impl);
 /// A pending op value (the type must be the op's result type).

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <mutex>
 #include <numbers>
 
 namespace kiln {
@@ -47,7 +48,24 @@ Generator &default_generator() {
   return g;
 }
 
-void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
+namespace {
+
+/// The default generator is shared by all threads: each use holds this lock.
+/// A generator of the user's own is theirs to share or not.
+std::unique_lock<std::mutex> lockIfShared(Generator &gen) {
+  static std::mutex shared;
+  if (&gen != &default_generator())
+    return {};
+  return std::unique_lock(shared);
+}
+
+} // namespace
+
+void manual_seed(uint64_t seed) {
+  Generator &gen = default_generator();
+  auto lock = lockIfShared(gen);
+  gen.manual_seed(seed);
+}
 
 namespace {
 
@@ -69,16 +87,19 @@ Tensor randomTensor(ir::HostTensor data, bool requires_grad = false) {
 } // namespace
 
 Tensor randn(Shape shape, DType dtype, bool requires_grad, Generator &gen) {
+  auto lock = lockIfShared(gen);
   return randomTensor(sampled({dtype, std::move(shape)}, [&] { return gen.normal(); }),
                       requires_grad);
 }
 
 Tensor rand(Shape shape, DType dtype, bool requires_grad, Generator &gen) {
+  auto lock = lockIfShared(gen);
   return randomTensor(sampled({dtype, std::move(shape)}, [&] { return gen.uniform(); }),
                       requires_grad);
 }
 
 Tensor randint(int64_t low, int64_t high, Shape shape, Generator &gen) {
+  auto lock = lockIfShared(gen);
   if (high <= low)
     throw Error(ErrorKind::Usage,
                 fmt::format("randint: expected low < high, got low={} and high={}", low, high));
@@ -88,6 +109,7 @@ Tensor randint(int64_t low, int64_t high, Shape shape, Generator &gen) {
 }
 
 Tensor randperm(int64_t n, Generator &gen) {
+  auto lock = lockIfShared(gen);
   if (n < 0)
     throw Error(ErrorKind::Usage, fmt::format("randperm: n must be non-negative, got {}", n));
   ir::HostTensor data({i64, Shape{n}});
@@ -100,6 +122,7 @@ Tensor randperm(int64_t n, Generator &gen) {
 }
 
 Tensor &uniform_(Tensor &t, double low, double high, Generator &gen) {
+  auto lock = lockIfShared(gen);
   detail::checkInPlace(t, "uniform_");
   detail::assignInPlace(
       t, sampled(t.impl()->type(), [&] { return low + (high - low) * gen.uniform(); }));
@@ -107,6 +130,7 @@ Tensor &uniform_(Tensor &t, double low, double high, Generator &gen) {
 }
 
 Tensor &normal_(Tensor &t, double mean, double stddev, Generator &gen) {
+  auto lock = lockIfShared(gen);
   detail::checkInPlace(t, "normal_");
   detail::assignInPlace(t,
                         sampled(t.impl()->type(), [&] { return mean + stddev * gen.normal(); }));

@@ -43,18 +43,20 @@ bool checkNumericsFromEnvironment() {
   return v && *v && std::string_view(v) != "0";
 }
 
+// The settings belong to a thread's recording state (LazyState), so they are
+// per thread too; a new thread starts from the environment's defaults.
 bool &checkNumerics() {
-  static bool on = checkNumericsFromEnvironment();
+  thread_local bool on = checkNumericsFromEnvironment();
   return on;
 }
 
 Execution &mode() {
-  static Execution m = modeFromEnvironment();
+  thread_local Execution m = modeFromEnvironment();
   return m;
 }
 
 int &compileAfter() {
-  static int n = compileAfterFromEnvironment();
+  thread_local int n = compileAfterFromEnvironment();
   return n;
 }
 

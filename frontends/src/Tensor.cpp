@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <cstring>
 
 namespace kiln {
@@ -31,7 +32,7 @@ GradNode::~GradNode() {
 }
 
 namespace {
-uint64_t gStorageSerial = 0;
+std::atomic<uint64_t> gStorageSerial{0};
 } // namespace
 
 Storage::Storage(ir::TensorType type) : type(std::move(type)), serial(++gStorageSerial) {}
@@ -41,8 +42,10 @@ Storage::~Storage() = default;
 uint64_t lastStorageSerial() { return gStorageSerial; }
 
 const ir::HostTensor &TensorImpl::values() const {
-  if (storage->pending)
+  if (storage->pending) {
+    checkPendingHere(*storage);
     flushPending();
+  }
   if (storage->error)
     throw *storage->error;
   check(!storage->pending && storage->data.defined(), "TensorImpl::values: not computed");

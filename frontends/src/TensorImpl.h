@@ -24,6 +24,7 @@ namespace kiln::detail {
 
 struct TensorImpl;
 struct LazyValue;
+struct LazyState;
 
 /// One recorded op (PyTorch's grad_fn).
 struct GradNode {
@@ -59,6 +60,8 @@ struct Storage {
   ir::HostTensor data;
   /// The value not computed yet (lazy mode), or null.
   std::shared_ptr<LazyValue> pending;
+  /// The recording state (one per thread) whose flush computes `pending`.
+  const LazyState *owner = nullptr;
   /// `data` as an operand of pending ops (made on first use).
   std::shared_ptr<LazyValue> leaf;
   /// Set when the flush that was to compute `pending` failed; reads rethrow it.

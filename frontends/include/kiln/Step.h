@@ -13,8 +13,15 @@
 //
 // Buffers are read when the step runs: a HostTensor wrapped in a Tensor must
 // not be changed behind kiln's back while values computed from it are
-// pending (call sync() first). Lazy tensors are not thread-safe: use them
-// from one thread at a time.
+// pending (call sync() first).
+//
+// Threads: each thread records and flushes its own steps, with its own
+// program cache and its own settings below (a new thread starts from the
+// environment's defaults); the compiled kernels are shared. Several threads
+// may each train their own model at once. A tensor pending in one thread's
+// step is an Error(Usage) in another: sync() in the thread that made it
+// before handing it over. A tensor used by several threads at once must be
+// only read (item, to_vector, an operand of ops that do not update it).
 //
 //===----------------------------------------------------------------------===//
 #pragma once
