@@ -8,6 +8,10 @@
 // the host, compile to an object, store it on disk, and link it into the
 // LLJIT. Hashes only name symbols and files; they never decide a hit.
 //
+// Each loaded kernel has its own ORC resource tracker. The LoopKernels handed
+// out share a lifetime token; when the last one is gone (its programs were
+// evicted or destroyed), the tracker is removed and the code freed.
+//
 //===----------------------------------------------------------------------===//
 #include "kiln/runtime/Jit.h"
 #include "IterationSpace.h"
@@ -77,7 +81,7 @@ std::string symbolFor(const std::string &name, uint64_t hash) {
 
 } // namespace
 
-struct Jit::Impl {
+struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
   explicit Impl(const JitOptions &options);
 
   LoopKernel compile(const Function &body, const std::string &name);
@@ -85,10 +89,11 @@ struct Jit::Impl {
   std::unique_ptr<llvm::Module> buildModule(llvm::LLVMContext &ctx, const Function &body,
                                             const jit::IterationSpace &space,
                                             const std::string &symbol);
-  /// Links `object` and returns the address of `symbol` in it; on failure
-  /// nothing of the object stays in the JIT.
+  /// Links `object` under a tracker of its own (set in `tracker`) and
+  /// returns the address of `symbol` in it; on failure nothing of the object
+  /// stays in the JIT.
   llvm::Expected<KernelFn> link(std::unique_ptr<llvm::MemoryBuffer> object,
-                                const std::string &symbol);
+                                const std::string &symbol, llvm::orc::ResourceTrackerSP &tracker);
   enum class Emit { LLVM, Assembly, Object };
   /// The kernel's optimised IR, assembly or object, bypassing the caches.
   std::string emit(const Function &body, const std::string &name, Emit what);
@@ -103,9 +108,22 @@ struct Jit::Impl {
   std::unique_ptr<llvm::orc::LLJIT> lljit;
   jit::DiskObjectCache disk;
 
+  /// A kernel in the LLJIT.
+  struct Loaded {
+    LoopKernel kernel; ///< without its lifetime
+    std::weak_ptr<const void> lifetime;
+    const void *token = nullptr; ///< identifies the lifetime (a new load has a new one)
+    llvm::orc::ResourceTrackerSP tracker;
+  };
+  /// A lifetime token whose end unloads the kernel `key`.
+  std::shared_ptr<const void> newLifetime(const KernelKey &key);
+  /// Removes the kernel's code; `token` must be the one it was loaded with.
+  void unload(const KernelKey &key, const void *token);
+  void unloadLocked(std::map<KernelKey, Loaded>::iterator it);
+
   /// Guards everything below and the TargetMachine, which is not reentrant.
   std::mutex mu;
-  std::map<KernelKey, LoopKernel> kernels;
+  std::map<KernelKey, Loaded> kernels;
   /// Which kernel owns each symbol, to keep symbols unique if short hashes collide.
   std::map<std::string, KernelKey> symbols;
   JitStats stats;
@@ -139,7 +157,8 @@ std::unique_ptr<llvm::Module> Jit::Impl::buildModule(llvm::LLVMContext &ctx, con
 }
 
 llvm::Expected<KernelFn> Jit::Impl::link(std::unique_ptr<llvm::MemoryBuffer> object,
-                                         const std::string &symbol) {
+                                         const std::string &symbol,
+                                         llvm::orc::ResourceTrackerSP &tracker) {
   llvm::orc::ResourceTrackerSP rt = lljit->getMainJITDylib().createResourceTracker();
   if (llvm::Error e = lljit->addObjectFile(rt, std::move(object)))
     return e;
@@ -148,7 +167,32 @@ llvm::Expected<KernelFn> Jit::Impl::link(std::unique_ptr<llvm::MemoryBuffer> obj
     llvm::cantFail(rt->remove());
     return addr.takeError();
   }
+  tracker = std::move(rt);
   return addr->toPtr<KernelFn>();
+}
+
+std::shared_ptr<const void> Jit::Impl::newLifetime(const KernelKey &key) {
+  std::weak_ptr<Impl> self = weak_from_this();
+  return std::shared_ptr<const void>(new char(0), [self, key](const char *token) {
+    if (std::shared_ptr<Impl> impl = self.lock()) // else the JIT and its code are gone
+      impl->unload(key, token);
+    delete token;
+  });
+}
+
+void Jit::Impl::unload(const KernelKey &key, const void *token) {
+  std::lock_guard lock(mu);
+  auto it = kernels.find(key);
+  if (it != kernels.end() && it->second.token == token)
+    unloadLocked(it);
+}
+
+void Jit::Impl::unloadLocked(std::map<KernelKey, Loaded>::iterator it) {
+  if (llvm::Error e = it->second.tracker->remove())
+    llvm::consumeError(std::move(e)); // the code stays mapped: a leak, not a fault
+  symbols.erase(it->second.kernel.name);
+  kernels.erase(it);
+  ++stats.unloaded;
 }
 
 std::string Jit::Impl::emit(const Function &body, const std::string &name, Emit what) {
@@ -187,8 +231,13 @@ LoopKernel Jit::Impl::compile(const Function &body, const std::string &name) {
   KernelKey key{body.structuralKey(), name};
   std::lock_guard lock(mu);
   if (auto it = kernels.find(key); it != kernels.end()) {
-    ++stats.memoryHits;
-    return it->second;
+    if (std::shared_ptr<const void> alive = it->second.lifetime.lock()) {
+      ++stats.memoryHits;
+      LoopKernel kernel = it->second.kernel;
+      kernel.lifetime = std::move(alive);
+      return kernel;
+    }
+    unloadLocked(it); // its last user is going; its unload() will find nothing
   }
   jit::IterationSpace space = jit::analyzeIterationSpace(body);
   LoopKernel kernel{nullptr, uniqueSymbol(key, body.structuralHash()), jit::launchRows(space),
@@ -197,8 +246,9 @@ LoopKernel Jit::Impl::compile(const Function &body, const std::string &name) {
     kernel.scratchBytes = space.reduction->outputs * int64_t(sizeof(double));
   std::string identity = diskIdentity(key, kernel.name);
 
+  llvm::orc::ResourceTrackerSP tracker;
   if (auto cached = disk.load(identity)) {
-    llvm::Expected<KernelFn> fn = link(std::move(cached), kernel.name);
+    llvm::Expected<KernelFn> fn = link(std::move(cached), kernel.name, tracker);
     if (fn) {
       kernel.fn = *fn;
       ++stats.diskHits;
@@ -213,11 +263,14 @@ LoopKernel Jit::Impl::compile(const Function &body, const std::string &name) {
     llvm::orc::SimpleCompiler compiler(*tm);
     auto object = orThrow(compiler(*m), "cannot compile kernel " + kernel.name);
     disk.store(identity, object->getBuffer());
-    kernel.fn = orThrow(link(std::move(object), kernel.name), "cannot link kernel " + kernel.name);
+    kernel.fn = orThrow(link(std::move(object), kernel.name, tracker),
+                        "cannot link kernel " + kernel.name);
     ++stats.compiled;
   }
   symbols[kernel.name] = key;
-  kernels[key] = kernel;
+  std::shared_ptr<const void> lifetime = newLifetime(key);
+  kernels[key] = Loaded{kernel, lifetime, lifetime.get(), std::move(tracker)};
+  kernel.lifetime = std::move(lifetime);
   return kernel;
 }
 
@@ -228,7 +281,7 @@ Jit &Jit::instance() {
   return *jit;
 }
 
-Jit::Jit(JitOptions options) : impl_(std::make_unique<Impl>(options)) {}
+Jit::Jit(JitOptions options) : impl_(std::make_shared<Impl>(options)) {}
 Jit::~Jit() = default;
 
 LoopKernel Jit::compile(const Function &body, const std::string &name) {
@@ -250,7 +303,9 @@ std::vector<char> Jit::emitObject(const Function &body, const std::string &name)
 
 JitStats Jit::stats() const {
   std::lock_guard lock(impl_->mu);
-  return impl_->stats;
+  JitStats s = impl_->stats;
+  s.loaded = int64_t(impl_->kernels.size());
+  return s;
 }
 
 std::string Jit::hostTarget() const { return impl_->host.describe(); }

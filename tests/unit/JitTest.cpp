@@ -251,15 +251,32 @@ TEST(JitCache, CompilingTheSameBodyAgainIsAMemoryHit) {
 TEST(JitCache, ConcurrentCompilesOfOneBodyCompileOnce) {
   Jit jit(JitOptions{"off"});
   std::vector<std::thread> threads;
-  std::vector<KernelFn> fns(4);
-  for (size_t i = 0; i < fns.size(); ++i)
-    threads.emplace_back([&, i] { fns[i] = jit.compile(chainKernel(), "chain").fn; });
+  std::vector<LoopKernel> kernels(4); // held: a kernel nobody holds is unloaded
+  for (size_t i = 0; i < kernels.size(); ++i)
+    threads.emplace_back([&, i] { kernels[i] = jit.compile(chainKernel(), "chain"); });
   for (std::thread &t : threads)
     t.join();
   EXPECT_EQ(jit.stats().compiled, 1);
   EXPECT_EQ(jit.stats().memoryHits, 3);
-  for (KernelFn fn : fns)
-    EXPECT_EQ(fn, fns[0]);
+  for (const LoopKernel &k : kernels)
+    EXPECT_EQ(k.fn, kernels[0].fn);
+}
+
+TEST(JitCache, AKernelIsUnloadedWithItsLastUser) {
+  Jit jit(JitOptions{"off"});
+  LoopKernel first = jit.compile(chainKernel(), "chain");
+  LoopKernel copy = first;
+  EXPECT_EQ(jit.stats().loaded, 1);
+  first = {};
+  EXPECT_EQ(jit.stats().loaded, 1) << "a copy still uses it";
+  copy = {};
+  EXPECT_EQ(jit.stats().loaded, 0);
+  EXPECT_EQ(jit.stats().unloaded, 1);
+  // Needed again: compiled (no disk cache here) and loaded again, and it runs.
+  LoopKernel again = jit.compile(chainKernel(), "chain");
+  EXPECT_EQ(jit.stats().compiled, 2);
+  EXPECT_EQ(jit.stats().loaded, 1);
+  EXPECT_TRUE(kernelMatches(again, chainKernel(), 1));
 }
 
 TEST(JitCache, AWarmJitLoadsFromDiskAndCompilesNothing) {

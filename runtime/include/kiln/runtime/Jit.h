@@ -37,6 +37,10 @@ struct LoopKernel {
   /// more pointer after the outputs in `buffers` when non-zero (a reduction
   /// accumulates its partial results there in double precision).
   int64_t scratchBytes = 0;
+  /// Keeps the code loaded: the JIT unloads a kernel (its ORC resource
+  /// tracker) when the last copy of its LoopKernel is gone, so evicted
+  /// programs do not leak their kernels. Null for a default LoopKernel.
+  std::shared_ptr<const void> lifetime;
 };
 
 /// What the JIT accepts as a loop kernel body:
@@ -75,6 +79,9 @@ struct JitStats {
   int64_t diskHits = 0;
   /// Kernels found already loaded in this process.
   int64_t memoryHits = 0;
+  /// Kernels loaded now, and unloaded since the start (no LoopKernel left).
+  int64_t loaded = 0;
+  int64_t unloaded = 0;
 };
 
 /// The process-wide JIT: one LLJIT, host CPU features, -O3 pipeline,
@@ -111,7 +118,7 @@ public:
 
 private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_; // kernels' lifetimes refer to it weakly
 };
 
 } // namespace kiln::runtime
