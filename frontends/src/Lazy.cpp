@@ -392,10 +392,11 @@ bool logRecompiles() {
 std::string compileReason(const CachedStep &step) {
   LazyState &st = lazyState();
   auto it = st.byStructure.find(step.structureKey);
-  if (it == st.byStructure.end() || it->second.get() == &step)
+  std::shared_ptr<CachedStep> previous = it == st.byStructure.end() ? nullptr : it->second.lock();
+  if (!previous || previous.get() == &step)
     return fmt::format("first compile of this step ({} ops, {} inputs)", step.fn.nodes().size(),
                        step.fn.params().size());
-  const ir::Function &before = it->second->fn;
+  const ir::Function &before = previous->fn;
   for (size_t i = 0; i < step.fn.params().size() && i < before.params().size(); ++i) {
     const ir::TensorType &now = step.fn.type(step.fn.params()[i]);
     const ir::TensorType &was = before.type(before.params()[i]);
@@ -472,28 +473,14 @@ void runInterpreted(const CachedStep &step, const std::vector<HostTensor> &input
   }
 }
 
-/// The cached step whose structure is exactly `key`, or null.
-std::shared_ptr<CachedStep> findStep(const StructureKey &key) {
-  LazyState &st = lazyState();
-  auto it = st.cache.find(key.hash());
-  if (it != st.cache.end() && it->second->key == key)
-    return it->second;
-  return nullptr;
-}
-
 /// A new cache entry for the function `r.fn` (built on a miss).
 std::shared_ptr<CachedStep> addStep(FlushRecord &r, uint64_t structureKey,
                                     const StructureKey &key) {
-  LazyState &st = lazyState();
-  if (st.cache.size() >= LazyState::kMaxEntries) {
-    st.cache.clear();
-    st.byStructure.clear();
-  }
   auto step = std::make_shared<CachedStep>();
   step->fn = r.fn;
   step->structureKey = structureKey;
   step->key = key;
-  st.cache[key.hash()] = step;
+  lazyState().cache.add(step);
   return step;
 }
 
@@ -527,7 +514,9 @@ void replayStep(CachedStep &step, std::vector<HostTensor> &inputs, std::vector<H
   }
   if (!step.program) {
     compile(step);
-    st.byStructure[step.structureKey] = step.shared_from_this();
+    st.byStructure[step.structureKey] = step.weak_from_this();
+    if (st.byStructure.size() > 4 * st.cache.capacity()) // forget evicted structures
+      std::erase_if(st.byStructure, [](const auto &entry) { return entry.second.expired(); });
   }
   runCompiled(step, inputs, outputs);
 }
@@ -553,7 +542,7 @@ void flushPending(bool interpretOnly) {
   FlushRecord record;
   StepKeyWalk &walk = stepKeyWalk();
   walk.run(targets);
-  std::shared_ptr<CachedStep> step = findStep(walk.key);
+  std::shared_ptr<CachedStep> step = st.cache.find(walk.key);
   if (step) {
     record.params.reserve(walk.params.size());
     for (const std::shared_ptr<LazyValue> *p : walk.params)

@@ -102,10 +102,19 @@ void set_check_numerics(bool on) {
   checkNumerics() = on;
 }
 
+size_t step_cache_capacity() { return detail::lazyState().cache.capacity(); }
+
+void set_step_cache_capacity(size_t n) {
+  if (n == 0)
+    throw Error(ErrorKind::Usage, "set_step_cache_capacity: the capacity must be at least 1");
+  detail::lazyState().cache.setCapacity(n);
+}
+
 StepCacheStats step_cache_stats() {
   detail::LazyState &st = detail::lazyState();
   StepCacheStats s = st.stats;
   s.entries = st.cache.size();
+  s.evictions = st.cache.evictions();
   return s;
 }
 

@@ -1,5 +1,6 @@
 //===- LazyStepTest.cpp - Lazy recording, whole-step programs, replay -----===//
 #include "kiln/kiln.h"
+#include "kiln/runtime/Jit.h"
 #include "kiln/runtime/Program.h"
 
 #include <gtest/gtest.h>
@@ -185,6 +186,52 @@ TEST_F(LazyStep, ASmallerLastBatchRecompilesWithAReason) {
   EXPECT_NE(log.find("kiln: recompile: input %"), std::string::npos) << log;
   EXPECT_NE(log.find("changed from f32[10,1] to f32[7,1]"), std::string::npos) << log;
   EXPECT_EQ(log.find('\n'), log.size() - 1) << "one line: " << log;
+}
+
+// ---- A bounded cache -------------------------------------------------------------------------
+
+/// Restores the capacity of this thread's step cache.
+struct CapacityGuard {
+  size_t previous = step_cache_capacity();
+  explicit CapacityGuard(size_t n) { set_step_cache_capacity(n); }
+  ~CapacityGuard() { set_step_cache_capacity(previous); }
+};
+
+TEST_F(LazyStep, ACycleLongerThanTheCacheStillCompiles) {
+  // Batch sizes 1..6 in turn with room for 4 structures: each is evicted
+  // before it comes back. Seen a second time it compiles (its sightings
+  // outlive the eviction), instead of being a one-off interpreted forever.
+  set_execution(Execution::Compiled);
+  set_compile_after(1);
+  CapacityGuard capacity(4);
+  Linreg m;
+  for (int round = 0; round < 3; ++round)
+    for (int n = 1; n <= 6; ++n)
+      m.step(Linreg::inputs(n), Linreg::targets(n));
+  StepCacheStats s = step_cache_stats();
+  EXPECT_EQ(s.entries, 4u);
+  EXPECT_GE(s.evictions, 14);
+  EXPECT_LE(s.interpreted, 8) << "only first sightings run in the interpreter";
+}
+
+TEST_F(LazyStep, EvictedProgramsUnloadTheirKernels) {
+  // Random batch sizes, each a structure of its own: with 8 programs cached,
+  // the JIT holds the kernels of 8 programs, not of every size ever seen.
+  set_execution(Execution::Compiled);
+  set_compile_after(0);
+  CapacityGuard capacity(8);
+  runtime::Jit &jit = runtime::Jit::instance();
+  Linreg m;
+  m.step(Linreg::inputs(9), Linreg::targets(9)); // makes the grads
+  int64_t baseline = jit.stats().loaded;          // kernels other live programs hold too
+  m.step(Linreg::inputs(10), Linreg::targets(10));
+  int64_t perProgram = jit.stats().loaded - baseline;
+  ASSERT_GT(perProgram, 0);
+  for (int n = 11; n < 70; ++n)
+    m.step(Linreg::inputs(n), Linreg::targets(n));
+  runtime::JitStats s = jit.stats();
+  EXPECT_GT(s.unloaded, 0);
+  EXPECT_LE(s.loaded, baseline + 8 * perProgram) << "kernels loaded after 60 sizes";
 }
 
 // ---- In-place updates -------------------------------------------------------------------------

@@ -81,8 +81,15 @@ struct StepCacheStats {
   int64_t interpreted = 0;  ///< of which by the reference interpreter
   int64_t compilations = 0; ///< programs compiled (cache misses)
   size_t entries = 0;       ///< structures in the cache
+  int64_t evictions = 0;    ///< structures evicted, least recently used first
 };
 StepCacheStats step_cache_stats();
+/// The most step structures the program cache holds (default 256). Past it
+/// the least recently used is evicted with its compiled program, whose JIT
+/// kernels are unloaded unless another program uses them. A structure seen
+/// again after its eviction compiles at once (its sightings are kept).
+size_t step_cache_capacity();
+void set_step_cache_capacity(size_t n);
 /// Empties the program cache and resets its counters.
 void clear_step_cache();
 
