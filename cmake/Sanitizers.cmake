@@ -7,6 +7,10 @@
 # targets in fuzz/. scripts/test's sanitize stage runs the unit and lit tests
 # in such a build, then scripts/fuzz runs the targets of the same build
 # (build-sanitize/, the `sanitize` preset).
+#
+# KILN_SANITIZE_THREADS: build with ThreadSanitizer instead (it cannot share
+# a build with AddressSanitizer). scripts/test's sanitize stage builds the
+# unit tests so (build-tsan/) and runs the suites that use several threads.
 
 # Debian's oneDNN runs on GCC's OpenMP runtime (libgomp), and clang-19 has no
 # OpenMP runtime of its own there: link libgomp, and give clang GCC's omp.h
@@ -69,4 +73,20 @@ if(KILN_SANITIZE)
   set(CMAKE_CXX_FLAGS_RELWITHDEBINFO "-O1 -g1")
   add_link_options(-fsanitize=address,undefined)
   message(STATUS "kiln: sanitizers on (${KILN_SANITIZER_FLAGS})")
+endif()
+
+option(KILN_SANITIZE_THREADS "Build with -fsanitize=thread (ThreadSanitizer)" OFF)
+
+if(KILN_SANITIZE_THREADS)
+  if(KILN_SANITIZE)
+    message(FATAL_ERROR "KILN_SANITIZE_THREADS and KILN_SANITIZE (or KILN_FUZZ) exclude each "
+      "other: ThreadSanitizer and AddressSanitizer need separate builds")
+  endif()
+  if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    kiln_use_gcc_openmp()
+  endif()
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  set(CMAKE_CXX_FLAGS_RELWITHDEBINFO "-O1 -g1")
+  add_link_options(-fsanitize=thread)
+  message(STATUS "kiln: ThreadSanitizer on")
 endif()
