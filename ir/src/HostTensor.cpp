@@ -1,5 +1,6 @@
 //===- HostTensor.cpp -----------------------------------------------------===//
 #include "kiln/ir/HostTensor.h"
+#include "kiln/ir/Limits.h"
 #include "kiln/ir/Error.h"
 
 #include <fmt/format.h>
@@ -12,16 +13,27 @@
 
 namespace kiln::ir {
 
+namespace {
+/// A positive byte count from the environment variable `name`, else `fallback`.
+int64_t limitFromEnvironment(const char *name, int64_t fallback) {
+  if (const char *env = std::getenv(name)) {
+    char *end = nullptr;
+    long long v = std::strtoll(env, &end, 10);
+    if (end != env && *end == '\0' && v > 0)
+      return int64_t(v);
+  }
+  return fallback;
+}
+} // namespace
+
 int64_t maxTensorBytes() {
-  static const int64_t limit = [] {
-    if (const char *env = std::getenv("KILN_MAX_TENSOR_BYTES")) {
-      char *end = nullptr;
-      long long v = std::strtoll(env, &end, 10);
-      if (end != env && *end == '\0' && v > 0)
-        return int64_t(v);
-    }
-    return int64_t(8) << 30; // 8 GiB: a third of the machines we run on.
-  }();
+  // 8 GiB: a third of the machines we run on.
+  static const int64_t limit = limitFromEnvironment("KILN_MAX_TENSOR_BYTES", int64_t(8) << 30);
+  return limit;
+}
+
+int64_t maxArenaBytes() {
+  static const int64_t limit = limitFromEnvironment("KILN_MAX_ARENA_BYTES", maxTensorBytes());
   return limit;
 }
 

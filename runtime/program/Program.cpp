@@ -7,6 +7,7 @@
 #include "kiln/compiler/FuseCrossEntropy.h"
 #include "kiln/compiler/MemoryPlan.h"
 #include "kiln/compiler/Pass.h"
+#include "kiln/ir/Limits.h"
 #include "kiln/ir/OpDef.h"
 #include "kiln/ir/Verifier.h"
 #include "kiln/runtime/Jit.h"
@@ -47,22 +48,6 @@ std::string_view kernelKindName(KernelKind k) {
 }
 
 namespace {
-/// Upper bound on one program's buffer arena, checked before allocating: the
-/// per-tensor limit alone let a program of many large tensors take the
-/// machine. KILN_MAX_ARENA_BYTES, else the per-tensor limit.
-int64_t maxArenaBytes() {
-  static const int64_t limit = [] {
-    if (const char *env = std::getenv("KILN_MAX_ARENA_BYTES")) {
-      char *end = nullptr;
-      long long v = std::strtoll(env, &end, 10);
-      if (end != env && *end == '\0' && v > 0)
-        return int64_t(v);
-    }
-    return maxTensorBytes();
-  }();
-  return limit;
-}
-
 /// Storage aligned as HostTensor's (64 bytes), freed with the matching delete.
 struct ArenaDeleter {
   void operator()(std::byte *p) const { ::operator delete[](p, std::align_val_t(64)); }
