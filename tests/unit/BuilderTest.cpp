@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "kiln/ir/Builder.h"
 #include "kiln/ir/OpDef.h"
+#include "ErrorTestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -18,20 +19,12 @@ using namespace kiln::ir;
 
 namespace {
 
+using kiln::test::errorFrom;
+
 TensorType f32(Shape s) { return {DType::F32, std::move(s)}; }
 TensorType f64(Shape s) { return {DType::F64, std::move(s)}; }
 TensorType i64(Shape s) { return {DType::I64, std::move(s)}; }
 TensorType boolean(Shape s) { return {DType::Bool, std::move(s)}; }
-
-template <class F> Error errorFrom(F &&f) {
-  try {
-    f();
-  } catch (const Error &e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return Error(ErrorKind::Internal, "<no error was thrown>");
-}
 
 /// The error is a Verify error whose message contains every one of `parts`.
 ::testing::AssertionResult verifyErrorMentions(const Error &e,

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "kiln/ir/HostTensor.h"
 #include "kiln/ir/Error.h"
+#include "ErrorTestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -19,6 +20,9 @@ using namespace kiln;
 using namespace kiln::ir;
 
 namespace {
+
+using kiln::test::errorFrom;
+using kiln::test::contains;
 
 TensorType f32(Shape s) { return {DType::F32, std::move(s)}; }
 
@@ -34,20 +38,6 @@ std::vector<double> elements(const HostTensor &t) {
   for (int64_t i = 0; i < t.numel(); ++i)
     v.push_back(t.get(i));
   return v;
-}
-
-template <class F> Error errorFrom(F &&f) {
-  try {
-    f();
-  } catch (const Error &e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return Error(ErrorKind::Internal, "<no error was thrown>");
-}
-
-bool contains(const std::string &s, std::string_view part) {
-  return s.find(part) != std::string::npos;
 }
 
 constexpr double kInf = std::numeric_limits<double>::infinity();

@@ -8,6 +8,7 @@
 #include "kiln/runtime/Interpreter.h"
 #include "kiln/ir/Builder.h"
 #include "kiln/ir/OpDef.h"
+#include "ErrorTestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -19,6 +20,9 @@ using namespace kiln;
 using namespace kiln::ir;
 
 namespace {
+
+using kiln::test::errorFrom;
+using kiln::test::contains;
 
 /// Ops that have a test below. Add a name here only with its test.
 const std::set<std::string_view> kCoveredOps = {
@@ -80,20 +84,6 @@ HostTensor apply(OpKind op, std::vector<HostTensor> inputs, AttrList attrs = {},
   std::vector<HostTensor> out = runtime::interpret(f, inputs);
   EXPECT_EQ(out.size(), 1u);
   return out.at(0);
-}
-
-template <class F> Error errorFrom(F &&f) {
-  try {
-    f();
-  } catch (const Error &e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return Error(ErrorKind::Internal, "<no error was thrown>");
-}
-
-bool contains(const std::string &s, std::string_view part) {
-  return s.find(part) != std::string::npos;
 }
 
 // A 2x3 matrix [[1, 2, 3], [4, 5, 6]] that many tests start from.

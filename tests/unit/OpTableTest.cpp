@@ -5,6 +5,7 @@
 // kernel, scalar expression, gradient rule or summary.
 //
 //===----------------------------------------------------------------------===//
+#include "ErrorTestSupport.h"
 #include "kiln/ir/OpDef.h"
 
 #include <gtest/gtest.h>
@@ -16,6 +17,9 @@ using namespace kiln;
 using namespace kiln::ir;
 
 namespace {
+
+using kiln::test::errorFrom;
+using kiln::test::contains;
 
 constexpr size_t kOpsInDef = 0
 #define KILN_OP(Name) +1
@@ -61,20 +65,6 @@ AttrList requiredAttrs(const OpDef &def) {
 
 std::vector<TensorType> operandsFor(int arity) {
   return std::vector<TensorType>(size_t(arity), TensorType{DType::F32, Shape{2}});
-}
-
-template <class F> Error errorFrom(F &&f) {
-  try {
-    f();
-  } catch (const Error &e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return Error(ErrorKind::Internal, "<no error was thrown>");
-}
-
-bool contains(const std::string &s, std::string_view part) {
-  return s.find(part) != std::string::npos;
 }
 
 std::string quoted(std::string_view name) { return "'" + std::string(name) + "'"; }

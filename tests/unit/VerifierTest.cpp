@@ -11,6 +11,7 @@
 #include "kiln/ir/Builder.h"
 #include "kiln/ir/OpDef.h"
 #include "kiln/ir/Parser.h"
+#include "ErrorTestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -19,17 +20,9 @@ using namespace kiln::ir;
 
 namespace {
 
-TensorType f32(Shape s) { return {DType::F32, std::move(s)}; }
+using kiln::test::errorFrom;
 
-template <class F> Error errorFrom(F &&f) {
-  try {
-    f();
-  } catch (const Error &e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return Error(ErrorKind::Internal, "<no error was thrown>");
-}
+TensorType f32(Shape s) { return {DType::F32, std::move(s)}; }
 
 /// The error that verifying the parsed `text` throws.
 Error verifyError(std::string_view text) {
