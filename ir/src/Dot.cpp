@@ -10,7 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/ir/Dot.h"
-#include "ValueNames.h"
+#include "kiln/ir/ValueNames.h"
 #include "kiln/ir/OpDef.h"
 #include "kiln/ir/Printer.h"
 

@@ -7,7 +7,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
-#include "ValueNames.h"
+#include "kiln/ir/ValueNames.h"
 #include "kiln/ir/Error.h"
 
 #include <fmt/format.h>

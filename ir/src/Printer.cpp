@@ -14,7 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/ir/Printer.h"
-#include "ValueNames.h"
+#include "kiln/ir/ValueNames.h"
 #include "kiln/ir/OpDef.h"
 
 #include <fmt/format.h>

@@ -9,7 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/ir/Verifier.h"
-#include "ValueNames.h"
+#include "kiln/ir/ValueNames.h"
 #include "kiln/ir/OpDef.h"
 
 #include <fmt/format.h>

@@ -1,5 +1,5 @@
 //===- PlanPrint.cpp - The memory plan as a table, and the plan pass ------===//
-#include "ValueNames.h" // ir/src: the printer's value names
+#include "kiln/ir/ValueNames.h"
 #include "kiln/compiler/MemoryPlan.h"
 
 #include <fmt/format.h>

@@ -4,7 +4,7 @@
 #include "Npy.h"
 #include "TensorText.h"
 
-#include "ValueNames.h" // ir/src: the printer's value names
+#include "kiln/ir/ValueNames.h"
 
 #include <fmt/format.h>
 

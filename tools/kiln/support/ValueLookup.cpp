@@ -1,7 +1,7 @@
 //===- ValueLookup.cpp ----------------------------------------------------===//
 #include "support/ValueLookup.h"
 
-#include "ValueNames.h"
+#include "kiln/ir/ValueNames.h"
 #include "kiln/ir/Error.h"
 
 #include <fmt/format.h>

@@ -1,8 +1,9 @@
-//===- ValueNames.h - How values are named in IR text (internal) -*- C++ -*-===//
+//===- ValueNames.h - How values are named in IR text ------------*- C++ -*-===//
 //
 // The naming rules shared by the printer, the parser, the verifier and the
 // dot exporter, so that a diagnostic says `%3` exactly where the printed IR
-// says `%3`.
+// says `%3`; and by tools that name values as `kiln print` does (`kiln run`'s
+// inputs and results).
 //
 //===----------------------------------------------------------------------===//
 #pragma once
