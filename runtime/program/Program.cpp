@@ -68,18 +68,24 @@ struct Program::Impl {
   /// The address of every value: arena slots and constants are fixed at
   /// compile time, parameters (and views of them) are bound per run.
   std::vector<void *> ptrs;
-  std::vector<KernelInfo> kernels;
-  /// What a run executes, in order; each entry is one kernel of `kernels`.
-  std::vector<std::function<void()>> steps;
-  /// The node of `fn` each step runs, and the function before the passes
-  /// (for CompileOptions::checkNumerics).
-  std::vector<const Node *> stepNodes;
+  /// One kernel of the program: its name, kind and profile, the node of `fn`
+  /// it computes, and what a run executes for it -- nothing for a constant,
+  /// which is in place from compile time.
+  struct Step {
+    KernelInfo info;
+    const Node *node = nullptr;
+    std::function<void()> run;
+  };
+  /// In order.
+  std::vector<Step> steps;
+  /// The function before the passes (for CompileOptions::checkNumerics).
   Function source;
 
   void *ptr(ValueId v) { return ptrs[size_t(v.id)]; }
-  void addStep(std::string name, KernelKind kind, std::function<void()> fn) {
-    kernels.push_back({std::move(name), kind});
-    steps.push_back(std::move(fn));
+  /// Lowering's current node: the node of every step it adds.
+  const Node *lowering = nullptr;
+  void addStep(std::string name, KernelKind kind, std::function<void()> run) {
+    steps.push_back({{std::move(name), kind}, lowering, std::move(run)});
   }
 };
 
@@ -124,11 +130,10 @@ public:
   void run() {
     allocateArena();
     for (const Node &n : p_.fn.nodes()) {
-      size_t steps = p_.steps.size();
+      p_.lowering = &n;
       lower(n);
-      if (p_.steps.size() > steps)
-        p_.stepNodes.push_back(&n);
     }
+    p_.lowering = nullptr;
   }
 
 private:
@@ -187,7 +192,7 @@ private:
   void lowerConstant(const Node &n) {
     p_.constants.push_back(n.attrs.getDense("value").clone());
     p_.ptrs[size_t(n.result().id)] = p_.constants.back().raw();
-    p_.kernels.push_back({"constant", KernelKind::Constant});
+    p_.addStep("constant", KernelKind::Constant, nullptr);
   }
 
   /// The plan gives a reshape its operand's address; a view of a parameter
@@ -297,10 +302,10 @@ private:
   void lowerSoftmax(const Node &n) {
     const Shape &s = p_.fn.type(n.result()).shape;
     int64_t cols = s[s.rank() - 1], rows = cols ? s.numel() / cols : 0;
-    auto sm = onednn::Softmax::get(rows, cols, n.op == OpKind::LogSoftmax);
+    auto sm = onednn::Softmax::get(rows, cols, /*log=*/false); // log_softmax: lowerLogSoftmax
     Program::Impl &p = p_;
     ValueId in = n.operands[0], out = n.result();
-    p.addStep(std::string(opName(n.op)), KernelKind::OneDnn, [&p, sm, in, out] {
+    p.addStep("softmax", KernelKind::OneDnn, [&p, sm, in, out] {
       sm->run(static_cast<const float *>(p.ptr(in)), static_cast<float *>(p.ptr(out)));
     });
   }
@@ -463,11 +468,12 @@ static void copyResults(Program::Impl &p, std::span<HostTensor> outputs) {
 static void runCheckingNumerics(Program::Impl &p) {
   ValueAddress address = [&p](ValueId v) { return p.ptr(v); };
   checkInputNumerics(p.fn, address);
-  for (size_t i = 0; i < p.steps.size(); ++i) {
-    const Node &n = *p.stepNodes[i];
-    std::vector<HostTensor> operands = saveOperands(p.fn, n, address);
-    p.steps[i]();
-    checkNodeNumerics(p.source, p.fn, n, address, operands);
+  for (Program::Impl::Step &step : p.steps) {
+    if (!step.run)
+      continue;
+    std::vector<HostTensor> operands = saveOperands(p.fn, *step.node, address);
+    step.run();
+    checkNodeNumerics(p.source, p.fn, *step.node, address, operands);
   }
 }
 
@@ -481,20 +487,18 @@ void Program::run(std::span<const HostTensor> inputs, std::span<HostTensor> outp
   if (p.options.checkNumerics) {
     runCheckingNumerics(p);
   } else if (!p.options.profile) {
-    for (auto &step : p.steps)
-      step();
+    for (Program::Impl::Step &step : p.steps)
+      if (step.run)
+        step.run();
   } else {
-    // Constants have no step; kernels[] and steps[] are matched by skipping them.
-    size_t k = 0;
-    for (auto &step : p.steps) {
-      while (p.kernels[k].kind == KernelKind::Constant)
-        ++k;
+    for (Program::Impl::Step &step : p.steps) {
+      if (!step.run)
+        continue;
       auto start = std::chrono::steady_clock::now();
-      step();
+      step.run();
       auto end = std::chrono::steady_clock::now();
-      p.kernels[k].calls++;
-      p.kernels[k].nanos += std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count();
-      ++k;
+      step.info.calls++;
+      step.info.nanos += std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count();
     }
   }
   copyResults(p, outputs);
@@ -509,7 +513,12 @@ std::vector<HostTensor> Program::run(std::span<const HostTensor> inputs) {
 }
 
 const Function &Program::optimized() const { return impl_->fn; }
-const std::vector<KernelInfo> &Program::kernels() const { return impl_->kernels; }
+std::vector<KernelInfo> Program::kernels() const {
+  std::vector<KernelInfo> kernels;
+  for (const Impl::Step &step : impl_->steps)
+    kernels.push_back(step.info);
+  return kernels;
+}
 
 int64_t Program::bufferBytes() const {
   int64_t total = impl_->plan.arenaBytes;

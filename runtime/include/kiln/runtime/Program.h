@@ -69,7 +69,7 @@ public:
 
   /// The function after the pass pipeline, as lowered.
   const ir::Function &optimized() const;
-  const std::vector<KernelInfo> &kernels() const;
+  std::vector<KernelInfo> kernels() const;
   /// Bytes of all buffers the program holds: the arena of intermediate
   /// values (memoryPlan().arenaBytes), the constants, and the staging
   /// tensors of reference kernels.
