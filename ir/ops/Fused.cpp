@@ -10,8 +10,11 @@
 namespace kiln::ir::ops {
 namespace {
 
+constexpr AttrSpec kFusedAttrs[] = {{"kind", AttrKind::Fusion}};
+
 constexpr OpDef kOps[] = {
-    {.kind = OpKind::Fused, .name = "fused", .arity = -1, .fusion = FusionClass::Opaque,
+    {.kind = OpKind::Fused, .name = "fused", .arity = -1, .attrs = kFusedAttrs,
+     .fusion = FusionClass::Opaque,
      .infer = nullptr, .differentiable = false,
      .summary = "a kernel made by the fuse pass; computes its body on its operands",
      .region = true},

@@ -19,8 +19,27 @@ std::string_view attrKindName(AttrKind k) {
   case AttrKind::Ints: return "integer list";
   case AttrKind::Type: return "dtype";
   case AttrKind::Dense: return "dense tensor";
+  case AttrKind::Fusion: return "fusion kind";
   }
   return "?";
+}
+
+namespace {
+constexpr std::pair<FusionKind, std::string_view> kFusionKinds[] = {
+    {FusionKind::Loop, "loop"},
+    {FusionKind::Reduction, "reduction"},
+    {FusionKind::Matmul, "matmul"},
+    {FusionKind::SoftmaxCrossEntropy, "softmax_xent"},
+};
+} // namespace
+
+std::string_view fusionKindName(FusionKind k) { return kFusionKinds[size_t(k)].second; }
+
+std::optional<FusionKind> parseFusionKind(std::string_view s) {
+  for (const auto &[kind, name] : kFusionKinds)
+    if (name == s)
+      return kind;
+  return std::nullopt;
 }
 
 AttrList::AttrList(std::initializer_list<std::pair<std::string, Attr>> init) {
@@ -56,6 +75,9 @@ template <class T> static const T &getAs(const AttrList &l, std::string_view nam
 
 int64_t AttrList::getInt(std::string_view name) const { return getAs<int64_t>(*this, name); }
 bool AttrList::getBool(std::string_view name) const { return getAs<bool>(*this, name); }
+FusionKind AttrList::getFusionKind(std::string_view name) const {
+  return getAs<FusionKind>(*this, name);
+}
 const IntList &AttrList::getInts(std::string_view name) const { return getAs<IntList>(*this, name); }
 const HostTensor &AttrList::getDense(std::string_view name) const {
   return getAs<HostTensor>(*this, name);

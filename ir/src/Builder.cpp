@@ -27,7 +27,8 @@ ValueId Builder::create(OpKind op, std::vector<ValueId> operands, AttrList attrs
   return f_.nodes()[node].result();
 }
 
-std::vector<ValueId> Builder::fused(std::vector<ValueId> operands, Function body) {
+std::vector<ValueId> Builder::fused(FusionKind kind, std::vector<ValueId> operands,
+                                    Function body) {
   if (operands.size() != body.params().size())
     throw Error(ErrorKind::Verify, fmt::format("'fused': @{} takes {} operands, got {}",
                                                body.name(), body.params().size(),
@@ -42,8 +43,8 @@ std::vector<ValueId> Builder::fused(std::vector<ValueId> operands, Function body
   for (ValueId r : body.results())
     types.push_back(body.type(r));
   auto region = std::make_shared<const Function>(std::move(body));
-  size_t k = f_.appendNode(OpKind::Fused, std::move(operands), {}, std::move(types), loc_,
-                           std::move(region));
+  size_t k = f_.appendNode(OpKind::Fused, std::move(operands), {{"kind", kind}},
+                           std::move(types), loc_, std::move(region));
   return f_.nodes()[k].results;
 }
 

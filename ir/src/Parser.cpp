@@ -440,6 +440,9 @@ private:
       n.dense = scanDense(std::string(name.text));
       return;
     }
+    if (spec.kind == AttrKind::Fusion && tok_.is(Tok::Ident) && !parseFusionKind(tok_.text))
+      fail(tok_, fmt::format("unknown fusion kind '{}' (loop, reduction, matmul, softmax_xent)",
+                             tok_.text));
     Attr value = parseSimpleAttr();
     AttrKind kind = attrKind(value);
     if (spec.kind == AttrKind::Float && kind == AttrKind::Int)
@@ -467,9 +470,12 @@ private:
       return floatValue<double>(t, "f64");
     if (t.isKeyword("true") || t.isKeyword("false"))
       return t.text == "true";
-    if (t.is(Tok::Ident))
+    if (t.is(Tok::Ident)) {
       if (std::optional<DType> dtype = parseDType(t.text))
         return *dtype;
+      if (std::optional<FusionKind> kind = parseFusionKind(t.text))
+        return *kind;
+    }
     fail(t, "expected attribute value");
   }
 

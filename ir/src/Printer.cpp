@@ -165,6 +165,8 @@ void printAttrTo(const Attr &a, std::string &out) {
           out += ']';
         } else if constexpr (std::is_same_v<T, DType>) {
           out += dtypeName(x);
+        } else if constexpr (std::is_same_v<T, FusionKind>) {
+          out += fusionKindName(x);
         } else {
           printDense(x, out);
         }

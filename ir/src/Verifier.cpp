@@ -128,15 +128,20 @@ private:
   }
 
   /// A fused node computes its body: same operand types as the body's
-  /// parameters, same result types as its results.
+  /// parameters, same result types as its results; the body is of its kind.
   void checkFused(size_t index, const std::vector<TensorType> &operandTypes) {
     const Node &n = f_.nodes()[index];
     if (!n.body)
       failAt(index, "'fused' has no body");
-    if (!n.attrs.empty())
-      failAt(index, fmt::format("'fused' has no attribute '{}'", n.attrs.entries()[0].first));
+    for (const auto &[name, value] : n.attrs.entries())
+      if (name != "kind")
+        failAt(index, fmt::format("'fused' has no attribute '{}'", name));
+    const Attr *kind = n.attrs.find("kind");
+    if (!kind || !std::holds_alternative<FusionKind>(*kind))
+      failAt(index, "'fused' needs its kind: {kind=loop}, reduction, matmul or softmax_xent");
     const Function &body = *n.body;
     FunctionVerifier(body).run();
+    checkFusedKind(index, std::get<FusionKind>(*kind), body);
     if (operandTypes.size() != body.params().size())
       failAt(index, fmt::format("'fused' has {} operands, but its body @{} takes {}",
                                 operandTypes.size(), body.name(), body.params().size()));
@@ -153,6 +158,41 @@ private:
         failAt(index, fmt::format("'fused' result #{} is {}, but its body @{} returns {}", i,
                                   f_.type(n.results[i]).str(), body.name(),
                                   body.type(body.results()[i]).str()));
+  }
+
+  /// The ops a body of each kind may hold (the runtime lowers by the kind).
+  void checkFusedKind(size_t index, FusionKind kind, const Function &body) {
+    int matmuls = 0, reductions = 0, logSoftmaxes = 0, others = 0;
+    for (const Node &m : body.nodes()) {
+      const OpDef &def = opDef(m.op);
+      matmuls += m.op == OpKind::Matmul;
+      logSoftmaxes += m.op == OpKind::LogSoftmax;
+      bool elementwise = def.scalar != nullptr || m.op == OpKind::Constant;
+      reductions += !elementwise && def.fusion == FusionClass::Reduction;
+      others += !elementwise && def.fusion != FusionClass::Reduction && m.op != OpKind::Matmul &&
+                m.op != OpKind::LogSoftmax;
+    }
+    auto fail = [&](std::string_view what) {
+      failAt(index, fmt::format("'fused' of kind {}: {}", fusionKindName(kind), what));
+    };
+    switch (kind) {
+    case FusionKind::Loop:
+      if (matmuls + reductions + logSoftmaxes + others)
+        fail("its body may hold only elementwise ops and constants");
+      break;
+    case FusionKind::Reduction:
+      if (reductions != 1 || matmuls + logSoftmaxes + others)
+        fail("its body must hold one reduction and otherwise elementwise ops");
+      break;
+    case FusionKind::Matmul:
+      if (matmuls != 1)
+        fail("its body must hold one matmul");
+      break;
+    case FusionKind::SoftmaxCrossEntropy:
+      if (logSoftmaxes != 1 || matmuls)
+        fail("its body must hold one log_softmax and no matmul");
+      break;
+    }
   }
 
   void checkResults() {

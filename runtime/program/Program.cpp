@@ -91,23 +91,16 @@ struct Program::Impl {
 
 namespace {
 
-bool containsMatmul(const Function &body) {
-  for (const Node &m : body.nodes())
-    if (m.op == OpKind::Matmul)
-      return true;
-  return false;
-}
-
-/// Nodes of `fn` that run as one JIT kernel: fused regions (other than
-/// matmul epilogues), single ops with a scalar expression, and the
-/// reductions the JIT computes (reduce_sum, reduce_mean, reduce_max of floats).
+/// Nodes of `fn` that run as one JIT kernel: fused loops and reductions,
+/// single ops with a scalar expression, and the reductions the JIT computes
+/// (reduce_sum, reduce_mean, reduce_max of floats).
 bool isLoopKernel(const Function &fn, const Node &n) {
+  if (n.op == OpKind::Fused) {
+    FusionKind kind = n.attrs.getFusionKind("kind");
+    return kind == FusionKind::Loop || kind == FusionKind::Reduction;
+  }
   if (n.op == OpKind::Constant || n.op == OpKind::Reshape)
     return false;
-  if (n.body && compiler::describeSoftmaxCrossEntropy(*n.body))
-    return false; // a native kernel (lowerSoftmaxCrossEntropy)
-  if (n.body)
-    return !containsMatmul(*n.body);
   return opDef(n.op).scalar != nullptr || jitReduces(n.op, fn.type(n.result()).dtype);
 }
 
@@ -169,15 +162,12 @@ private:
   }
 
   void lower(const Node &n) {
+    if (n.op == OpKind::Fused)
+      return lowerFused(n);
     if (n.op == OpKind::Constant)
       return lowerConstant(n);
     if (n.op == OpKind::Reshape)
       return lowerReshape(n);
-    if (n.body && containsMatmul(*n.body))
-      return lowerMatmulKernel(n);
-    if (n.body)
-      if (auto xent = compiler::describeSoftmaxCrossEntropy(*n.body))
-        return lowerSoftmaxCrossEntropy(n, *xent);
     if (isLoopKernel(p_.fn, n))
       return lowerLoopKernel(n);
     if (n.op == OpKind::Matmul && p_.fn.type(n.result()).dtype == DType::F32)
@@ -187,6 +177,22 @@ private:
     if (n.op == OpKind::LogSoftmax && isLastAxisF32(n))
       return lowerLogSoftmax(n);
     lowerReference(n);
+  }
+
+  /// The pass that made a fused node said what kernel it is.
+  void lowerFused(const Node &n) {
+    switch (n.attrs.getFusionKind("kind")) {
+    case FusionKind::Loop:
+    case FusionKind::Reduction:
+      return lowerLoopKernel(n);
+    case FusionKind::Matmul:
+      return lowerMatmulKernel(n);
+    case FusionKind::SoftmaxCrossEntropy: {
+      auto xent = compiler::describeSoftmaxCrossEntropy(*n.body);
+      check(xent.has_value(), "fused softmax_xent: the body is not softmax + cross-entropy");
+      return lowerSoftmaxCrossEntropy(n, *xent);
+    }
+    }
   }
 
   void lowerConstant(const Node &n) {

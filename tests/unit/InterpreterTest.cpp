@@ -828,7 +828,7 @@ TEST(InterpretFused, RunsItsBodyAndReturnsEveryResult) {
   Function f("f");
   Builder fb(f);
   ValueId x = fb.param("x", f32({2, 3})), y = fb.param("y", f32({3}));
-  std::vector<ValueId> r = fb.fused({x, y}, body);
+  std::vector<ValueId> r = fb.fused(FusionKind::Loop, {x, y}, body);
   ASSERT_EQ(r.size(), 2u);
   f.setResults(r);
   auto out = runtime::interpret(f, std::vector{m23(), tensor(f32({3}), {1, 2, 3})});
@@ -843,7 +843,7 @@ TEST(InterpretFused, OperandTypesMustMatchTheBody) {
   Function f("f");
   Builder fb(f);
   ValueId x = fb.param("x", f32({3}));
-  Error e = errorFrom([&] { fb.fused({x}, body); });
+  Error e = errorFrom([&] { fb.fused(FusionKind::Loop, {x}, body); });
   EXPECT_TRUE(contains(e.message(), "f32[3]")) << e.message();
   EXPECT_TRUE(contains(e.message(), "f32[2]")) << e.message();
 }

@@ -390,11 +390,11 @@ TEST(IrTextRegions, AFusedNodePrintsItsBodyAsANestedFunction) {
   Builder b(f);
   ValueId x = b.param("x", f32({4}));
   ValueId s = b.scalar(1);
-  f.setResults(b.fused({x, s}, body));
+  f.setResults(b.fused(FusionKind::Loop, {x, s}, body));
   std::string text = print(f);
   EXPECT_EQ(text, "func @step(%x: f32[4]) -> (f32[4]) {\n"
                   "  %0 = constant {value=dense<1>} : f32[]\n"
-                  "  %1 = fused %x, %0 : f32[4] func @fused_add_relu(%arg0: f32[4], %arg1: f32[]) "
+                  "  %1 = fused %x, %0 {kind=loop} : f32[4] func @fused_add_relu(%arg0: f32[4], %arg1: f32[]) "
                   "-> (f32[4]) {\n"
                   "    %0 = add %arg0, %arg1 : f32[4]\n"
                   "    %1 = relu %0 : f32[4]\n"

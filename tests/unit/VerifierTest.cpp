@@ -237,15 +237,17 @@ std::shared_ptr<const Function> addRelu() {
 }
 } // namespace
 
+AttrList loopKind() { return {{"kind", FusionKind::Loop}}; }
+
 TEST(VerifierFused, ANodeMatchingItsBodyVerifies) {
   Fixture t;
-  t.f.appendNode(OpKind::Fused, {t.b, t.b}, {}, {f32({3})}, {}, addRelu());
+  t.f.appendNode(OpKind::Fused, {t.b, t.b}, loopKind(), {f32({3})}, {}, addRelu());
   EXPECT_NO_THROW(verify(t.f));
 }
 
 TEST(VerifierFused, OperandsMustHaveTheBodysParameterTypes) {
   Fixture t;
-  t.f.appendNode(OpKind::Fused, {t.a, t.b}, {}, {f32({3})}, {}, addRelu());
+  t.f.appendNode(OpKind::Fused, {t.a, t.b}, loopKind(), {f32({3})}, {}, addRelu());
   EXPECT_EQ(verifyError(t.f).message(),
             "in @f, node #0 ('fused'): 'fused' operand #0 is f32[2,3], but its body "
             "@fused_add_relu expects f32[3]");
@@ -253,7 +255,7 @@ TEST(VerifierFused, OperandsMustHaveTheBodysParameterTypes) {
 
 TEST(VerifierFused, OperandCountMustMatchTheBody) {
   Fixture t;
-  t.f.appendNode(OpKind::Fused, {t.b}, {}, {f32({3})}, {}, addRelu());
+  t.f.appendNode(OpKind::Fused, {t.b}, loopKind(), {f32({3})}, {}, addRelu());
   EXPECT_EQ(verifyError(t.f).message(),
             "in @f, node #0 ('fused'): 'fused' has 1 operands, but its body @fused_add_relu "
             "takes 2");
@@ -261,15 +263,28 @@ TEST(VerifierFused, OperandCountMustMatchTheBody) {
 
 TEST(VerifierFused, ResultsMustBeTheBodysResults) {
   Fixture t;
-  t.f.appendNode(OpKind::Fused, {t.b, t.b}, {}, {f32({3}), f32({3})}, {}, addRelu());
+  t.f.appendNode(OpKind::Fused, {t.b, t.b}, loopKind(), {f32({3}), f32({3})}, {}, addRelu());
   EXPECT_EQ(verifyError(t.f).message(),
             "in @f, node #0 ('fused'): 'fused' has 2 results, but its body @fused_add_relu "
             "returns 1");
 }
 
+TEST(VerifierFused, AFusedNodeNeedsItsKindAndABodyOfThatKind) {
+  Fixture t;
+  t.f.appendNode(OpKind::Fused, {t.b, t.b}, {}, {f32({3})}, {}, addRelu());
+  EXPECT_EQ(verifyError(t.f).message(),
+            "in @f, node #0 ('fused'): 'fused' needs its kind: {kind=loop}, reduction, matmul "
+            "or softmax_xent");
+  Fixture u;
+  u.f.appendNode(OpKind::Fused, {u.b, u.b}, {{"kind", FusionKind::Matmul}}, {f32({3})}, {},
+                 addRelu());
+  EXPECT_EQ(verifyError(u.f).message(),
+            "in @f, node #0 ('fused'): 'fused' of kind matmul: its body must hold one matmul");
+}
+
 TEST(VerifierFused, AFusedNodeNeedsABodyAndNoOtherNodeHasOne) {
   Fixture t;
-  t.f.appendNode(OpKind::Fused, {t.b}, {}, {f32({3})});
+  t.f.appendNode(OpKind::Fused, {t.b}, loopKind(), {f32({3})});
   EXPECT_EQ(verifyError(t.f).message(), "in @f, node #0 ('fused'): 'fused' has no body");
   Fixture u;
   u.f.appendNode(OpKind::Neg, {u.b}, {}, {f32({3})}, {}, addRelu());
@@ -278,7 +293,7 @@ TEST(VerifierFused, AFusedNodeNeedsABodyAndNoOtherNodeHasOne) {
 
 TEST(VerifierFused, TheBodyIsVerifiedWithItsOwnLocations) {
   Error e = verifyError("func @f(%a: f32[3]) -> (f32[3]) {\n"
-                        "  %0 = fused %a : f32[3] func @k(%p: f32[3]) -> (f32[3]) {\n"
+                        "  %0 = fused %a {kind=loop} : f32[3] func @k(%p: f32[3]) -> (f32[3]) {\n"
                         "    %0 = exp %p : f32[4]\n"
                         "    return %p\n"
                         "  }\n"

@@ -27,13 +27,12 @@ using namespace kiln::ir;
 
 namespace {
 
-/// Loop: elementwise ops over one iteration shape. Matmul: a matmul with its
-/// epilogue (oneDNN post-ops). Reduce: a loop kernel over the reduction's
-/// input shape whose only output feeds the reduction, then the reduction.
-enum class GroupKind { Loop, Matmul, Reduce };
-
+/// A kernel in the making; its kind goes on the fused node. Loop: elementwise
+/// ops over one iteration shape. Matmul: a matmul with its epilogue (oneDNN
+/// post-ops). Reduction: a loop kernel over the reduction's input shape whose
+/// only output feeds the reduction, then the reduction.
 struct Group {
-  GroupKind kind;
+  FusionKind kind;
   /// Iteration shape of a loop kernel; of a reduction kernel, its input's.
   Shape space;
   std::vector<size_t> members; ///< node indices, ascending
@@ -86,7 +85,7 @@ public:
   int groupOf(size_t node) const { return groupOf_[node]; }
 
 private:
-  int newGroup(GroupKind kind, Shape space) {
+  int newGroup(FusionKind kind, Shape space) {
     groups_.push_back({kind, std::move(space), {}});
     return int(groups_.size()) - 1;
   }
@@ -141,7 +140,7 @@ private:
       members.push_back(*u);
     if (members.size() == 1)
       return;
-    int g = newGroup(GroupKind::Matmul, f_.type(mm.result()).shape);
+    int g = newGroup(FusionKind::Matmul, f_.type(mm.result()).shape);
     for (size_t n : members)
       join(g, n);
   }
@@ -168,7 +167,7 @@ private:
     if (!p || uses_.soleUse(in) != r)
       return;
     int g = groupOf_[index(*p)];
-    if (g < 0 || groups_[size_t(g)].kind != GroupKind::Loop ||
+    if (g < 0 || groups_[size_t(g)].kind != FusionKind::Loop ||
         groups_[size_t(g)].space != f_.type(in).shape)
       return;
     for (size_t m : groups_[size_t(g)].members)
@@ -181,7 +180,7 @@ private:
           if (groupOf_[u] != g)
             return;
       }
-    groups_[size_t(g)].kind = GroupKind::Reduce;
+    groups_[size_t(g)].kind = FusionKind::Reduction;
     join(g, r);
   }
 
@@ -195,7 +194,7 @@ private:
       if (!p)
         continue;
       int g = groupOf_[index(*p)];
-      if (g >= 0 && groups_[size_t(g)].kind == GroupKind::Loop &&
+      if (g >= 0 && groups_[size_t(g)].kind == FusionKind::Loop &&
           groups_[size_t(g)].space == space &&
           groups_[size_t(g)].inputs.size() + newInputs(n, g).size() <= kMaxKernelInputs &&
           canJoin(n, g)) {
@@ -203,7 +202,7 @@ private:
         return;
       }
     }
-    joinLoop(newGroup(GroupKind::Loop, space), i);
+    joinLoop(newGroup(FusionKind::Loop, space), i);
   }
 
   /// False if some operand from outside group g depends on g, directly or
@@ -345,7 +344,7 @@ private:
       operands.push_back(map_[size_t(v.id)]);
     Builder b(g);
     b.setLoc(f_.nodes()[group.members.back()].loc);
-    std::vector<ValueId> results = b.fused(std::move(operands), std::move(body));
+    std::vector<ValueId> results = b.fused(group.kind, std::move(operands), std::move(body));
     for (size_t j = 0; j < outputs.size(); ++j) {
       map_[size_t(outputs[j].id)] = results[j];
       g.value(results[j]).name = f_.value(outputs[j]).name;
@@ -360,7 +359,7 @@ private:
     if (auto it = local.find(v.id); it != local.end())
       return it->second;
     ValueId lv;
-    if (group.kind != GroupKind::Matmul && isSplatConstant(f_, v)) {
+    if (group.kind != FusionKind::Matmul && isSplatConstant(f_, v)) {
       lv = bb.constant(f_.defOf(v).attrs.getDense("value"));
     } else {
       lv = bb.param(freshParamName(bb.function(), f_.value(v).name), f_.type(v));

@@ -282,7 +282,8 @@ private:
     Function body = buildBody(f_.type(m.logits), f_.type(m.labels), dy, m.loss.has_value(), m.mean);
     Builder b(g);
     b.setLoc(f_.nodes()[m.logSoftmax].loc);
-    std::vector<ValueId> results = b.fused(std::move(operands), std::move(body));
+    std::vector<ValueId> results =
+        b.fused(FusionKind::SoftmaxCrossEntropy, std::move(operands), std::move(body));
     std::vector<ValueId> outputs;
     if (m.loss)
       outputs.push_back(*m.loss);

@@ -33,14 +33,11 @@ int64_t alignUp(int64_t bytes) {
 int64_t bytesOf(const TensorType &t) { return t.shape.numel() * int64_t(dtypeSize(t.dtype)); }
 
 /// True for the nodes the runtime runs as one JIT loop: a single op with a
-/// scalar expression, or a fused region made only of such ops and constants.
+/// scalar expression, or a fused loop (only such ops and constants).
 bool isLoopKernel(const Node &n) {
-  if (!n.body)
-    return opDef(n.op).scalar != nullptr;
-  for (const Node &m : n.body->nodes())
-    if (m.op != OpKind::Constant && !opDef(m.op).scalar)
-      return false;
-  return true;
+  if (n.op == OpKind::Fused)
+    return n.attrs.getFusionKind("kind") == FusionKind::Loop;
+  return opDef(n.op).scalar != nullptr;
 }
 
 /// For a loop kernel: whether result `r` is computed from operand `j` (so the

@@ -12,10 +12,21 @@
 namespace kiln::ir {
 
 using IntList = std::vector<int64_t>;
-/// An attribute value: 2, 0.5, true, [0, 1], f32, dense<[1, 2]>.
-using Attr = std::variant<int64_t, double, bool, IntList, DType, HostTensor>;
 
-enum class AttrKind { Int, Float, Bool, Ints, Type, Dense };
+/// What kind of kernel a `fused` node is, decided once by the pass that made
+/// it and read by whoever lowers it (XLA keeps the fusion kind on the
+/// instruction alike): a loop over elementwise ops, such a loop feeding one
+/// reduction, a matmul with its epilogue (transposed operands, bias,
+/// activation), or softmax + cross-entropy (the fuse-xent pass).
+enum class FusionKind : unsigned char { Loop, Reduction, Matmul, SoftmaxCrossEntropy };
+/// As printed: loop, reduction, matmul, softmax_xent.
+std::string_view fusionKindName(FusionKind k);
+std::optional<FusionKind> parseFusionKind(std::string_view s);
+
+/// An attribute value: 2, 0.5, true, [0, 1], f32, dense<[1, 2]>, loop.
+using Attr = std::variant<int64_t, double, bool, IntList, DType, HostTensor, FusionKind>;
+
+enum class AttrKind { Int, Float, Bool, Ints, Type, Dense, Fusion };
 AttrKind attrKind(const Attr &a);
 std::string_view attrKindName(AttrKind k);
 
@@ -35,6 +46,7 @@ public:
   bool getBool(std::string_view name) const;
   const IntList &getInts(std::string_view name) const;
   const HostTensor &getDense(std::string_view name) const;
+  FusionKind getFusionKind(std::string_view name) const;
 
   const std::vector<std::pair<std::string, Attr>> &entries() const { return entries_; }
   bool empty() const { return entries_.empty(); }

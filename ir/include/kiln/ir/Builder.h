@@ -27,9 +27,9 @@ public:
   void setLoc(Location loc) { loc_ = std::move(loc); }
 
   ValueId param(std::string name, TensorType type);
-  /// A `fused` node computing `body` on `operands` (whose types must be the
-  /// body's parameter types); returns one value per body result.
-  std::vector<ValueId> fused(std::vector<ValueId> operands, Function body);
+  /// A `fused` node of `kind` computing `body` on `operands` (whose types
+  /// must be the body's parameter types); returns one value per body result.
+  std::vector<ValueId> fused(FusionKind kind, std::vector<ValueId> operands, Function body);
   /// Creates a node of `op`. `declared` is the result type for ops whose
   /// result type is not derived from operands (reshape, cast, constant...).
   /// Throws Error(Verify) when the operands do not fit the op.
