@@ -34,7 +34,7 @@ void PassManager::addPipeline(std::string_view list) {
         known += fmt::format("{}{}", known.empty() ? "" : ", ", info.name);
       throw Error(ErrorKind::Usage, fmt::format("unknown pass '{}' (known: {})", name, known));
     }
-    add(found->create());
+    add(found->create(options_.context));
   }
 }
 

@@ -284,6 +284,15 @@ void runEmptyProduct(const MatmulDesc &d, const float *bias, float *c) {
 
 } // namespace
 
+std::optional<Activation> activationFor(ir::OpKind op) {
+  switch (op) {
+  case ir::OpKind::Relu: return Activation::Relu;
+  case ir::OpKind::Sigmoid: return Activation::Sigmoid;
+  case ir::OpKind::Tanh: return Activation::Tanh;
+  default: return std::nullopt;
+  }
+}
+
 //===----------------------------------------------------------------------===//
 // Matmul
 //===----------------------------------------------------------------------===//

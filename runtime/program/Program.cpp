@@ -268,11 +268,12 @@ private:
         desc.bias = true;
         break;
       }
-      case OpKind::Relu: desc.activation = onednn::Activation::Relu; break;
-      case OpKind::Sigmoid: desc.activation = onednn::Activation::Sigmoid; break;
-      case OpKind::Tanh: desc.activation = onednn::Activation::Tanh; break;
       case OpKind::Transpose: break;
-      default: check(false, "fused matmul: unexpected op in the body");
+      default: {
+        std::optional<onednn::Activation> activation = onednn::activationFor(m.op);
+        check(activation.has_value(), "fused matmul: unexpected op in the body");
+        desc.activation = *activation;
+      }
       }
     }
     check(n.results.size() == 1, "fused matmul: one result expected");
@@ -441,7 +442,7 @@ std::shared_ptr<Program> Program::compile(const Function &f, const CompileOption
   std::shared_ptr<Program> program(new Program());
   Impl &p = *program->impl_;
   p.options = options;
-  compiler::PassManager pm;
+  compiler::PassManager pm({.context = {.fusionTarget = &fusionTarget()}});
   pm.addPipeline(options.pipeline);
   p.fn = pm.run(f);
   if (options.checkNumerics)

@@ -1,9 +1,11 @@
 //===- FuseTest.cpp - The fuse pass ---------------------------------------===//
 #include "kiln/compiler/Fuse.h"
+#include "kiln/compiler/Pass.h"
 #include "kiln/ir/Builder.h"
 #include "kiln/ir/OpDef.h"
 #include "kiln/ir/Verifier.h"
 #include "kiln/runtime/Interpreter.h"
+#include "kiln/runtime/Program.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -54,7 +56,7 @@ TEST(Fuse, ElementwiseChainBecomesOneKernel) {
   ValueId x = b.param("x", kMat), y = b.param("y", kMat);
   ValueId t = b.create(OpKind::Tanh, {b.mul(b.add(x, y), b.scalar(2))});
   f.setResults({t});
-  Function g = compiler::fuse(f);
+  Function g = compiler::fuse(f, runtime::fusionTarget());
   // The splat constant is copied into the kernel, not passed in.
   EXPECT_EQ(opNames(g), (Names{"fused:fused_add_mul_tanh"}));
   EXPECT_EQ(g.nodes()[0].operands.size(), 2u);
@@ -66,7 +68,7 @@ TEST(Fuse, BroadcastOperandsAreKernelInputs) {
   Builder b(f);
   ValueId x = b.param("x", kMat), bias = b.param("b", {DType::F32, Shape{3}});
   f.setResults({b.create(OpKind::Relu, {b.add(x, bias)})});
-  Function g = compiler::fuse(f);
+  Function g = compiler::fuse(f, runtime::fusionTarget());
   EXPECT_EQ(opNames(g), (Names{"fused:fused_add_relu"}));
   expectSameResults(f, g);
 }
@@ -79,7 +81,7 @@ TEST(Fuse, IntermediateUsedOutsideIsAnExtraOutput) {
   ValueId s = b.reduceSum(e, {1}, true); // not elementwise: outside the kernel
   ValueId y = b.div(e, s);
   f.setResults({y});
-  Function g = compiler::fuse(f);
+  Function g = compiler::fuse(f, runtime::fusionTarget());
   // exp feeds the reduction, so it is materialised; div is its own kernel
   // because joining exp's kernel would make that kernel wait for the sum.
   EXPECT_EQ(opNames(g), (Names{"exp", "reduce_sum", "div"}));
@@ -93,7 +95,7 @@ TEST(Fuse, ReturnedIntermediateStaysMaterialised) {
   ValueId a = b.add(x, x);
   ValueId m = b.mul(a, a);
   f.setResults({a, m});
-  Function g = compiler::fuse(f);
+  Function g = compiler::fuse(f, runtime::fusionTarget());
   ASSERT_EQ(opNames(g), (Names{"fused:fused_add_mul"}));
   EXPECT_EQ(g.nodes()[0].results.size(), 2u);
   expectSameResults(f, g);
@@ -105,7 +107,7 @@ TEST(Fuse, DifferentIterationShapesAreSeparateKernels) {
   ValueId v = b.param("v", {DType::F32, Shape{3}}), x = b.param("x", kMat);
   ValueId small = b.exp(b.neg(v));
   f.setResults({b.mul(x, small)});
-  Function g = compiler::fuse(f);
+  Function g = compiler::fuse(f, runtime::fusionTarget());
   EXPECT_EQ(opNames(g), (Names{"fused:fused_neg_exp", "mul"}));
   expectSameResults(f, g);
 }
@@ -119,7 +121,7 @@ TEST(Fuse, MatmulAbsorbsTransposeBiasAndActivation) {
   ValueId bias = b.param("b", {DType::F32, Shape{3}});
   ValueId y = b.create(OpKind::Relu, {b.add(b.matmul(x, b.transpose(w)), bias)});
   f.setResults({y});
-  Function g = compiler::fuse(f);
+  Function g = compiler::fuse(f, runtime::fusionTarget());
   EXPECT_EQ(opNames(g), (Names{"fused:fused_transpose_matmul_add_relu"}));
   expectSameResults(f, g);
 }
@@ -132,7 +134,7 @@ TEST(Fuse, MatmulWhoseProductIsReusedKeepsItsEpilogueApart) {
   ValueId bias = b.param("b", {DType::F32, Shape{3}});
   ValueId p = b.matmul(x, w);
   f.setResults({b.add(p, bias), p});
-  Function g = compiler::fuse(f);
+  Function g = compiler::fuse(f, runtime::fusionTarget());
   EXPECT_EQ(opNames(g), (Names{"matmul", "add"}));
 }
 
@@ -147,7 +149,7 @@ TEST(Fuse, SumOfTwoRowMatmulsGivesTheAddToOneOfThem) {
   ValueId u = b.param("u", {DType::F32, Shape{5, 3}});
   ValueId y = b.create(OpKind::Tanh, {b.add(b.matmul(x, w), b.matmul(h, u))});
   f.setResults({y});
-  Function g = compiler::fuse(f);
+  Function g = compiler::fuse(f, runtime::fusionTarget());
   EXPECT_EQ(opNames(g), (Names{"matmul", "fused:fused_matmul_add_tanh"}));
   expectSameResults(f, g);
 }
@@ -159,7 +161,7 @@ TEST(Fuse, MatmulOfAValueWithItselfFuses) {
   ValueId x = b.param("x", {DType::F32, Shape{1, 1}});
   ValueId y = b.add(b.matmul(x, x), b.matmul(b.transpose(x), x));
   f.setResults({y});
-  Function g = compiler::fuse(f);
+  Function g = compiler::fuse(f, runtime::fusionTarget());
   expectSameResults(f, g);
 }
 
@@ -172,7 +174,7 @@ TEST(Fuse, ALoopKernelReadsAtMost64Inputs) {
   for (int i = 1; i < 200; ++i)
     sum = b.add(sum, b.param(fmt::format("p{}", i), kMat));
   f.setResults({sum});
-  Function g = compiler::fuse(f);
+  Function g = compiler::fuse(f, runtime::fusionTarget());
   size_t kernels = 0;
   for (const Node &n : g.nodes()) {
     ASSERT_TRUE(n.body) << opName(n.op);
@@ -192,6 +194,50 @@ TEST(Fuse, NeverCreatesACycle) {
   ValueId s = b.broadcastTo(b.reduceSum(a, {0, 1}), kMat.shape);
   ValueId c = b.mul(b.neg(a), s);
   f.setResults({c});
-  Function g = compiler::fuse(f);
+  Function g = compiler::fuse(f, runtime::fusionTarget());
   expectSameResults(f, g);
+}
+
+// ---- The backend decides what it can run as one kernel --------------------------------------
+
+namespace {
+/// A backend without reduction kernels or matmul epilogues.
+struct LoopsOnly final : compiler::FusionTarget {
+  bool fusesReduction(const Function &, const Node &) const override { return false; }
+  bool fusesMatmulEpilogue(const Function &, const Node &) const override { return false; }
+  bool isEpilogueActivation(OpKind) const override { return false; }
+};
+
+/// relu(x @ w + b) and sum(x * x): a matmul epilogue and a fusable reduction.
+Function epilogueAndReduction() {
+  Function f("f");
+  Builder b(f);
+  ValueId x = b.param("x", kMat), w = b.param("w", {DType::F32, Shape{3, 2}});
+  ValueId bias = b.param("b", {DType::F32, Shape{2}});
+  ValueId h = b.create(OpKind::Relu, {b.add(b.matmul(x, w), bias)});
+  ValueId s = b.create(OpKind::ReduceSum, {b.mul(x, x)}, {{"axes", IntList{0, 1}}});
+  f.setResults({h, s});
+  return f;
+}
+} // namespace
+
+TEST(Fuse, TheTargetDecidesReductionsAndEpilogues) {
+  Function f = epilogueAndReduction();
+  Function runtimeFused = compiler::fuse(f, runtime::fusionTarget());
+  EXPECT_EQ(opNames(runtimeFused),
+            (Names{"fused:fused_matmul_add_relu", "fused:fused_mul_reduce_sum"}));
+  Function loopsOnly = compiler::fuse(f, LoopsOnly());
+  EXPECT_EQ(opNames(loopsOnly), (Names{"matmul", "fused:fused_add_relu", "mul", "reduce_sum"}));
+  expectSameResults(f, loopsOnly);
+}
+
+TEST(Fuse, ThePassNeedsATarget) {
+  compiler::PassManager pm; // no PassContext::fusionTarget
+  try {
+    pm.addPipeline("simplify,fuse");
+    ADD_FAILURE() << "no error";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Usage);
+    EXPECT_NE(e.message().find("pass 'fuse' needs the fusion capabilities"), std::string::npos);
+  }
 }

@@ -248,7 +248,7 @@ TEST(FuseReduce, AReductionAbsorbsItsElementwiseProducers) {
   ValueId p = b.param("p", kBatch), y = b.param("y", kBatch);
   ValueId prod = b.mul(b.neg(p), y);
   f.setResults({b.reduceSum(prod, {1})});
-  Function g = compiler::fuse(f);
+  Function g = compiler::fuse(f, runtime::fusionTarget());
   verify(g);
   EXPECT_EQ(kernelNames(g), (Names{"fused:fused_neg_mul_reduce_sum"}));
 }
@@ -264,7 +264,7 @@ TEST(FuseReduce, AProducerUsedTwiceOrReturnedIsNotAbsorbed) {
       f.setResults({s, e});
     else
       f.setResults({s, b.reduceSum(e, {1})});
-    Function g = compiler::fuse(f);
+    Function g = compiler::fuse(f, runtime::fusionTarget());
     verify(g);
     Names want = returned ? Names{"exp", "reduce_max"} : Names{"exp", "reduce_max", "reduce_sum"};
     EXPECT_EQ(kernelNames(g), want) << (returned ? "returned" : "used twice");
@@ -278,7 +278,7 @@ TEST(FuseReduce, ALoopKernelWithAnotherOutputIsNotAbsorbed) {
   ValueId e = b.exp(x);
   ValueId d = b.mul(e, e);
   f.setResults({b.reduceSum(d, {1}), b.neg(e)});
-  Function g = compiler::fuse(f);
+  Function g = compiler::fuse(f, runtime::fusionTarget());
   verify(g);
   EXPECT_EQ(kernelNames(g), (Names{"fused:fused_exp_mul_neg", "reduce_sum"}));
 }
@@ -292,7 +292,7 @@ TEST(FuseReduce, ProducersOfAnotherShapeAndIntegerReductionsStayApart) {
   ValueId i = b.param("i", {DType::I64, Shape{8, 10}});
   ValueId is = b.reduceSum(b.neg(i), {1});
   f.setResults({s, is});
-  Function g = compiler::fuse(f);
+  Function g = compiler::fuse(f, runtime::fusionTarget());
   verify(g);
   EXPECT_EQ(kernelNames(g), (Names{"exp", "fused:fused_add_reduce_sum", "neg", "reduce_sum"}));
 }
@@ -349,7 +349,7 @@ TEST(ReduceProgram, AReductionNeverWritesInPlaceOverItsInput) {
   ValueId m = b.matmul(x, w); // [4,1] in the arena, last used by the reduction
   ValueId s = b.reduceSum(b.exp(m), {1}, /*keepdims=*/true);
   f.setResults({b.neg(s)});
-  Function g = compiler::fuse(f);
+  Function g = compiler::fuse(f, runtime::fusionTarget());
   compiler::MemoryPlan plan = compiler::planMemory(g);
   const Node &reduce = g.nodes().at(1);
   ASSERT_TRUE(reduce.body) << "the exp should be fused into the reduction";
@@ -364,7 +364,7 @@ TEST(ReduceProgram, AReductionNeverWritesInPlaceOverItsInput) {
 TEST(ReduceProgram, RandomGraphsHaveFusedReductions) {
   int fused = 0, graphs = 0;
   for (uint64_t seed = 1; seed <= 250; ++seed) {
-    Function g = compiler::fuse(tool::randomGraph(seed).fn);
+    Function g = compiler::fuse(tool::randomGraph(seed).fn, runtime::fusionTarget());
     bool any = false;
     for (const Node &n : g.nodes())
       any = any || (n.body && n.body->nodes().back().op != OpKind::Matmul &&

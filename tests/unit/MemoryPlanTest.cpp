@@ -187,7 +187,7 @@ TEST(MemoryPlan, RandomGraphsNeverShareBytesWhileLive) {
     options.maxNodes = 20;
     Function f = tool::randomGraph(seed, options).fn;
     expectSoundPlan(f);
-    expectSoundPlan(compiler::fuse(compiler::simplify(f)));
+    expectSoundPlan(compiler::fuse(compiler::simplify(f), runtime::fusionTarget()));
     if (::testing::Test::HasFailure())
       break;
   }

@@ -53,7 +53,7 @@ public:
     if (emit_ == "obj" && (output_.empty() || output_ == "-"))
       throw Error(ErrorKind::Usage, "--emit=obj writes a binary file: give it with -o FILE");
     ir::Module m = loadModule(file_);
-    compiler::PassManager pm;
+    compiler::PassManager pm({.context = {.fusionTarget = &runtime::fusionTarget()}});
     pm.addPipeline(passes_);
     ir::Function f = pm.run(selectFunction(m, func_));
     if (emit_ == "plan")

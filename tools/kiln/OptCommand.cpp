@@ -5,6 +5,7 @@
 #include "kiln/compiler/MemoryPlan.h"
 #include "kiln/compiler/Pass.h"
 #include "kiln/ir/Printer.h"
+#include "kiln/runtime/Program.h"
 
 #include <fmt/format.h>
 
@@ -41,6 +42,7 @@ public:
   int run() override {
     ir::Module m = loadModule(file_);
     options_.printAfter.insert(printAfter_.begin(), printAfter_.end());
+    options_.context.fusionTarget = &runtime::fusionTarget(); // kiln run's backend
     options_.print = [](const std::string &text) { std::cerr << text << std::flush; };
     if (!options_.dumpDir.empty()) {
       std::error_code ec;
@@ -67,7 +69,7 @@ private:
   void addPasses(compiler::PassManager &pm, std::string &plans) const {
     if (!printPlan_)
       return pm.addPipeline(passes_);
-    compiler::PassManager().addPipeline(passes_); // the whole list's errors first
+    compiler::PassManager(options_).addPipeline(passes_); // the whole list's errors first
     bool planned = false;
     std::string_view list = passes_;
     for (size_t start = 0; start <= list.size();) {

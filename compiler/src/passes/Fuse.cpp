@@ -50,15 +50,11 @@ bool isSplatConstant(const Function &f, ValueId v) {
          f.defOf(v).attrs.getDense("value").isSplat();
 }
 
-bool isLoopOp(const Node &n) { return opDef(n.op).scalar != nullptr && !n.body; }
-
-/// The reductions the JIT computes with fused producers (runtime/jit:
-/// jitReduces): sum, mean and max of floats.
-bool isFusableReduction(const Function &f, const Node &n) {
-  bool reduction =
-      n.op == OpKind::ReduceSum || n.op == OpKind::ReduceMean || n.op == OpKind::ReduceMax;
-  DType t = f.type(n.result()).dtype;
-  return reduction && !n.body && (t == DType::F32 || t == DType::F64);
+/// An op of an elementwise fusion class, which a loop kernel computes by its
+/// scalar expression.
+bool isLoopOp(const Node &n) {
+  FusionClass c = opDef(n.op).fusion;
+  return (c == FusionClass::Elementwise || c == FusionClass::Broadcast) && !n.body;
 }
 
 const Node *producer(const Function &f, ValueId v) {
@@ -67,17 +63,20 @@ const Node *producer(const Function &f, ValueId v) {
 
 class Partition {
 public:
-  explicit Partition(const Function &f) : f_(f), uses_(f), groupOf_(f.nodes().size(), -1) {}
+  Partition(const Function &f, const FusionTarget &target)
+      : f_(f), target_(target), uses_(f), groupOf_(f.nodes().size(), -1) {}
 
   void run() {
     for (size_t i = 0; i < f_.nodes().size(); ++i)
-      if (f_.nodes()[i].op == OpKind::Matmul)
+      if (isOfClass(i, FusionClass::OutputFusable) &&
+          target_.fusesMatmulEpilogue(f_, f_.nodes()[i]))
         growMatmul(i);
     for (size_t i = 0; i < f_.nodes().size(); ++i)
       if (groupOf_[i] < 0 && isLoopOp(f_.nodes()[i]))
         placeLoopNode(i);
     for (size_t i = 0; i < f_.nodes().size(); ++i)
-      if (groupOf_[i] < 0 && isFusableReduction(f_, f_.nodes()[i]))
+      if (groupOf_[i] < 0 && isOfClass(i, FusionClass::Reduction) &&
+          target_.fusesReduction(f_, f_.nodes()[i]))
         absorbProducer(i);
   }
 
@@ -114,11 +113,14 @@ private:
     join(g, node);
   }
 
+  bool isOfClass(size_t i, FusionClass c) const {
+    const Node &n = f_.nodes()[i];
+    return opDef(n.op).fusion == c && !n.body;
+  }
+
   /// matmul [+ bias] [+ activation], absorbing transposed operands.
   void growMatmul(size_t m) {
     const Node &mm = f_.nodes()[m];
-    if (f_.type(mm.result()).dtype != DType::F32)
-      return;
     std::vector<size_t> members = {m};
     // A transposed operand is only a layout for oneDNN; absorb it when the
     // matmul is its only user (otherwise it must be materialised anyway).
@@ -136,7 +138,7 @@ private:
       tail = f_.nodes()[*u].result();
     }
     if (auto u = uses_.soleUse(tail);
-        u && groupOf_[*u] < 0 && isActivation(f_.nodes()[*u].op))
+        u && groupOf_[*u] < 0 && target_.isEpilogueActivation(f_.nodes()[*u].op))
       members.push_back(*u);
     if (members.size() == 1)
       return;
@@ -152,10 +154,7 @@ private:
     const Shape &out = f_.type(product).shape, &b = f_.type(bias).shape;
     bool rowVector = (b.rank() == 1 && b[0] == out[1]) ||
                      (b.rank() == 2 && b[0] == 1 && b[1] == out[1]);
-    return bias != product && rowVector && f_.type(bias).dtype == DType::F32;
-  }
-  static bool isActivation(OpKind op) {
-    return op == OpKind::Relu || op == OpKind::Sigmoid || op == OpKind::Tanh;
+    return bias != product && rowVector && f_.type(bias).dtype == f_.type(product).dtype;
   }
 
   /// Reduction `r` takes over the loop kernel computing its input when that
@@ -241,6 +240,7 @@ private:
   size_t index(const Node &n) const { return size_t(&n - f_.nodes().data()); }
 
   const Function &f_;
+  const FusionTarget &target_;
   ValueUses uses_;
   std::vector<int> groupOf_;
   std::vector<Group> groups_;
@@ -424,8 +424,8 @@ private:
 
 } // namespace
 
-Function fuse(const Function &f) {
-  Partition p(f);
+Function fuse(const Function &f, const FusionTarget &target) {
+  Partition p(f, target);
   p.run();
   // Splat constants copied into kernels may be left without users.
   return eliminateDeadCode(Emitter(f, p).run());

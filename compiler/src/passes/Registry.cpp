@@ -24,7 +24,26 @@ private:
 
 template <ir::Function (*Fn)(const ir::Function &)>
 PassInfo functionPass(std::string_view name, std::string_view summary) {
-  return {name, summary, [name] { return std::make_unique<FunctionPass>(name, Fn); }};
+  return {name, summary,
+          [name](const PassContext &) { return std::make_unique<FunctionPass>(name, Fn); }};
+}
+
+/// fuse, for the backend the context names.
+class FusePass final : public Pass {
+public:
+  explicit FusePass(const FusionTarget &target) : target_(target) {}
+  std::string_view name() const override { return "fuse"; }
+  ir::Function run(const ir::Function &f) override { return fuse(f, target_); }
+
+private:
+  const FusionTarget &target_;
+};
+
+std::unique_ptr<Pass> createFusePass(const PassContext &cx) {
+  if (!cx.fusionTarget)
+    throw Error(ErrorKind::Usage, "pass 'fuse' needs the fusion capabilities of the backend "
+                                  "that runs the function (PassContext::fusionTarget)");
+  return std::make_unique<FusePass>(*cx.fusionTarget);
 }
 
 ir::Function simplifyDefault(const ir::Function &f) { return simplify(f); }
@@ -38,9 +57,10 @@ const std::vector<PassInfo> &registeredPasses() {
           "simplify", "constant folding, algebraic identities, CSE and DCE to a fixed point"),
       functionPass<fuseCrossEntropy>(
           "fuse-xent", "fuses softmax cross-entropy and its logits gradient into one kernel"),
-      functionPass<fuse>("fuse", "groups elementwise chains and matmul epilogues into kernels"),
+      {"fuse", "groups elementwise chains, reductions and matmul epilogues into kernels",
+       createFusePass},
       {"plan", "plans buffers by liveness (reuse, in place, views); leaves the IR unchanged",
-       [] { return std::make_unique<PlanPass>(); }},
+       [](const PassContext &) { return std::make_unique<PlanPass>(); }},
   };
   return passes;
 }

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "kiln/compiler/FusionTarget.h"
 #include "kiln/ir/Function.h"
 
 #include <functional>
@@ -28,15 +29,23 @@ public:
   virtual ir::Function run(const ir::Function &f) = 0;
 };
 
+/// What passes may need from whoever compiles.
+struct PassContext {
+  /// The backend's fusion capabilities; the fuse pass needs them
+  /// (runtime::fusionTarget() for kiln's runtime).
+  const FusionTarget *fusionTarget = nullptr;
+};
+
 /// Every pass kiln knows, by name.
 struct PassInfo {
   std::string_view name;
   std::string_view summary;
-  std::function<std::unique_ptr<Pass>()> create;
+  std::function<std::unique_ptr<Pass>(const PassContext &)> create;
 };
 const std::vector<PassInfo> &registeredPasses();
 
 struct PassManagerOptions {
+  PassContext context;
   /// Verify after every pass (cheap; on by default).
   bool verifyEach = true;
   bool printAfterAll = false;

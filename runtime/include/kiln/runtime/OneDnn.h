@@ -6,13 +6,18 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "kiln/ir/OpDef.h"
+
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 namespace kiln::runtime::onednn {
 
 /// Elementwise epilogue applied to the matmul result (oneDNN post-op).
 enum class Activation { None, Relu, Sigmoid, Tanh };
+/// The post-op computing kiln's `op`, if oneDNN has one.
+std::optional<Activation> activationFor(ir::OpKind op);
 
 /// C[m,n] = act(op(A)[m,k] * op(B)[k,n] + bias[n]) (+ beta * C_old when
 /// accumulate), op = optional transpose. All f32, row-major, dense; C must

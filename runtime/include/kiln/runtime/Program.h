@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "kiln/compiler/FusionTarget.h"
 #include "kiln/compiler/MemoryPlan.h"
 #include "kiln/ir/Function.h"
 #include "kiln/ir/HostTensor.h"
@@ -20,6 +21,10 @@
 #include <vector>
 
 namespace kiln::runtime {
+
+/// What this runtime can run as one kernel, for the fuse pass
+/// (compiler::PassContext::fusionTarget).
+const compiler::FusionTarget &fusionTarget();
 
 struct CompileOptions {
   /// Passes run before lowering.
