@@ -1,6 +1,6 @@
 //===- DeadCode.cpp - Dead-code elimination -------------------------------===//
 #include "kiln/compiler/DeadCode.h"
-#include "kiln/compiler/CloneNode.h"
+#include "kiln/compiler/Rebuild.h"
 
 namespace kiln::compiler {
 
@@ -20,21 +20,12 @@ Function eliminateDeadCode(const Function &f) {
         live[size_t(v.id)] = true;
   }
 
-  Function g(f.name());
-  g.loc = f.loc;
-  std::vector<ValueId> map(f.numValues());
-  for (ValueId p : f.params())
-    map[size_t(p.id)] = g.addParam(f.type(p), f.value(p).name);
-  for (size_t i = 0; i < f.nodes().size(); ++i) {
-    if (!keep[i])
-      continue;
-    cloneNode(g, f, f.nodes()[i], map);
-  }
-  std::vector<ValueId> results;
-  for (ValueId r : f.results())
-    results.push_back(map[size_t(r.id)]);
-  g.setResults(std::move(results));
-  g.resultLocs = f.resultLocs;
+  std::vector<ValueId> map;
+  Function g = startRebuild(f, map);
+  for (size_t i = 0; i < f.nodes().size(); ++i)
+    if (keep[i])
+      cloneNode(g, f, f.nodes()[i], map);
+  finishRebuild(g, f, map);
   return g;
 }
 

@@ -9,7 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "UnitOrder.h"
 #include "ValueUses.h"
-#include "kiln/compiler/CloneNode.h"
+#include "kiln/compiler/Rebuild.h"
 #include "kiln/compiler/DeadCode.h"
 #include "kiln/compiler/Fuse.h"
 #include "kiln/ir/Builder.h"
@@ -260,10 +260,7 @@ public:
   Emitter(const Function &f, const Partition &p) : f_(f), p_(p), uses_(f), map_(f.numValues()) {}
 
   Function run() {
-    Function g(f_.name());
-    g.loc = f_.loc;
-    for (ValueId v : f_.params())
-      map_[size_t(v.id)] = g.addParam(f_.type(v), f_.value(v).name);
+    Function g = startRebuild(f_, map_);
     for (const Unit &u : schedule()) {
       if (u.group >= 0 && p_.groups()[size_t(u.group)].members.size() > 1)
         emitGroup(g, p_.groups()[size_t(u.group)]);
@@ -272,11 +269,7 @@ public:
                                      : std::vector<size_t>{u.node})
           cloneNode(g, f_, f_.nodes()[n], map_);
     }
-    std::vector<ValueId> results;
-    for (ValueId r : f_.results())
-      results.push_back(map_[size_t(r.id)]);
-    g.setResults(std::move(results));
-    g.resultLocs = f_.resultLocs;
+    finishRebuild(g, f_, map_);
     return g;
   }
 

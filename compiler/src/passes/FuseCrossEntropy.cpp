@@ -11,7 +11,7 @@
 #include "kiln/compiler/FuseCrossEntropy.h"
 #include "UnitOrder.h"
 #include "ValueUses.h"
-#include "kiln/compiler/CloneNode.h"
+#include "kiln/compiler/Rebuild.h"
 #include "kiln/compiler/DeadCode.h"
 #include "kiln/ir/Builder.h"
 
@@ -225,21 +225,14 @@ public:
         first[size_t(unitOf_[i])] = std::min(first[size_t(unitOf_[i])], i);
       }
     }
-    Function g(f_.name());
-    g.loc = f_.loc;
-    for (ValueId v : f_.params())
-      map_[size_t(v.id)] = g.addParam(f_.type(v), f_.value(v).name);
+    Function g = startRebuild(f_, map_);
     for (int u : schedule(first)) {
       if (size_t(u) < matches_.size())
         emitMatch(g, matches_[size_t(u)]);
       else
         cloneNode(g, f_, f_.nodes()[nodeOfUnit_[size_t(u) - matches_.size()]], map_);
     }
-    std::vector<ValueId> results;
-    for (ValueId r : f_.results())
-      results.push_back(map_[size_t(r.id)]);
-    g.setResults(std::move(results));
-    g.resultLocs = f_.resultLocs;
+    finishRebuild(g, f_, map_);
     return g;
   }
 

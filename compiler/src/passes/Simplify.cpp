@@ -6,7 +6,7 @@
 // copied. Sweeps repeat until nothing changes; DCE then drops the leftovers.
 //
 //===----------------------------------------------------------------------===//
-#include "kiln/compiler/CloneNode.h"
+#include "kiln/compiler/Rebuild.h"
 #include "kiln/compiler/DeadCode.h"
 #include "kiln/compiler/Simplify.h"
 #include "kiln/ir/Builder.h"
@@ -197,12 +197,9 @@ struct SweepFlags {
 /// One front-to-back rebuild. Sets `changed` when anything was replaced.
 Function sweep(const Function &f, const SimplifyOptions &options, SweepFlags flags,
                bool &changed) {
-  Function g(f.name());
-  g.loc = f.loc;
+  std::vector<ValueId> map;
+  Function g = startRebuild(f, map);
   Builder b(g);
-  std::vector<ValueId> map(f.numValues());
-  for (ValueId p : f.params())
-    map[size_t(p.id)] = g.addParam(f.type(p), f.value(p).name);
   NodeTable cse(g);
   std::vector<int> uses(f.numValues(), 0);
   for (const Node &n : f.nodes())
@@ -235,11 +232,7 @@ Function sweep(const Function &f, const SimplifyOptions &options, SweepFlags fla
     }
     cse.insert(c, cloneNode(g, f, n, c.operands, map));
   }
-  std::vector<ValueId> results;
-  for (ValueId r : f.results())
-    results.push_back(map[size_t(r.id)]);
-  g.setResults(std::move(results));
-  g.resultLocs = f.resultLocs;
+  finishRebuild(g, f, map);
   return g;
 }
 

@@ -1,9 +1,26 @@
-//===- CloneNode.cpp ------------------------------------------------------===//
-#include "kiln/compiler/CloneNode.h"
+//===- Rebuild.cpp --------------------------------------------------------===//
+#include "kiln/compiler/Rebuild.h"
 
 namespace kiln::compiler {
 
 using namespace kiln::ir;
+
+Function startRebuild(const Function &from, std::vector<ValueId> &map) {
+  Function to(from.name());
+  to.loc = from.loc;
+  map.assign(from.numValues(), ValueId{});
+  for (ValueId p : from.params())
+    map[size_t(p.id)] = to.addParam(from.type(p), from.value(p).name);
+  return to;
+}
+
+void finishRebuild(Function &to, const Function &from, const std::vector<ValueId> &map) {
+  std::vector<ValueId> results;
+  for (ValueId r : from.results())
+    results.push_back(map[size_t(r.id)]);
+  to.setResults(std::move(results));
+  to.resultLocs = from.resultLocs;
+}
 
 size_t cloneNode(Function &to, const Function &from, const Node &n, std::vector<ValueId> operands,
                  std::vector<ValueId> &map) {
