@@ -168,18 +168,6 @@ func @chain(%x: f32[1000]) -> (f32[1000]) {
   expectSoundPlan(f);
 }
 
-TEST(MemoryPlan, ThePlanPassLeavesTheIrUnchanged) {
-  Function f = parseOne(R"(
-func @f(%x: f32[4,4]) -> (f32[16]) {
-  %a = exp %x : f32[4,4]
-  %v = reshape %a : f32[16]
-  %b = neg %v : f32[16]
-  return %b
-})");
-  compiler::PlanPass pass;
-  EXPECT_EQ(print(pass.run(f)), print(f));
-}
-
 TEST(MemoryPlan, RandomGraphsNeverShareBytesWhileLive) {
   for (uint64_t seed = 0; seed < 200; ++seed) {
     SCOPED_TRACE(::testing::Message() << "seed " << seed);

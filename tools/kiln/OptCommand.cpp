@@ -16,14 +16,15 @@ namespace kiln::tool {
 namespace {
 
 /// `kiln opt FILE --passes=simplify,fuse`: runs a pass pipeline, like LLVM's
-/// opt, printing the result; --print-after-all shows every step on stderr.
+/// opt, printing the result; --print-after-all shows every step on stderr,
+/// --print-memory-plan the memory plan (an analysis) of each result.
 class OptCommand final : public Command {
 public:
   void configure(CLI::App &app) override {
     app.add_option("file", file_, "IR file to read ('-' for standard input)")
         ->required()
         ->type_name("FILE");
-    app.add_option("-p,--passes", passes_, passList())->required()->type_name("LIST");
+    app.add_option("-p,--passes", passes_, passList())->type_name("LIST");
     app.add_flag("--print-after-all", options_.printAfterAll,
                  "Print the IR after every pass (to stderr)");
     app.add_option("--print-after", printAfter_, "Print the IR after the named passes")
@@ -33,7 +34,7 @@ public:
         ->type_name("DIR");
     app.add_flag("!--no-verify-each", options_.verifyEach, "Do not verify after each pass");
     app.add_flag("--print-memory-plan", printPlan_,
-                 "After the IR, print the buffer plan made by each 'plan' pass");
+                 "After the IR, print the verified buffer plan of each function");
     app.add_option("-f,--func", func_, "Transform only the function NAME")->type_name("NAME");
     app.add_option("-o,--output", output_, "Write to OUT instead of standard output")
         ->type_name("OUT");
@@ -52,42 +53,28 @@ public:
                     fmt::format("cannot create '{}': {}", options_.dumpDir, ec.message()));
     }
     compiler::PassManager pm(options_);
-    std::string plans;
-    addPasses(pm, plans);
+    pm.addPipeline(passes_);
     if (func_.empty()) {
-      writeOutput(output_, ir::print(pm.run(std::move(m))) + plans);
+      ir::Module out = pm.run(std::move(m));
+      std::string plans;
+      for (const ir::Function &f : out.functions)
+        plans += memoryPlan(f);
+      writeOutput(output_, ir::print(out) + plans);
     } else {
-      ir::Function f = selectFunction(m, func_);
-      writeOutput(output_, ir::print(pm.run(std::move(f))) + plans);
+      ir::Function f = pm.run(selectFunction(m, func_));
+      writeOutput(output_, ir::print(f) + memoryPlan(f));
     }
     return 0;
   }
 
 private:
-  /// Adds the --passes list; with --print-memory-plan, each `plan` pass
-  /// appends its table to `plans`.
-  void addPasses(compiler::PassManager &pm, std::string &plans) const {
+  /// With --print-memory-plan, the plan of `f`, verified, as comment lines.
+  std::string memoryPlan(const ir::Function &f) const {
     if (!printPlan_)
-      return pm.addPipeline(passes_);
-    compiler::PassManager(options_).addPipeline(passes_); // the whole list's errors first
-    bool planned = false;
-    std::string_view list = passes_;
-    for (size_t start = 0; start <= list.size();) {
-      size_t end = std::min(list.find(',', start), list.size());
-      std::string_view name = list.substr(start, end - start);
-      start = end + 1;
-      if (name != "plan") {
-        pm.addPipeline(name);
-        continue;
-      }
-      planned = true;
-      pm.add(std::make_unique<compiler::PlanPass>(
-          [&plans](const ir::Function &f, const compiler::MemoryPlan &plan) {
-            plans += compiler::printMemoryPlan(f, plan);
-          }));
-    }
-    if (!planned)
-      throw Error(ErrorKind::Usage, "--print-memory-plan needs the 'plan' pass in --passes");
+      return "";
+    compiler::MemoryPlan plan = compiler::planMemory(f);
+    compiler::verifyMemoryPlan(f, plan);
+    return compiler::printMemoryPlan(f, plan);
   }
 
   static std::string passList() {

@@ -56,12 +56,4 @@ std::string printMemoryPlan(const Function &f, const MemoryPlan &plan) {
   return out;
 }
 
-Function PlanPass::run(const Function &f) {
-  MemoryPlan plan = planMemory(f);
-  verifyMemoryPlan(f, plan);
-  if (observer_)
-    observer_(f, plan);
-  return f;
-}
-
 } // namespace kiln::compiler

@@ -2,7 +2,6 @@
 #include "kiln/compiler/DeadCode.h"
 #include "kiln/compiler/Fuse.h"
 #include "kiln/compiler/FuseCrossEntropy.h"
-#include "kiln/compiler/MemoryPlan.h"
 #include "kiln/compiler/Pass.h"
 #include "kiln/compiler/Simplify.h"
 
@@ -59,8 +58,6 @@ const std::vector<PassInfo> &registeredPasses() {
           "fuse-xent", "fuses softmax cross-entropy and its logits gradient into one kernel"),
       {"fuse", "groups elementwise chains, reductions and matmul epilogues into kernels",
        createFusePass},
-      {"plan", "plans buffers by liveness (reuse, in place, views); leaves the IR unchanged",
-       [](const PassContext &) { return std::make_unique<PlanPass>(); }},
   };
   return passes;
 }

@@ -19,11 +19,9 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
-#include "kiln/compiler/Pass.h"
 #include "kiln/ir/Function.h"
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -85,19 +83,5 @@ void verifyMemoryPlan(const ir::Function &f, const MemoryPlan &plan);
 /// was obtained, then `peak: N bytes (without reuse: M bytes)`. Every line
 /// starts with `// `, so printed IR followed by its plan still parses.
 std::string printMemoryPlan(const ir::Function &f, const MemoryPlan &plan);
-
-/// The `plan` pass: plans and verifies the plan, leaving the IR unchanged.
-/// `observer`, when set, receives every function with its plan (kiln opt
-/// --print-memory-plan).
-class PlanPass final : public Pass {
-public:
-  using Observer = std::function<void(const ir::Function &, const MemoryPlan &)>;
-  explicit PlanPass(Observer observer = {}) : observer_(std::move(observer)) {}
-  std::string_view name() const override { return "plan"; }
-  ir::Function run(const ir::Function &f) override;
-
-private:
-  Observer observer_;
-};
 
 } // namespace kiln::compiler

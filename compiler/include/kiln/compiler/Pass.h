@@ -2,7 +2,7 @@
 //
 // A pass maps a function to a new function (passes rebuild rather than
 // mutate, so a failed pass never leaves a half-rewritten graph). Passes are
-// registered by name and run as a pipeline, `--passes=simplify,fuse,plan`,
+// registered by name and run as a pipeline, `--passes=simplify,fuse`,
 // with the IR verified after each pass and printable after any of them, as
 // in LLVM's `opt`.
 //
