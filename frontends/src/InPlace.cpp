@@ -3,10 +3,9 @@
 // In-place ops compute the out-of-place result with the same op-table
 // kernels (and type promotion), convert it to the tensor's dtype when
 // PyTorch's can_cast allows, then overwrite the tensor's values and bump its
-// version, which
-// lets backward() detect values that changed after they were recorded. In
-// lazy mode the result is pending and written into the tensor's existing
-// buffer at the next flush (detach()ed aliases share that buffer).
+// version, which lets backward() detect values that changed after they were
+// recorded. In lazy mode the result is pending and written into the tensor's
+// existing buffer at the next flush (detach()ed aliases share that buffer).
 //
 //===----------------------------------------------------------------------===//
 #include "TensorImpl.h"
