@@ -13,7 +13,8 @@
 namespace kiln {
 
 namespace {
-thread_local bool gGradEnabled = true;
+// Read by every op: initial-exec TLS, a direct load (see lazyState()).
+[[gnu::tls_model("initial-exec")]] thread_local bool gGradEnabled = true;
 } // namespace
 
 bool is_grad_enabled() { return gGradEnabled; }

@@ -3,6 +3,7 @@
 
 #include "Lazy.h"
 #include "StepCache.h"
+#include "kiln/Step.h"
 
 #include <memory>
 #include <unordered_map>
@@ -10,7 +11,18 @@
 
 namespace kiln::detail {
 
+/// The settings of kiln/Step.h, per thread like the state they steer.
+struct StepSettings {
+  Execution mode;
+  int compileAfter;
+  bool checkNumerics;
+};
+/// What a new thread starts from: KILN_BACKEND, KILN_COMPILE_AFTER,
+/// KILN_CHECK_NUMERICS.
+StepSettings settingsFromEnvironment();
+
 struct LazyState {
+  StepSettings settings = settingsFromEnvironment();
   /// Storages given a pending value since the last flush (may have died since).
   std::vector<std::weak_ptr<Storage>> queue;
   size_t compactAt = 1024;
@@ -25,6 +37,7 @@ struct LazyState {
   StepCacheStats stats;
 };
 
+/// This thread's state (several reads per recorded op: kept cheap to reach).
 LazyState &lazyState();
 
 } // namespace kiln::detail

@@ -43,22 +43,10 @@ bool checkNumericsFromEnvironment() {
   return v && *v && std::string_view(v) != "0";
 }
 
-// The settings belong to a thread's recording state (LazyState), so they are
-// per thread too; a new thread starts from the environment's defaults.
-bool &checkNumerics() {
-  thread_local bool on = checkNumericsFromEnvironment();
-  return on;
-}
-
-Execution &mode() {
-  thread_local Execution m = modeFromEnvironment();
-  return m;
-}
-
-int &compileAfter() {
-  thread_local int n = compileAfterFromEnvironment();
-  return n;
-}
+detail::StepSettings &settings() { return detail::lazyState().settings; }
+bool &checkNumerics() { return settings().checkNumerics; }
+Execution &mode() { return settings().mode; }
+int &compileAfter() { return settings().compileAfter; }
 
 void dropCachedSteps() {
   detail::LazyState &st = detail::lazyState();
@@ -68,6 +56,12 @@ void dropCachedSteps() {
 }
 
 } // namespace
+
+namespace detail {
+StepSettings settingsFromEnvironment() {
+  return {modeFromEnvironment(), compileAfterFromEnvironment(), checkNumericsFromEnvironment()};
+}
+} // namespace detail
 
 void sync() {
   if (detail::traceObserver())

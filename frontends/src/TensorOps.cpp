@@ -83,7 +83,8 @@ DType computeDType(OpKind op, DType promoted) {
 /// Runs `op` on a and b converted to `dtype`; a result computed in u8 for
 /// bools returns to bool.
 Tensor applyIn(DType dtype, OpKind op, const Tensor &a, const Tensor &b, DType promoted) {
-  Tensor r = apply(op, {a.to(dtype), b.to(dtype)});
+  bool converted = a.dtype() != dtype || b.dtype() != dtype;
+  Tensor r = converted ? apply(op, {a.to(dtype), b.to(dtype)}) : apply(op, {a, b});
   return promoted == DType::Bool && dtype == DType::U8 ? r.to(DType::Bool) : r;
 }
 
