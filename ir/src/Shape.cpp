@@ -60,4 +60,6 @@ std::string TensorType::str() const {
   return fmt::format("{}{}", dtypeName(dtype), shape.str());
 }
 
+int64_t TensorType::bytes() const { return shape.numel() * int64_t(dtypeSize(dtype)); }
+
 } // namespace kiln::ir

@@ -44,15 +44,14 @@ class LiveBytes {
 public:
   explicit LiveBytes(const Function &f) : f_(f) {}
   void add(const TensorType &t) {
-    int64_t bytes = t.shape.numel() * int64_t(dtypeSize(t.dtype));
-    if (bytes > maxArenaBytes() - live_)
+    if (t.bytes() > maxArenaBytes() - live_)
       throw Error(ErrorKind::Resource,
                   fmt::format("@{} holds more than {} bytes of intermediate values at once "
                               "(KILN_MAX_ARENA_BYTES, default KILN_MAX_TENSOR_BYTES)",
                               f_.name(), maxArenaBytes()));
-    live_ += bytes;
+    live_ += t.bytes();
   }
-  void release(const TensorType &t) { live_ -= t.shape.numel() * int64_t(dtypeSize(t.dtype)); }
+  void release(const TensorType &t) { live_ -= t.bytes(); }
 
 private:
   const Function &f_;

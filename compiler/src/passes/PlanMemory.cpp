@@ -30,8 +30,6 @@ int64_t alignUp(int64_t bytes) {
   return (bytes + kPlanAlignment - 1) / kPlanAlignment * kPlanAlignment;
 }
 
-int64_t bytesOf(const TensorType &t) { return t.shape.numel() * int64_t(dtypeSize(t.dtype)); }
-
 /// True for the nodes the runtime runs as one JIT loop: a single op with a
 /// scalar expression, or a fused loop (only such ops and constants).
 bool isLoopKernel(const Node &n) {
@@ -90,13 +88,13 @@ private:
   void placeParamsAndViews() {
     for (ValueId p : f_.params()) {
       viewRoot_[size_t(p.id)] = p;
-      at(p) = {Storage::Param, 0, bytesOf(f_.type(p)), -1, -1, {}, false, {}};
+      at(p) = {Storage::Param, 0, f_.type(p).bytes(), -1, -1, {}, false, {}};
     }
     for (int32_t i = 0; i < n_; ++i) {
       const Node &n = f_.nodes()[size_t(i)];
       for (ValueId r : n.results) {
         ValuePlacement &p = at(r);
-        p.bytes = bytesOf(f_.type(r));
+        p.bytes = f_.type(r).bytes();
         p.def = i;
         viewRoot_[size_t(r.id)] = r;
         if (n.op == OpKind::Constant)

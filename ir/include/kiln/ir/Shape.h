@@ -54,6 +54,8 @@ struct TensorType {
 
   /// "f32[10,1]"
   std::string str() const;
+  /// The bytes a dense tensor of this type holds.
+  int64_t bytes() const;
   bool operator==(const TensorType &o) const { return dtype == o.dtype && shape == o.shape; }
   bool operator!=(const TensorType &o) const { return !(*this == o); }
 };
