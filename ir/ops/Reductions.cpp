@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 namespace kiln::ir::ops {
 namespace {
@@ -21,42 +22,39 @@ TensorType inferReduce(const InferContext &cx) {
 }
 
 /// Folds every operand element into its result element with `step`,
-/// starting from `init`; `finish` sees the accumulator and the count.
-template <class Step, class Finish>
-void reduceInto(const Node &n, const HostTensor &in, HostTensor &out, double init, Step step,
+/// starting from `init`, and stores `finish(acc, count)`. An int64_t
+/// accumulator reads and stores integers exactly, never through a double.
+template <class Acc, class Step, class Finish>
+void reduceInto(const Node &n, const HostTensor &in, HostTensor &out, Acc init, Step step,
                 Finish finish) {
+  constexpr bool exact = std::is_same_v<Acc, int64_t>;
   ReduceIndex index(in.shape(), n.attrs.getInts("axes"));
-  std::vector<double> acc(size_t(out.numel()), init);
+  std::vector<Acc> acc(size_t(out.numel()), init);
   for (int64_t i = 0; i < in.numel(); ++i) {
-    double &a = acc[size_t(index(i))];
-    a = step(a, in.get(i));
+    Acc &a = acc[size_t(index(i))];
+    if constexpr (exact)
+      a = step(a, in.getInt(i));
+    else
+      a = step(a, in.get(i));
   }
   int64_t count = out.numel() ? in.numel() / out.numel() : 0;
-  for (int64_t o = 0; o < out.numel(); ++o)
-    out.set(o, finish(acc[size_t(o)], count));
+  for (int64_t o = 0; o < out.numel(); ++o) {
+    if constexpr (exact)
+      out.setInt(o, finish(acc[size_t(o)], count));
+    else
+      out.set(o, finish(acc[size_t(o)], count));
+  }
 }
 
-/// reduceInto for integer tensors: exact, never through a double.
-template <class Step>
-void reduceIntegersInto(const Node &n, const HostTensor &in, HostTensor &out, int64_t init,
-                        Step step) {
-  ReduceIndex index(in.shape(), n.attrs.getInts("axes"));
-  std::vector<int64_t> acc(size_t(out.numel()), init);
-  for (int64_t i = 0; i < in.numel(); ++i) {
-    int64_t &a = acc[size_t(index(i))];
-    a = step(a, in.getInt(i));
-  }
-  for (int64_t o = 0; o < out.numel(); ++o)
-    out.setInt(o, acc[size_t(o)]);
-}
+/// The finish of sum and max: the accumulator itself.
+constexpr auto accumulated = [](auto a, int64_t) { return a; };
 
 void evalSum(const Node &n, std::span<const HostTensor *const> in, HostTensor &out) {
   if (!isFloat(in[0]->type().dtype)) // wraps on overflow, as the elementwise add
-    return reduceIntegersInto(n, *in[0], out, 0, [](int64_t a, int64_t v) {
-      return int64_t(uint64_t(a) + uint64_t(v));
-    });
-  reduceInto(n, *in[0], out, 0.0, [](double a, double v) { return a + v; },
-             [](double a, int64_t) { return a; });
+    return reduceInto(
+        n, *in[0], out, int64_t(0),
+        [](int64_t a, int64_t v) { return int64_t(uint64_t(a) + uint64_t(v)); }, accumulated);
+  reduceInto(n, *in[0], out, 0.0, [](double a, double v) { return a + v; }, accumulated);
 }
 void evalMean(const Node &n, std::span<const HostTensor *const> in, HostTensor &out) {
   reduceInto(n, *in[0], out, 0.0, [](double a, double v) { return a + v; },
@@ -64,12 +62,12 @@ void evalMean(const Node &n, std::span<const HostTensor *const> in, HostTensor &
 }
 void evalMax(const Node &n, std::span<const HostTensor *const> in, HostTensor &out) {
   if (!isFloat(in[0]->type().dtype))
-    return reduceIntegersInto(n, *in[0], out, std::numeric_limits<int64_t>::min(),
-                              [](int64_t a, int64_t v) { return std::max(a, v); });
+    return reduceInto(n, *in[0], out, std::numeric_limits<int64_t>::min(),
+                      [](int64_t a, int64_t v) { return std::max(a, v); }, accumulated);
   // NaN wins, as in PyTorch: a max over data containing NaN is NaN.
   reduceInto(n, *in[0], out, -std::numeric_limits<double>::infinity(),
              [](double a, double v) { return std::isnan(a) || !(std::isnan(v) || v > a) ? a : v; },
-             [](double a, int64_t) { return a; });
+             accumulated);
 }
 
 void gradSum(GradContext &g) {
