@@ -107,9 +107,9 @@ private:
     }
     return added;
   }
-  void joinLoop(int g, size_t node) {
-    for (int32_t v : newInputs(f_.nodes()[node], g))
-      groups_[size_t(g)].inputs.insert(v);
+  /// Joins loop group g with the inputs newInputs() found for the node.
+  void joinLoop(int g, size_t node, const std::vector<int32_t> &added) {
+    groups_[size_t(g)].inputs.insert(added.begin(), added.end());
     join(g, node);
   }
 
@@ -193,15 +193,16 @@ private:
       if (!p)
         continue;
       int g = groupOf_[index(*p)];
-      if (g >= 0 && groups_[size_t(g)].kind == FusionKind::Loop &&
-          groups_[size_t(g)].space == space &&
-          groups_[size_t(g)].inputs.size() + newInputs(n, g).size() <= kMaxKernelInputs &&
-          canJoin(n, g)) {
-        joinLoop(g, i);
+      if (g < 0 || groups_[size_t(g)].kind != FusionKind::Loop || groups_[size_t(g)].space != space)
+        continue;
+      std::vector<int32_t> added = newInputs(n, g);
+      if (groups_[size_t(g)].inputs.size() + added.size() <= kMaxKernelInputs && canJoin(n, g)) {
+        joinLoop(g, i, added);
         return;
       }
     }
-    joinLoop(newGroup(FusionKind::Loop, space), i);
+    int g = newGroup(FusionKind::Loop, space);
+    joinLoop(g, i, newInputs(n, g));
   }
 
   /// False if some operand from outside group g depends on g, directly or
