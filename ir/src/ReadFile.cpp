@@ -51,19 +51,27 @@ std::string readFileBounded(const std::string &path, size_t maxBytes) {
       ioError("read", path, errno);
   }
   std::string out;
-  char buffer[1 << 16];
-  while (out.size() <= maxBytes) {
-    size_t want = std::min(sizeof buffer, maxBytes + 1 - out.size());
-    ssize_t n = ::read(file.fd, buffer, want);
-    if (n < 0 && errno == EINTR)
+  if (int err = readUpTo(file.fd, maxBytes + 1, out))
+    ioError("read", path, err);
+  return out;
+}
+
+int readUpTo(int fd, size_t limit, std::string &out) {
+  constexpr size_t kChunk = size_t(1) << 16;
+  while (out.size() < limit) {
+    size_t start = out.size(), want = std::min(kChunk, limit - start);
+    out.resize(start + want);
+    ssize_t n = ::read(fd, out.data() + start, want);
+    int err = errno;
+    out.resize(start + (n > 0 ? size_t(n) : 0));
+    if (n < 0 && err == EINTR)
       continue;
     if (n < 0)
-      ioError("read", path, errno);
+      return err;
     if (n == 0)
       break;
-    out.append(buffer, size_t(n));
   }
-  return out;
+  return 0;
 }
 
 } // namespace kiln::ir

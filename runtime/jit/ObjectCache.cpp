@@ -1,5 +1,6 @@
 //===- ObjectCache.cpp - Compiled kernels on disk -------------------------===//
 #include "ObjectCache.h"
+#include "kiln/ir/ReadFile.h"
 
 #include <llvm/Support/Endian.h>
 #include <llvm/Support/FileSystem.h>
@@ -54,18 +55,10 @@ std::optional<std::string> readEntry(const std::string &path) {
   struct stat st {};
   std::optional<std::string> bytes;
   if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && uint64_t(st.st_size) <= kMaxEntryBytes) {
-    bytes.emplace(size_t(st.st_size), '\0');
-    size_t done = 0;
-    while (done < bytes->size()) {
-      ssize_t n = ::read(fd, bytes->data() + done, bytes->size() - done);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        break;
-      done += size_t(n);
-    }
-    if (done != bytes->size())
-      bytes.reset();
+    bytes.emplace();
+    bytes->reserve(size_t(st.st_size));
+    if (ir::readUpTo(fd, size_t(st.st_size), *bytes) != 0 || bytes->size() != size_t(st.st_size))
+      bytes.reset(); // unreadable, or shorter than it said
   }
   ::close(fd);
   return bytes;

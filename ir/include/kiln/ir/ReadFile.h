@@ -15,4 +15,9 @@ namespace kiln::ir {
 /// "cannot open|read 'PATH': REASON" ('<stdin>' for "-").
 std::string readFileBounded(const std::string &path, size_t maxBytes);
 
+/// Appends what descriptor `fd` gives to `out` until end of file or until
+/// `out` holds `limit` bytes, retrying interrupted reads. Returns 0, or the
+/// errno of a read that failed.
+int readUpTo(int fd, size_t limit, std::string &out);
+
 } // namespace kiln::ir
