@@ -16,6 +16,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <variant>
 
@@ -130,27 +131,17 @@ Tensor run(const Case &c) {
         x[1]);
     return self;
   }
-  if (op == "neg")
-    return t.neg();
-  if (op == "abs")
-    return t.abs();
-  if (op == "exp")
-    return t.exp();
-  if (op == "sqrt")
-    return t.sqrt();
-  if (op == "sigmoid")
-    return t.sigmoid();
-  if (op == "tanh")
-    return t.tanh();
-  if (op == "relu")
-    return t.relu();
-  if (op == "sum")
-    return t.sum();
-  if (op == "mean")
-    return t.mean();
-  if (op == "max")
-    return t.max();
-  throw std::logic_error("unknown op " + op);
+  using Unary = Tensor (Tensor::*)() const;
+  static const std::map<std::string, Unary> kUnary = {
+      {"neg", &Tensor::neg},   {"abs", &Tensor::abs},         {"exp", &Tensor::exp},
+      {"sqrt", &Tensor::sqrt}, {"sigmoid", &Tensor::sigmoid}, {"tanh", &Tensor::tanh},
+      {"relu", &Tensor::relu}, {"sum", &Tensor::sum},         {"mean", &Tensor::mean},
+      {"max", &Tensor::max},
+  };
+  auto unary = kUnary.find(op);
+  if (unary == kUnary.end())
+    throw std::logic_error("unknown op " + op);
+  return (t.*unary->second)();
 }
 
 /// Runs every case in the current execution mode and compares. A lazy mode
