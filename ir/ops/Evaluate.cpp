@@ -61,11 +61,8 @@ public:
       return a.bits <= b.bits ? a : b;
     return floating(a.dtype, std::isnan(a.num) || a.num <= b.num ? a.num : b.num);
   }
-  SV exp(SV a) override { return math(a, std::exp(a.num)); }
-  SV log(SV a) override { return math(a, std::log(a.num)); }
-  SV sqrt(SV a) override { return math(a, std::sqrt(a.num)); }
-  SV tanh(SV a) override { return math(a, std::tanh(a.num)); }
-  SV pow(SV a, double p) override { return math(a, std::pow(a.num, p)); }
+  SV math(MathFn f, SV a) override { return transcendental(a, evalMath(f, a.num)); }
+  SV pow(SV a, double p) override { return transcendental(a, std::pow(a.num, p)); }
   SV cmp(Cmp c, SV a, SV b) override {
     bool r = isInt(a) ? compare(c, a.bits, b.bits) : compare(c, a.num, b.num);
     return integer(DType::Bool, r ? 1 : 0);
@@ -81,9 +78,18 @@ public:
   }
 
 private:
+  static double evalMath(MathFn f, double x) {
+    switch (f) {
+#define KILN_MATH_FN(Enum, name, intrinsic, vectorized, exact)                                     \
+  case MathFn::Enum:                                                                               \
+    return std::name(x);
+#include "kiln/ir/MathFunctions.def"
+    }
+    return std::nan("");
+  }
   /// A transcendental function: defined on floats; on integers (no op
   /// allows it today) the result converted like a cast.
-  static SV math(SV a, double v) {
+  static SV transcendental(SV a, double v) {
     return isInt(a) ? integer(a.dtype, convertToInt(a.dtype, v)) : floating(a.dtype, v);
   }
   template <class T> static bool compare(Cmp c, T a, T b) {

@@ -105,11 +105,12 @@ Value *LlvmScalarBuilder::intrinsic(llvm::Intrinsic::ID id, Value *a, Value *b) 
   return b ? b_.CreateBinaryIntrinsic(id, a, b) : b_.CreateUnaryIntrinsic(id, a);
 }
 
-Value *LlvmScalarBuilder::libm(llvm::StringRef f32Name, llvm::StringRef f64Name, Value *a) {
+Value *LlvmScalarBuilder::libm(llvm::StringRef name, Value *a) {
   llvm::Module *m = b_.GetInsertBlock()->getModule();
   llvm::Type *ty = a->getType();
-  llvm::FunctionCallee callee = m->getOrInsertFunction(ty->isFloatTy() ? f32Name : f64Name,
-                                                       llvm::FunctionType::get(ty, {ty}, false));
+  std::string symbol = ty->isFloatTy() ? (name + "f").str() : name.str(); // sinf, sin
+  llvm::FunctionCallee callee =
+      m->getOrInsertFunction(symbol, llvm::FunctionType::get(ty, {ty}, false));
   // Without errno (as under -fno-math-errno) the call reads and writes no
   // memory; only then may the vectorizer replace it by a libmvec variant.
   auto *f = llvm::cast<llvm::Function>(callee.getCallee());
@@ -190,24 +191,15 @@ SV LlvmScalarBuilder::minMax(SV a, SV b, bool isMin) {
 SV LlvmScalarBuilder::max(SV a, SV b) { return minMax(a, b, false); }
 SV LlvmScalarBuilder::min(SV a, SV b) { return minMax(a, b, true); }
 
-SV LlvmScalarBuilder::exp(SV a) {
-  requireFloat("exp", a);
-  return wrap(intrinsic(llvm::Intrinsic::exp, unwrap(a)), a.dtype);
-}
-
-SV LlvmScalarBuilder::log(SV a) {
-  requireFloat("log", a);
-  return wrap(intrinsic(llvm::Intrinsic::log, unwrap(a)), a.dtype);
-}
-
-SV LlvmScalarBuilder::sqrt(SV a) {
-  requireFloat("sqrt", a);
-  return wrap(intrinsic(llvm::Intrinsic::sqrt, unwrap(a)), a.dtype);
-}
-
-SV LlvmScalarBuilder::tanh(SV a) {
-  requireFloat("tanh", a);
-  return wrap(libm("tanhf", "tanh", unwrap(a)), a.dtype);
+SV LlvmScalarBuilder::math(ir::MathFn f, SV a) {
+  const ir::MathFnInfo &info = ir::mathFnInfo(f);
+  requireFloat(info.name.data(), a);
+  if (!info.intrinsic)
+    return wrap(libm(info.name, unwrap(a)), a.dtype);
+  llvm::Intrinsic::ID id = llvm::Function::lookupIntrinsicID("llvm." + std::string(info.name));
+  if (id == llvm::Intrinsic::not_intrinsic)
+    throw Error(ErrorKind::Internal, "JIT: LLVM has no intrinsic llvm." + std::string(info.name));
+  return wrap(intrinsic(id, unwrap(a)), a.dtype);
 }
 
 SV LlvmScalarBuilder::pow(SV a, double p) {
@@ -225,7 +217,7 @@ SV LlvmScalarBuilder::pow(SV a, double p) {
   if (p == 0.5) { // as pow: sqrt(-inf) is NaN, pow(-inf, 0.5) is +inf
     llvm::Constant *inf = llvm::ConstantFP::getInfinity(x->getType());
     Value *isMinusInf = b_.CreateFCmpOEQ(x, llvm::ConstantFP::getInfinity(x->getType(), true));
-    return wrap(b_.CreateSelect(isMinusInf, inf, unwrap(sqrt(a))), a.dtype);
+    return wrap(b_.CreateSelect(isMinusInf, inf, unwrap(math(ir::MathFn::Sqrt, a))), a.dtype);
   }
   if (p == -1)
     return wrap(b_.CreateFDiv(llvm::ConstantFP::get(x->getType(), 1.0), x), a.dtype);

@@ -41,10 +41,7 @@ public:
   ir::SV neg(ir::SV a) override;
   ir::SV max(ir::SV a, ir::SV b) override;
   ir::SV min(ir::SV a, ir::SV b) override;
-  ir::SV exp(ir::SV a) override;
-  ir::SV log(ir::SV a) override;
-  ir::SV sqrt(ir::SV a) override;
-  ir::SV tanh(ir::SV a) override;
+  ir::SV math(ir::MathFn f, ir::SV a) override;
   ir::SV pow(ir::SV a, double p) override;
   ir::SV cmp(Cmp c, ir::SV a, ir::SV b) override;
   ir::SV select(ir::SV cond, ir::SV a, ir::SV b) override;
@@ -53,7 +50,7 @@ public:
 private:
   llvm::Value *intrinsic(llvm::Intrinsic::ID id, llvm::Value *a, llvm::Value *b = nullptr);
   /// A call to a pure libm function (no errno), so that it may be vectorized.
-  llvm::Value *libm(llvm::StringRef f32Name, llvm::StringRef f64Name, llvm::Value *a);
+  llvm::Value *libm(llvm::StringRef name, llvm::Value *a);
   /// min(a, b) if `isMin`, else max(a, b), with the interpreter's NaN rule.
   ir::SV minMax(ir::SV a, ir::SV b, bool isMin);
   llvm::Value *intDiv(ir::SV a, ir::SV b);

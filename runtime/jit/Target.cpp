@@ -1,6 +1,7 @@
 //===- Target.cpp - Host target, -O3 pipeline, emission -------------------===//
 #include "Target.h"
 #include "kiln/ir/Error.h"
+#include "kiln/ir/ScalarBuilder.h"
 
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/Analysis/TargetLibraryInfo.h>
@@ -36,16 +37,20 @@ struct VectorVariant {
   char isa; // b = SSE4 (128-bit), d = AVX2 (256), e = AVX-512 (512)
 };
 
-/// exp, log, tanh and pow for f32 and f64 at every width libmvec offers,
-/// under their libm names and as LLVM intrinsics. LLVM 19's own LIBMVEC-X86
-/// table lacks tanh and the AVX-512 variants, hence this one.
+/// pow and the vectorized math functions (MathFunctions.def) for f32 and f64
+/// at every width libmvec offers, under their libm names and as LLVM
+/// intrinsics. LLVM 19's own LIBMVEC-X86 table lacks tanh and the AVX-512
+/// variants, hence this one.
 const std::vector<VectorVariant> &libmvecVariants() {
   static const std::vector<VectorVariant> table = [] {
     struct Fn {
-      const char *name;
+      std::string_view name;
       int args;
     };
-    const Fn fns[] = {{"exp", 1}, {"log", 1}, {"tanh", 1}, {"pow", 2}};
+    std::vector<Fn> fns = {{"pow", 2}};
+    for (const ir::MathFnInfo &f : ir::kMathFns)
+      if (f.vectorized)
+        fns.push_back({f.name, 1});
     const std::pair<char, unsigned> isas[] = {{'b', 128}, {'d', 256}, {'e', 512}};
     std::vector<VectorVariant> out;
     for (const Fn &fn : fns)

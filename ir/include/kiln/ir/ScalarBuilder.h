@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 namespace kiln::ir {
 
@@ -25,6 +26,27 @@ struct SV {
   void *handle = nullptr;
 };
 
+/// A C library function of one float (MathFunctions.def).
+enum class MathFn {
+#define KILN_MATH_FN(Enum, name, intrinsic, vectorized, exact) Enum,
+#include "kiln/ir/MathFunctions.def"
+};
+
+/// How each evaluator computes a MathFn; see MathFunctions.def.
+struct MathFnInfo {
+  MathFn fn;
+  std::string_view name; ///< the C library's name of the double version
+  bool intrinsic;        ///< the JIT emits llvm.<name>
+  bool vectorized;       ///< libmvec has vector variants
+  bool exact;            ///< correctly rounded
+};
+inline constexpr MathFnInfo kMathFns[] = {
+#define KILN_MATH_FN(Enum, name, intrinsic, vectorized, exact)                                     \
+  {MathFn::Enum, #name, intrinsic, vectorized, exact},
+#include "kiln/ir/MathFunctions.def"
+};
+inline constexpr const MathFnInfo &mathFnInfo(MathFn f) { return kMathFns[int(f)]; }
+
 class ScalarBuilder {
 public:
   virtual ~ScalarBuilder() = default;
@@ -36,10 +58,11 @@ public:
   virtual SV neg(SV a) = 0;
   virtual SV max(SV a, SV b) = 0;
   virtual SV min(SV a, SV b) = 0;
-  virtual SV exp(SV a) = 0;
-  virtual SV log(SV a) = 0;
-  virtual SV sqrt(SV a) = 0;
-  virtual SV tanh(SV a) = 0;
+  /// A float function of the C library; b.exp(a) etc. below are shorthands.
+  virtual SV math(MathFn f, SV a) = 0;
+#define KILN_MATH_FN(Enum, name, intrinsic, vectorized, exact)                                     \
+  SV name(SV a) { return math(MathFn::Enum, a); }
+#include "kiln/ir/MathFunctions.def"
   /// a ** p for a compile-time exponent.
   virtual SV pow(SV a, double p) = 0;
   enum class Cmp { Eq, Ne, Lt, Le, Gt, Ge };
