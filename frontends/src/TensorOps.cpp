@@ -117,10 +117,19 @@ Tensor binary(OpKind op, const Scalar &a, const Tensor &b) {
   return applyIn(dtype, op, detail::literal(a, dtype), b, promoted);
 }
 
-/// Unary math that PyTorch defines on floats only: integers compute in f32.
-Tensor floatMath(OpKind op, const Tensor &x) {
-  bool integral = !ir::isFloat(defined(x, ir::opName(op)).dtype());
-  return apply(op, {integral ? x.to(kDefaultFloat) : x});
+/// What a unary float function does with integers (Ops.def).
+enum class IntegerInputs { ToFloat, Refused };
+
+/// A unary float function (a KILN_FLOAT_MATH_OP of Ops.def).
+Tensor floatMath(OpKind op, const Tensor &x, IntegerInputs integers) {
+  DType dtype = defined(x, ir::opName(op)).dtype();
+  if (ir::isFloat(dtype))
+    return apply(op, {x});
+  if (integers == IntegerInputs::Refused)
+    throw Error(ErrorKind::Shape, fmt::format("'{}' is not defined on {} tensors (as in PyTorch); "
+                                              "convert to a float dtype first",
+                                              ir::opName(op), ir::dtypeName(dtype)));
+  return apply(op, {x.to(kDefaultFloat)});
 }
 
 /// x ** n for an integer tensor and n >= 0, exactly: square-and-multiply.
@@ -285,9 +294,6 @@ Tensor pow(const Tensor &x, Scalar exponent) {
 }
 Tensor neg(const Tensor &x) { return apply(OpKind::Neg, {x}); }
 Tensor abs(const Tensor &x) { return apply(OpKind::Abs, {x}); }
-Tensor exp(const Tensor &x) { return floatMath(OpKind::Exp, x); }
-Tensor log(const Tensor &x) { return floatMath(OpKind::Log, x); }
-Tensor sqrt(const Tensor &x) { return floatMath(OpKind::Sqrt, x); }
 Tensor relu(const Tensor &x) {
   DType dtype = defined(x, "relu").dtype();
   if (dtype == DType::Bool)
@@ -296,8 +302,11 @@ Tensor relu(const Tensor &x) {
     return apply(OpKind::Maximum, {x, detail::literal(0, dtype)});
   return apply(OpKind::Relu, {x});
 }
-Tensor sigmoid(const Tensor &x) { return floatMath(OpKind::Sigmoid, x); }
-Tensor tanh(const Tensor &x) { return floatMath(OpKind::Tanh, x); }
+#define KILN_OP(Name)
+#define KILN_FLOAT_MATH_OP(Name, method, integers)                                                 \
+  Tensor method(const Tensor &x) { return floatMath(OpKind::Name, x, IntegerInputs::integers); }   \
+  Tensor Tensor::method() const { return kiln::method(*this); }
+#include "kiln/ir/Ops.def"
 /// No promotion: PyTorch's matmul needs one dtype too.
 Tensor matmul(const Tensor &a, const Tensor &b) { return apply(OpKind::Matmul, {a, b}); }
 
@@ -367,12 +376,7 @@ Tensor Tensor::div(Scalar o) const { return binary(OpKind::Div, *this, o); }
 Tensor Tensor::neg() const { return kiln::neg(*this); }
 Tensor Tensor::abs() const { return kiln::abs(*this); }
 Tensor Tensor::pow(Scalar exponent) const { return kiln::pow(*this, exponent); }
-Tensor Tensor::exp() const { return kiln::exp(*this); }
-Tensor Tensor::log() const { return kiln::log(*this); }
-Tensor Tensor::sqrt() const { return kiln::sqrt(*this); }
 Tensor Tensor::relu() const { return kiln::relu(*this); }
-Tensor Tensor::sigmoid() const { return kiln::sigmoid(*this); }
-Tensor Tensor::tanh() const { return kiln::tanh(*this); }
 Tensor Tensor::maximum(const Tensor &o) const { return kiln::maximum(*this, o); }
 Tensor Tensor::minimum(const Tensor &o) const { return kiln::minimum(*this, o); }
 Tensor Tensor::matmul(const Tensor &o) const { return kiln::matmul(*this, o); }

@@ -179,12 +179,11 @@ public:
   Tensor neg() const;
   Tensor abs() const;
   Tensor pow(Scalar exponent) const;
-  Tensor exp() const;
-  Tensor log() const;
-  Tensor sqrt() const;
   Tensor relu() const;
-  Tensor sigmoid() const;
-  Tensor tanh() const;
+  // exp(), log(), sqrt(), sigmoid(), tanh(), ...: every unary float function of Ops.def.
+#define KILN_OP(Name)
+#define KILN_FLOAT_MATH_OP(Name, method, integers) Tensor method() const;
+#include "kiln/ir/Ops.def"
   Tensor maximum(const Tensor &other) const;
   Tensor minimum(const Tensor &other) const;
 
@@ -305,8 +304,9 @@ Tensor apply(ir::OpKind op, const std::vector<Tensor> &operands, ir::AttrList at
 // f32 tensor and an f64 zero-dim tensor give f32); `/` is true division
 // (integers give f32); bool + bool is or, bool * bool and; bool - bool is an
 // Error(Shape), as in PyTorch. matmul does not promote: its operands must
-// have one dtype. Unary math (exp, log, sqrt, sigmoid, tanh) on integers
-// computes in f32.
+// have one dtype. Unary float functions (exp, log, sin, ...: the
+// KILN_FLOAT_MATH_OPs of Ops.def) on integers compute in f32, except where
+// PyTorch refuses them (softplus).
 
 Tensor add(const Tensor &a, const Tensor &b);
 Tensor sub(const Tensor &a, const Tensor &b);
@@ -320,12 +320,10 @@ Tensor minimum(const Tensor &a, const Tensor &b);
 Tensor pow(const Tensor &x, Scalar exponent);
 Tensor neg(const Tensor &x);
 Tensor abs(const Tensor &x);
-Tensor exp(const Tensor &x);
-Tensor log(const Tensor &x);
-Tensor sqrt(const Tensor &x);
 Tensor relu(const Tensor &x);
-Tensor sigmoid(const Tensor &x);
-Tensor tanh(const Tensor &x);
+#define KILN_OP(Name)
+#define KILN_FLOAT_MATH_OP(Name, method, integers) Tensor method(const Tensor &x);
+#include "kiln/ir/Ops.def"
 /// Matrix product [m,k] x [k,n] -> [m,n].
 Tensor matmul(const Tensor &a, const Tensor &b);
 /// Reorders dimensions: result dim i is input dim dims[i].
