@@ -187,6 +187,10 @@ template <SB::Cmp C> constexpr ScalarFn compare = KILN_SCALAR(b.cmp(C, x[0], x[1
 
 constexpr AttrSpec kPowAttrs[] = {{"exponent", AttrKind::Float}};
 
+/// Test ranges (OpDef::testRange).
+constexpr Interval kPositive = {.lo = 0.1};            // off the pole or branch point at 0
+constexpr Interval kModerateExp = {.lo = -4, .hi = 4}; // e^x <= 55
+
 constexpr FusionClass kBcast = FusionClass::Broadcast;
 constexpr FusionClass kElem = FusionClass::Elementwise;
 
@@ -214,11 +218,14 @@ constexpr OpDef kOps[] = {
                                     b.neg(x[0]), x[0])),
      .grad = gradAbs, .summary = "|x|"},
     {.kind = OpKind::Exp, .name = "exp", .arity = 1, .fusion = kElem, .infer = inferUnaryFloat,
-     .scalar = KILN_SCALAR(b.exp(x[0])), .grad = gradExp, .summary = "e^x"},
+     .scalar = KILN_SCALAR(b.exp(x[0])), .grad = gradExp, .testRange = kModerateExp,
+     .summary = "e^x"},
     {.kind = OpKind::Log, .name = "log", .arity = 1, .fusion = kElem, .infer = inferUnaryFloat,
-     .scalar = KILN_SCALAR(b.log(x[0])), .grad = gradLog, .summary = "natural logarithm"},
+     .scalar = KILN_SCALAR(b.log(x[0])), .grad = gradLog, .testRange = kPositive,
+     .summary = "natural logarithm"},
     {.kind = OpKind::Sqrt, .name = "sqrt", .arity = 1, .fusion = kElem, .infer = inferUnaryFloat,
-     .scalar = KILN_SCALAR(b.sqrt(x[0])), .grad = gradSqrt, .summary = "square root"},
+     .scalar = KILN_SCALAR(b.sqrt(x[0])), .grad = gradSqrt, .testRange = kPositive,
+     .summary = "square root"},
     {.kind = OpKind::Pow, .name = "pow", .arity = 1, .attrs = kPowAttrs, .fusion = kElem,
      .infer = inferUnaryFloat, .scalar = KILN_SCALAR(b.pow(x[0], attrs.getFloat("exponent"))),
      .grad = gradPow, .summary = "x ** exponent, a compile-time scalar"},

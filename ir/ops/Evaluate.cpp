@@ -136,6 +136,17 @@ void evalElementwise(const Node &node, std::span<const HostTensor *const> operan
 
 } // namespace
 
+double evalScalar(const OpDef &def, std::span<const double> operands, const AttrList &attrs,
+                  DType t) {
+  check(def.scalar != nullptr, "evalScalar: the op has no scalar expression");
+  NumberScalarBuilder b;
+  std::vector<SV> args;
+  for (double v : operands)
+    args.push_back(isFloat(t) ? floating(t, v) : integer(t, convertToInt(t, v)));
+  SV r = def.scalar(b, args, attrs, t);
+  return isFloat(r.dtype) ? r.num : double(r.bits);
+}
+
 void evalNode(const Node &node, std::span<const HostTensor *const> operands, HostTensor &result) {
   const OpDef &def = opDef(node.op);
   check(!node.body, "evalNode: a fused node is evaluated through its body");

@@ -3,8 +3,10 @@
 // For each differentiable op of the table, builds
 //   loss = reduce_sum(op(inputs...) * weights)
 // in f64, derives d(loss)/d(inputs) with the autodiff pass, runs it with the
-// interpreter, and compares with central finite differences. An op marked
-// differentiable without a sample below fails, so a new op cannot skip this.
+// interpreter, and compares with central finite differences. Elementwise ops
+// without attributes get their samples from the op table (operands from the
+// op's testRange); the others are listed below. An op marked differentiable
+// without a sample fails, so a new op cannot skip this.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/compiler/Autodiff.h"
@@ -24,53 +26,54 @@ using namespace kiln::ir;
 
 namespace {
 
-/// Where the inputs of a sample are drawn from.
-enum class Domain {
-  Any,      ///< [-2, 2], at least 0.1 away from 0 (kinks of relu, ties of max)
-  Positive, ///< [0.5, 2] (log, sqrt, fractional powers)
-  Unit,     ///< [0.1, 0.9] (probabilities)
-};
+/// Where the inputs of a sample are drawn from; never within 0.1 of 0 (the
+/// kinks of relu and abs).
+constexpr Interval kAny = {-2, 2};
+constexpr Interval kPositive = {0.5, 2}; ///< div, fractional powers
+constexpr Interval kUnit = {0.1, 0.9};   ///< probabilities
 
 struct Sample {
   std::vector<Shape> shapes; ///< float operands, in order
   AttrList attrs;
   std::optional<Shape> declared; ///< result shape for ops that declare it
-  Domain domain = Domain::Any;
+  Interval range = kAny;
   /// For select: operand 0 is a fixed bool mask, not differentiated.
   bool leadingMask = false;
 };
 
+/// Samples of a unary or binary elementwise op without attributes, drawn
+/// from its testRange (within [-2, 2]).
+std::vector<Sample> tableSamples(const OpDef &def) {
+  Interval range = {std::max(def.testRange.lo, kAny.lo), std::min(def.testRange.hi, kAny.hi)};
+  if (def.arity == 1)
+    return {{{Shape{2, 3}}, {}, {}, range}, {{Shape{}}, {}, {}, range}};
+  return {{{Shape{2, 3}, Shape{2, 3}}, {}, {}, range},
+          {{Shape{2, 3}, Shape{3}}, {}, {}, range},
+          {{Shape{2, 1}, Shape{1, 3}}, {}, {}, range},
+          {{Shape{}, Shape{2, 2}}, {}, {}, range}};
+}
+
+bool hasTableSamples(const OpDef &def) {
+  bool elementwise = def.fusion == FusionClass::Elementwise || def.fusion == FusionClass::Broadcast;
+  return elementwise && def.differentiable && def.attrs.empty() && !def.declaresResultType &&
+         (def.arity == 1 || def.arity == 2);
+}
+
+/// The samples of ops the table cannot describe (attributes, declared
+/// results, masks, operands from different ranges), then the table's.
 std::map<std::string, std::vector<Sample>> samples() {
-  std::vector<Sample> binary = {{{Shape{2, 3}, Shape{2, 3}}},
-                                {{Shape{2, 3}, Shape{3}}},
-                                {{Shape{2, 1}, Shape{1, 3}}},
-                                {{Shape{}, Shape{2, 2}}}};
-  std::vector<Sample> unary = {{{Shape{2, 3}}}, {{Shape{}}}};
-  std::vector<Sample> unaryPositive = {{{Shape{2, 3}}, {}, {}, Domain::Positive}};
   auto axes = [](IntList a, bool keep) { return AttrList{{"axes", a}, {"keepdims", keep}}; };
-  return {
-      {"add", binary},
-      {"sub", binary},
-      {"mul", binary},
-      {"div", {{{Shape{2, 3}, Shape{3}}, {}, {}, Domain::Positive}}},
-      {"binary_cross_entropy", {{{Shape{2, 3}, Shape{2, 3}}, {}, {}, Domain::Unit}}},
-      {"maximum", binary},
-      {"minimum", binary},
-      {"neg", unary},
-      {"abs", unary},
-      {"exp", unary},
-      {"log", unaryPositive},
-      {"sqrt", unaryPositive},
+  std::map<std::string, std::vector<Sample>> all = {
+      {"div", {{{Shape{2, 3}, Shape{3}}, {}, {}, kPositive}}},
+      {"binary_cross_entropy", {{{Shape{2, 3}, Shape{2, 3}}, {}, {}, kUnit}}},
       {"pow",
        {{{Shape{2, 3}}, {{"exponent", 3.0}}},
-        {{Shape{2, 3}}, {{"exponent", 0.5}}, {}, Domain::Positive},
-        {{Shape{2, 3}}, {{"exponent", -1.5}}, {}, Domain::Positive}}},
-      {"relu", unary},
-      {"sigmoid", unary},
-      {"tanh", unary},
+        {{Shape{2, 3}}, {{"exponent", 0.5}}, {}, kPositive},
+        {{Shape{2, 3}}, {{"exponent", -1.5}}, {}, kPositive}}},
       {"cast", {{{Shape{2, 3}}, {}, Shape{2, 3}}}},
-      {"select", {{{Shape{2, 3}, Shape{2, 3}}, {}, {}, Domain::Any, true},
-                  {{Shape{3}, Shape{2, 1}}, {}, {}, Domain::Any, true}}},
+      {"select",
+       {{{Shape{2, 3}, Shape{2, 3}}, {}, {}, kAny, true},
+        {{Shape{3}, Shape{2, 1}}, {}, {}, kAny, true}}},
       {"reshape", {{{Shape{2, 3}}, {}, Shape{3, 2}}, {{Shape{6}}, {}, Shape{1, 2, 3}}}},
       {"transpose",
        {{{Shape{2, 3}}, {{"perm", IntList{1, 0}}}},
@@ -80,26 +83,29 @@ std::map<std::string, std::vector<Sample>> samples() {
       {"reduce_mean", {{{Shape{2, 3}}, axes({0}, true)}, {{Shape{2, 3}}, axes({0, 1}, false)}}},
       {"reduce_max", {{{Shape{2, 3}}, axes({1}, false)}, {{Shape{4}}, axes({0}, false)}}},
       {"matmul", {{{Shape{2, 3}, Shape{3, 4}}}, {{Shape{1, 1}, Shape{1, 5}}}}},
-      {"softmax", {{{Shape{2, 3}}, {{"axis", int64_t(1)}}}, {{Shape{2, 3}}, {{"axis", int64_t(0)}}}}},
+      {"softmax",
+       {{{Shape{2, 3}}, {{"axis", int64_t(1)}}}, {{Shape{2, 3}}, {{"axis", int64_t(0)}}}}},
       {"log_softmax",
        {{{Shape{2, 3}}, {{"axis", int64_t(1)}}}, {{Shape{3, 2}}, {{"axis", int64_t(0)}}}}},
   };
+  for (const OpDef *def : allOps())
+    if (hasTableSamples(*def) && !all.count(std::string(def->name)))
+      all[std::string(def->name)] = tableSamples(*def);
+  return all;
 }
 
-double draw(std::mt19937_64 &rng, Domain d) {
-  std::uniform_real_distribution<double> u(0, 1);
-  if (d == Domain::Positive)
-    return 0.5 + 1.5 * u(rng);
-  if (d == Domain::Unit)
-    return 0.1 + 0.8 * u(rng);
-  double v = 0.1 + 1.9 * u(rng);
-  return u(rng) < 0.5 ? -v : v;
+/// A number of `r`, at least 0.1 away from 0.
+double draw(std::mt19937_64 &rng, Interval r) {
+  std::uniform_real_distribution<double> u(r.lo, r.hi);
+  for (;;)
+    if (double v = u(rng); std::fabs(v) >= 0.1)
+      return v;
 }
 
-HostTensor randomTensor(std::mt19937_64 &rng, const Shape &s, Domain d) {
+HostTensor randomTensor(std::mt19937_64 &rng, const Shape &s, Interval r) {
   HostTensor t(TensorType{DType::F64, s});
   for (int64_t i = 0; i < t.numel(); ++i)
-    t.set(i, draw(rng, d));
+    t.set(i, draw(rng, r));
   return t;
 }
 
@@ -129,7 +135,7 @@ Problem buildProblem(const OpDef &def, const Sample &s, std::mt19937_64 &rng) {
   if (s.declared)
     declared = TensorType{DType::F64, *s.declared};
   ValueId y = b.create(def.kind, operands, s.attrs, declared);
-  ValueId weights = b.constant(randomTensor(rng, b.shape(y), Domain::Any));
+  ValueId weights = b.constant(randomTensor(rng, b.shape(y), kAny));
   IntList all;
   for (int i = 0; i < b.shape(y).rank(); ++i)
     all.push_back(i);
@@ -146,7 +152,7 @@ void checkGradients(const OpDef &def, const Sample &s, std::mt19937_64 &rng) {
   Problem p = buildProblem(def, s, rng);
   std::vector<HostTensor> inputs;
   for (size_t i = 0; i < s.shapes.size(); ++i)
-    inputs.push_back(randomTensor(rng, s.shapes[i], s.domain));
+    inputs.push_back(randomTensor(rng, s.shapes[i], s.range));
 
   compiler::GradientFunction g = compiler::differentiate(p.fn, p.loss, p.inputs);
   std::vector<HostTensor> analytic = runtime::interpret(g.fn, inputs);

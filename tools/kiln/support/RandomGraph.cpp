@@ -58,6 +58,53 @@ std::pair<double, double> productBounds(const Val &a, const Val &b) {
 constexpr double kExponents[] = {2, 3, 0, 1, -1, 0.5, 1.5, -0.5, 2.5};
 bool isWholeNonNegative(double p) { return p >= 0 && p == std::floor(p); }
 
+/// Whether a formula is computed bit for bit alike by both backends: it
+/// calls only correctly rounded primitives (no exp, tanh, pow...).
+class ExactnessProbe final : public ScalarBuilder {
+public:
+  bool exact = true;
+
+  SV constant(double, DType t) override { return {t}; }
+  SV add(SV a, SV) override { return a; }
+  SV sub(SV a, SV) override { return a; }
+  SV mul(SV a, SV) override { return a; }
+  SV div(SV a, SV) override { return a; }
+  SV neg(SV a) override { return a; }
+  SV max(SV a, SV) override { return a; }
+  SV min(SV a, SV) override { return a; }
+  SV math(MathFn f, SV a) override {
+    exact = exact && mathFnInfo(f).exact;
+    return a;
+  }
+  SV pow(SV a, double) override {
+    exact = false;
+    return a;
+  }
+  SV cmp(Cmp, SV, SV) override { return {DType::Bool}; }
+  SV select(SV, SV a, SV) override { return a; }
+  SV cast(SV, DType to) override { return {to}; }
+};
+
+bool isExactFormula(const OpDef &def, const AttrList &attrs) {
+  ExactnessProbe probe;
+  std::vector<SV> args(size_t(def.arity), SV{DType::F32});
+  def.scalar(probe, args, attrs, DType::F32);
+  return probe.exact;
+}
+
+/// Bounds of a unary op's result over the operand's bounds, from its formula
+/// at 65 points, widened by a twentieth (a peak between samples, as of sin).
+std::pair<double, double> sampledBounds(const OpDef &def, const Val &a, const AttrList &attrs) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (int i = 0; i <= 64; ++i) {
+    double x = a.lo + (a.hi - a.lo) * i / 64, y = evalScalar(def, {&x, 1}, attrs, DType::F32);
+    if (!std::isnan(y))
+      lo = std::min(lo, y), hi = std::max(hi, y);
+  }
+  double slack = a.lo == a.hi ? 0 : (hi - lo) / 20;
+  return {lo - slack, hi + slack};
+}
+
 class Generator {
 public:
   Generator(uint64_t seed, const RandomGraphOptions &options)
@@ -91,7 +138,14 @@ private:
   // ---- Ops ------------------------------------------------------------------
   void emit(OpKind op);
   Val binary(OpKind op, const Val &a, const Val &c);
-  Val unary(OpKind op, Val a);
+  /// op(a) for a unary elementwise op of the table, `a` first moved into the
+  /// op's testRange; bounds sampled from its scalar formula.
+  Val unary(OpKind op, Val a, const AttrList &attrs = {});
+  /// A unary elementwise op of the table with attributes drawn at random.
+  Val unaryWithAttrs(OpKind op);
+  /// `v` moved into `range`: scaled down into a bounded one, made to lie
+  /// above the lower bound of a half-line.
+  Val intoRange(const Val &v, const Interval &range);
   Val pow(Val a);
   Val cast(OpKind op);
   Val compareAndUse(OpKind cmp, bool select = false);
@@ -242,34 +296,49 @@ Val Generator::binary(OpKind op, const Val &a, const Val &c) {
   return record(id, lo, hi, a.exact && c.exact);
 }
 
-Val Generator::unary(OpKind op, Val a) {
-  if (op == OpKind::Exp)
-    a = shrink(a, 4);
-  if (op == OpKind::Log)
-    a = positive(a, 0.1);
-  if (op == OpKind::Sqrt)
-    a = positive(a, 0.01);
-  ValueId id = b_.create(op, {a.id});
+Val Generator::intoRange(const Val &v, const Interval &range) {
+  bool bounded = std::isfinite(range.lo) && std::isfinite(range.hi);
+  if (bounded && range.lo < 0 && range.hi > 0)
+    return shrink(v, std::min(-range.lo, range.hi));
+  if (!bounded && std::isfinite(range.lo))
+    return positive(v, range.lo);
+  if (!bounded && !std::isfinite(range.hi))
+    return v;
+  throw Error(ErrorKind::Internal,
+              fmt::format("random graph: cannot draw operands from [{}, {}]", range.lo, range.hi));
+}
+
+Val Generator::unary(OpKind op, Val a, const AttrList &attrs) {
+  const OpDef &def = opDef(op);
+  a = intoRange(a, def.testRange);
+  ValueId id = b_.create(op, {a.id}, attrs);
   used_.insert(a.id.id);
-  switch (op) {
-  case OpKind::Neg:
-    return record(id, -a.hi, -a.lo, a.exact);
-  case OpKind::Abs:
-    return record(id, a.lo >= 0 ? a.lo : a.hi <= 0 ? -a.hi : 0, a.magnitude(), a.exact);
-  case OpKind::Relu:
-    return record(id, std::max(a.lo, 0.0), std::max(a.hi, 0.0), a.exact);
-  case OpKind::Exp:
-    return record(id, std::exp(a.lo), std::exp(a.hi), false);
-  case OpKind::Log:
-    return record(id, std::log(a.lo), std::log(a.hi), false);
-  case OpKind::Sqrt:
-    return record(id, std::sqrt(a.lo), std::sqrt(a.hi), a.exact);
-  case OpKind::Sigmoid:
-    return record(id, 1 / (1 + std::exp(-a.lo)), 1 / (1 + std::exp(-a.hi)), false);
-  case OpKind::Tanh:
-    return record(id, std::tanh(a.lo), std::tanh(a.hi), false);
-  default:
-    throw Error(ErrorKind::Internal, "random graph: not a unary op");
+  auto [lo, hi] = sampledBounds(def, a, attrs);
+  return record(id, lo, hi, a.exact && isExactFormula(def, attrs));
+}
+
+/// Float attributes from a few exactly representable values; an optional
+/// one is left out now and then. The op's shape rule has the last word
+/// (clamp wants min or max): draws it refuses are drawn again.
+Val Generator::unaryWithAttrs(OpKind op) {
+  const OpDef &def = opDef(op);
+  constexpr double kValues[] = {-1, -0.5, 0, 0.5, 1, 1.5};
+  for (int attempt = 0;; ++attempt) {
+    AttrList attrs;
+    for (const AttrSpec &spec : def.attrs) {
+      if (spec.kind != AttrKind::Float)
+        throw Error(
+            ErrorKind::Internal,
+            fmt::format("random graph: cannot draw attribute '{}' of '{}'", spec.name, def.name));
+      if (spec.required || rng_.percent(75))
+        attrs.set(std::string(spec.name), kValues[rng_.below(std::size(kValues))]);
+    }
+    try {
+      return unary(op, pickAny(), attrs);
+    } catch (const Error &e) {
+      if (e.kind() != ErrorKind::Verify || attempt == 8)
+        throw;
+    }
   }
 }
 
@@ -401,7 +470,7 @@ Val Generator::matmul() {
   for (const Val &v : pool_)
     if (fn_.type(v.id).shape.rank() == 2 && fn_.type(v.id).shape[0] == k)
       fits.push_back(v);
-  Shape as = fn_.type(a.id).shape; // a copy: param() adds values
+  Shape as = fn_.type(a.id).shape;               // a copy: param() adds values
   Val b = as[0] == as[1] && rng_.percent(15) ? a // x @ x
           : fits.empty() || rng_.percent(40)
               ? param(Shape{k, 1 + rng_.below(size_t(options_.maxExtent))})
@@ -543,16 +612,6 @@ void Generator::emit(OpKind op) {
     tame(binary(op, a, positive(partnerOf(a), 0.25)));
     return;
   }
-  case OpKind::Neg:
-  case OpKind::Abs:
-  case OpKind::Exp:
-  case OpKind::Log:
-  case OpKind::Sqrt:
-  case OpKind::Relu:
-  case OpKind::Sigmoid:
-  case OpKind::Tanh:
-    tame(unary(op, pickAny()));
-    return;
   case OpKind::Pow:
     tame(pow(pickAny()));
     return;
@@ -606,6 +665,11 @@ void Generator::emit(OpKind op) {
     constant();
     return;
   default:
+    if (const OpDef &def = opDef(op); def.arity == 1 && def.fusion == FusionClass::Elementwise &&
+                                      def.scalar && !def.declaresResultType) {
+      tame(def.attrs.empty() ? unary(op, pickAny()) : unaryWithAttrs(op));
+      return;
+    }
     throw Error(ErrorKind::Internal,
                 fmt::format("random graph: cannot generate op '{}'", opName(op)));
   }
@@ -665,15 +729,11 @@ RandomGraph randomGraph(uint64_t seed, const RandomGraphOptions &options) {
 }
 
 std::vector<OpKind> generatableOps() {
-  return {OpKind::Constant,   OpKind::Add,        OpKind::Sub,         OpKind::Mul,
-          OpKind::Div,        OpKind::Maximum,    OpKind::Minimum,     OpKind::Neg,
-          OpKind::Abs,        OpKind::Exp,        OpKind::Log,         OpKind::Sqrt,
-          OpKind::Pow,        OpKind::Relu,       OpKind::Sigmoid,     OpKind::Tanh,
-          OpKind::Cast,       OpKind::Eq,         OpKind::Ne,          OpKind::Lt,
-          OpKind::Le,         OpKind::Gt,         OpKind::Ge,          OpKind::Select,
-          OpKind::Reshape,    OpKind::Transpose,  OpKind::BroadcastTo, OpKind::ReduceSum,
-          OpKind::ReduceMean, OpKind::ReduceMax,  OpKind::Argmax,      OpKind::Matmul,
-          OpKind::Softmax,    OpKind::LogSoftmax, OpKind::OneHot,      OpKind::BinaryCrossEntropy};
+  std::vector<OpKind> ops;
+  for (const OpDef *def : allOps())
+    if (!def->region) // fused: made by the fuse pass, not written in graphs
+      ops.push_back(def->kind);
+  return ops;
 }
 
 std::optional<std::string> compareResults(std::span<const HostTensor> got,

@@ -11,6 +11,7 @@
 #include "kiln/ir/Function.h"
 #include "kiln/ir/ScalarBuilder.h"
 
+#include <limits>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -76,6 +77,12 @@ struct GradContext {
 };
 using GradFn = void (*)(GradContext &cx);
 
+/// A closed interval of numbers; a bound may be infinite.
+struct Interval {
+  double lo = -std::numeric_limits<double>::infinity();
+  double hi = std::numeric_limits<double>::infinity();
+};
+
 struct OpDef {
   OpKind kind;
   std::string_view name;
@@ -95,6 +102,10 @@ struct OpDef {
   bool declaresResultType = false;
   /// Integer/boolean-valued ops (compare, argmax) have no gradient by nature.
   bool differentiable = true;
+  /// Where generated tests (gradcheck, `kiln fuzz-graphs`) draw the float
+  /// operands from: inside the op's domain, away from its finite bounds
+  /// (log: above 0), and where its result stays moderate (exp: |x| <= 4).
+  Interval testRange = {};
   /// One line of documentation, shown by `kiln ops`.
   std::string_view summary = {};
   /// Takes a region (Node::body) that defines its semantics; it has no shape
@@ -111,8 +122,12 @@ TensorType checkAndInfer(const OpDef &def, std::span<const TensorType> operands,
 
 /// Runs the reference kernel of `node` (its EvalFn, or for elementwise ops its
 /// scalar expression evaluated in double with numpy broadcasting).
-void evalNode(const Node &node, std::span<const HostTensor *const> operands,
-              HostTensor &result);
+void evalNode(const Node &node, std::span<const HostTensor *const> operands, HostTensor &result);
+
+/// The scalar expression of elementwise `def` on numbers of dtype `t`, as
+/// the reference interpreter computes it (floats in double).
+double evalScalar(const OpDef &def, std::span<const double> operands, const AttrList &attrs,
+                  DType t);
 
 /// The definition of `op`.
 const OpDef &opDef(OpKind op);
