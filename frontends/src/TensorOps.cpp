@@ -117,6 +117,21 @@ Tensor binary(OpKind op, const Scalar &a, const Tensor &b) {
   return applyIn(dtype, op, detail::literal(a, dtype), b, promoted);
 }
 
+/// `v` as an attribute of an op computing in `dtype`: exactly, or an error.
+double numberAttr(OpKind op, std::string_view name, const Scalar &v, DType dtype) {
+  if (ir::isFloat(dtype))
+    return v.toDouble();
+  int64_t n = v.toInt();
+  bool fits = dtype == DType::U8 ? n >= 0 && n <= 255
+              : dtype == DType::Bool ? n == 0 || n == 1
+                                     : n >= -(int64_t(1) << 53) && n <= int64_t(1) << 53;
+  if (!fits)
+    throw Error(ErrorKind::Usage, fmt::format("'{}': {} = {} cannot be converted to {} without "
+                                              "overflow (as in PyTorch)",
+                                              ir::opName(op), name, n, ir::dtypeName(dtype)));
+  return double(n);
+}
+
 /// What a unary float function does with integers (Ops.def).
 enum class IntegerInputs { ToFloat, Refused };
 
@@ -361,6 +376,21 @@ Tensor one_hot(const Tensor &labels, int64_t num_classes, DType dtype) {
   IntList dims = defined(labels, "one_hot").shape().dims();
   dims.push_back(num_classes);
   return apply(OpKind::OneHot, {labels}, {}, TensorType{dtype, Shape(std::move(dims))});
+}
+
+Tensor detail::applyWithNumbers(OpKind op, const Tensor &x,
+                                std::initializer_list<NumberAttr> numbers) {
+  detail::ResultType promoted;
+  promoted << defined(x, ir::opName(op));
+  for (const auto &[name, v] : numbers)
+    if (v)
+      promoted << *v;
+  DType dtype = promoted.dtype();
+  ir::AttrList attrs;
+  for (const auto &[name, v] : numbers)
+    if (v)
+      attrs.set(std::string(name), numberAttr(op, name, *v, dtype));
+  return apply(op, {x.to(dtype)}, attrs);
 }
 
 // ---- Methods ----------------------------------------------------------------------------------

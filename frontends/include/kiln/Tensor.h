@@ -40,8 +40,17 @@ inline constexpr DType i64 = DType::I64;
 inline constexpr DType u8 = DType::U8;
 inline constexpr DType boolean = DType::Bool;
 
+class Tensor;
 namespace detail {
 struct TensorImpl;
+/// A number attribute of an op (clamp's "min"), absent when nullopt.
+using NumberAttr = std::pair<std::string_view, std::optional<Scalar>>;
+/// `op` of `x` whose number attributes take part in type promotion as
+/// operands do (PyTorch's result_type of x and the numbers): x is converted
+/// to it, the numbers become its attributes. An integer result needs numbers
+/// that fit its dtype (Error(Usage) otherwise, as PyTorch refuses
+/// u8.clamp(-1)). For ops such as clamp whose Tensor API is defined inline.
+Tensor applyWithNumbers(ir::OpKind op, const Tensor &x, std::initializer_list<NumberAttr> numbers);
 } // namespace detail
 
 /// A nested list of numbers, the literal of kiln::tensor():
