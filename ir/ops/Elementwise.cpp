@@ -136,6 +136,10 @@ void gradTanh(GradContext &g) { // 1 - y^2
   ValueId y = g.result();
   g.set(0, g.b.mul(g.grad, g.b.sub(oneLike(g), g.b.mul(y, y))));
 }
+void gradSin(GradContext &g) { g.set(0, g.b.mul(g.grad, g.b.create(OpKind::Cos, {g.operand(0)}))); }
+void gradCos(GradContext &g) {
+  g.set(0, g.b.neg(g.b.mul(g.grad, g.b.create(OpKind::Sin, {g.operand(0)}))));
+}
 /// PyTorch's rule, finite where p is 0 or 1 (the loss clamps its logs there):
 /// d/dp = (p - y) / max(p (1 - p), eps), d/dy = log(1 - p) - log(p).
 void gradBinaryCrossEntropy(GradContext &g) {
@@ -237,6 +241,10 @@ constexpr OpDef kOps[] = {
      .summary = "1 / (1 + e^-x)"},
     {.kind = OpKind::Tanh, .name = "tanh", .arity = 1, .fusion = kElem, .infer = inferUnaryFloat,
      .scalar = KILN_SCALAR(b.tanh(x[0])), .grad = gradTanh, .summary = "hyperbolic tangent"},
+    {.kind = OpKind::Sin, .name = "sin", .arity = 1, .fusion = kElem, .infer = inferUnaryFloat,
+     .scalar = KILN_SCALAR(b.sin(x[0])), .grad = gradSin, .summary = "sine (radians)"},
+    {.kind = OpKind::Cos, .name = "cos", .arity = 1, .fusion = kElem, .infer = inferUnaryFloat,
+     .scalar = KILN_SCALAR(b.cos(x[0])), .grad = gradCos, .summary = "cosine (radians)"},
     {.kind = OpKind::BinaryCrossEntropy, .name = "binary_cross_entropy", .arity = 2,
      .fusion = kBcast, .infer = inferArithFloat,
      .scalar = KILN_SCALAR(binaryCrossEntropy(b, x[0], x[1])), .grad = gradBinaryCrossEntropy,
