@@ -141,6 +141,7 @@ void gradCos(GradContext &g) {
   g.set(0, g.b.neg(g.b.mul(g.grad, g.b.create(OpKind::Sin, {g.operand(0)}))));
 }
 void gradLog1p(GradContext &g) { g.set(0, g.b.div(g.grad, g.b.add(g.operand(0), oneLike(g)))); }
+void gradExpm1(GradContext &g) { g.set(0, g.b.mul(g.grad, g.b.add(g.result(), oneLike(g)))); }
 /// PyTorch's rule, finite where p is 0 or 1 (the loss clamps its logs there):
 /// d/dp = (p - y) / max(p (1 - p), eps), d/dy = log(1 - p) - log(p).
 void gradBinaryCrossEntropy(GradContext &g) {
@@ -249,6 +250,9 @@ constexpr OpDef kOps[] = {
     {.kind = OpKind::Log1p, .name = "log1p", .arity = 1, .fusion = kElem,
      .infer = inferUnaryFloat, .scalar = KILN_SCALAR(b.log1p(x[0])), .grad = gradLog1p,
      .testRange = {.lo = -0.9}, .summary = "log(1 + x), accurate for small x"},
+    {.kind = OpKind::Expm1, .name = "expm1", .arity = 1, .fusion = kElem,
+     .infer = inferUnaryFloat, .scalar = KILN_SCALAR(b.expm1(x[0])), .grad = gradExpm1,
+     .testRange = kModerateExp, .summary = "e^x - 1, accurate for small x"},
     {.kind = OpKind::BinaryCrossEntropy, .name = "binary_cross_entropy", .arity = 2,
      .fusion = kBcast, .infer = inferArithFloat,
      .scalar = KILN_SCALAR(binaryCrossEntropy(b, x[0], x[1])), .grad = gradBinaryCrossEntropy,
