@@ -59,6 +59,9 @@ TensorType inferCast(const InferContext &cx) {
 
 // ---- Gradient rules -------------------------------------------------------
 
+/// Above it, softplus(x) is x (PyTorch's default threshold, with beta 1).
+constexpr double kSoftplusThreshold = 20;
+
 ValueId zeroLike(GradContext &g) { return g.b.scalar(0, g.b.dtype(g.grad)); }
 ValueId oneLike(GradContext &g) { return g.b.scalar(1, g.b.dtype(g.grad)); }
 
@@ -142,6 +145,13 @@ void gradCos(GradContext &g) {
 }
 void gradLog1p(GradContext &g) { g.set(0, g.b.div(g.grad, g.b.add(g.operand(0), oneLike(g)))); }
 void gradExpm1(GradContext &g) { g.set(0, g.b.mul(g.grad, g.b.add(g.result(), oneLike(g)))); }
+/// PyTorch's: the input itself above the threshold, else e^x / (e^x + 1).
+void gradSoftplus(GradContext &g) {
+  ValueId x = g.operand(0), z = g.b.exp(x);
+  ValueId linear = g.b.create(OpKind::Gt, {x, g.b.scalar(kSoftplusThreshold, g.b.dtype(x))});
+  ValueId curved = g.b.mul(g.grad, g.b.div(z, g.b.add(z, oneLike(g))));
+  g.set(0, g.b.select(linear, g.grad, curved));
+}
 /// PyTorch's rule, finite where p is 0 or 1 (the loss clamps its logs there):
 /// d/dp = (p - y) / max(p (1 - p), eps), d/dy = log(1 - p) - log(p).
 void gradBinaryCrossEntropy(GradContext &g) {
@@ -185,6 +195,12 @@ SV binaryCrossEntropy(SB &b, SV p, SV y) {
   SV one = b.constantLike(1, p), floor = b.constantLike(-100, p);
   SV logP = b.max(b.log(p), floor), log1mP = b.max(b.log(b.sub(one, p)), floor);
   return b.neg(b.add(b.mul(y, logP), b.mul(b.sub(one, y), log1mP)));
+}
+
+/// log(1 + e^x), or x itself above the threshold, as PyTorch's softplus.
+SV softplus(SB &b, SV x) {
+  SV linear = b.cmp(SB::Cmp::Gt, x, b.constantLike(kSoftplusThreshold, x));
+  return b.select(linear, x, b.log1p(b.exp(x)));
 }
 
 template <SB::Cmp C> constexpr ScalarFn compare = KILN_SCALAR(b.cmp(C, x[0], x[1]));
@@ -253,6 +269,9 @@ constexpr OpDef kOps[] = {
     {.kind = OpKind::Expm1, .name = "expm1", .arity = 1, .fusion = kElem,
      .infer = inferUnaryFloat, .scalar = KILN_SCALAR(b.expm1(x[0])), .grad = gradExpm1,
      .testRange = kModerateExp, .summary = "e^x - 1, accurate for small x"},
+    {.kind = OpKind::Softplus, .name = "softplus", .arity = 1, .fusion = kElem,
+     .infer = inferUnaryFloat, .scalar = KILN_SCALAR(softplus(b, x[0])), .grad = gradSoftplus,
+     .summary = "log(1 + e^x), x itself above 20 (PyTorch's softplus)"},
     {.kind = OpKind::BinaryCrossEntropy, .name = "binary_cross_entropy", .arity = 2,
      .fusion = kBcast, .infer = inferArithFloat,
      .scalar = KILN_SCALAR(binaryCrossEntropy(b, x[0], x[1])), .grad = gradBinaryCrossEntropy,
