@@ -43,6 +43,13 @@ TensorType inferUnaryNumeric(const InferContext &cx) {
   return cx.operands[0];
 }
 
+TensorType inferClamp(const InferContext &cx) {
+  requireNotBool(cx, 0);
+  if (!cx.attrs.has("min") && !cx.attrs.has("max"))
+    fail(cx, "needs a min or a max");
+  return cx.operands[0];
+}
+
 TensorType inferSelect(const InferContext &cx) {
   if (cx.operands[0].dtype != DType::Bool)
     fail(cx, "condition must be bool, got {}", cx.operands[0].str());
@@ -152,6 +159,19 @@ void gradSoftplus(GradContext &g) {
   ValueId curved = g.b.mul(g.grad, g.b.div(z, g.b.add(z, oneLike(g))));
   g.set(0, g.b.select(linear, g.grad, curved));
 }
+/// PyTorch's: the gradient where min <= x <= max, else 0 (NaN included).
+void gradClamp(GradContext &g) {
+  ValueId x = g.operand(0), passed = g.grad;
+  auto onlyWhere = [&](OpKind inside, const char *bound) {
+    if (!g.node.attrs.has(bound))
+      return;
+    ValueId limit = g.b.scalar(g.node.attrs.getFloat(bound), g.b.dtype(x));
+    passed = g.b.select(g.b.create(inside, {x, limit}), passed, zeroLike(g));
+  };
+  onlyWhere(OpKind::Ge, "min");
+  onlyWhere(OpKind::Le, "max");
+  g.set(0, passed);
+}
 /// PyTorch's rule, finite where p is 0 or 1 (the loss clamps its logs there):
 /// d/dp = (p - y) / max(p (1 - p), eps), d/dy = log(1 - p) - log(p).
 void gradBinaryCrossEntropy(GradContext &g) {
@@ -203,11 +223,22 @@ SV softplus(SB &b, SV x) {
   return b.select(linear, x, b.log1p(b.exp(x)));
 }
 
+/// min(max(x, min), max); a NaN x stays NaN (max/min let their first operand's NaN win).
+SV clamp(SB &b, SV x, const AttrList &attrs) {
+  if (attrs.has("min"))
+    x = b.max(x, b.constantLike(attrs.getFloat("min"), x));
+  if (attrs.has("max"))
+    x = b.min(x, b.constantLike(attrs.getFloat("max"), x));
+  return x;
+}
+
 template <SB::Cmp C> constexpr ScalarFn compare = KILN_SCALAR(b.cmp(C, x[0], x[1]));
 
 // ---- The table ------------------------------------------------------------
 
 constexpr AttrSpec kPowAttrs[] = {{"exponent", AttrKind::Float}};
+constexpr AttrSpec kClampAttrs[] = {{"min", AttrKind::Float, false},
+                                    {"max", AttrKind::Float, false}};
 
 /// Test ranges (OpDef::testRange).
 constexpr Interval kPositive = {.lo = 0.1};            // off the pole or branch point at 0
@@ -272,6 +303,9 @@ constexpr OpDef kOps[] = {
     {.kind = OpKind::Softplus, .name = "softplus", .arity = 1, .fusion = kElem,
      .infer = inferUnaryFloat, .scalar = KILN_SCALAR(softplus(b, x[0])), .grad = gradSoftplus,
      .summary = "log(1 + e^x), x itself above 20 (PyTorch's softplus)"},
+    {.kind = OpKind::Clamp, .name = "clamp", .arity = 1, .attrs = kClampAttrs, .fusion = kElem,
+     .infer = inferClamp, .scalar = KILN_SCALAR(clamp(b, x[0], attrs)), .grad = gradClamp,
+     .summary = "min(max(x, min), max), either bound optional (torch.clamp)"},
     {.kind = OpKind::BinaryCrossEntropy, .name = "binary_cross_entropy", .arity = 2,
      .fusion = kBcast, .infer = inferArithFloat,
      .scalar = KILN_SCALAR(binaryCrossEntropy(b, x[0], x[1])), .grad = gradBinaryCrossEntropy,

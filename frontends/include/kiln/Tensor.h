@@ -189,6 +189,12 @@ public:
   Tensor abs() const;
   Tensor pow(Scalar exponent) const;
   Tensor relu() const;
+  /// min(max(x, min), max) as torch.clamp: a bound may be left out (not
+  /// both); numbers promote like operands (an i64 tensor with a float bound
+  /// gives f32). The gradient passes where min <= x <= max.
+  Tensor clamp(std::optional<Scalar> min, std::optional<Scalar> max = std::nullopt) const {
+    return detail::applyWithNumbers(ir::OpKind::Clamp, *this, {{"min", min}, {"max", max}});
+  }
   // exp(), log(), sqrt(), sigmoid(), tanh(), ...: every unary float function of Ops.def.
 #define KILN_OP(Name)
 #define KILN_FLOAT_MATH_OP(Name, method, integers) Tensor method() const;
@@ -330,6 +336,10 @@ Tensor pow(const Tensor &x, Scalar exponent);
 Tensor neg(const Tensor &x);
 Tensor abs(const Tensor &x);
 Tensor relu(const Tensor &x);
+inline Tensor clamp(const Tensor &x, std::optional<Scalar> min,
+                    std::optional<Scalar> max = std::nullopt) {
+  return x.clamp(std::move(min), std::move(max));
+}
 #define KILN_OP(Name)
 #define KILN_FLOAT_MATH_OP(Name, method, integers) Tensor method(const Tensor &x);
 #include "kiln/ir/Ops.def"
