@@ -9,7 +9,8 @@ prints one line per case:
 
 where CASE is the op and its operands: `tensor:DT` (the values 0 1 2 7 as
 the first operand, 1 3 2 5 as the second), `scalar:DT` (a zero-dim tensor,
-3 or 2), or a number `int:V`, `float:V`, `bool:V`.
+3 or 2), or a number `int:V`, `float:V`, `bool:V`, or `none:` (clamp's
+absent bound).
 
     type_promotion_oracle.py > tests/unit/data/type_promotion.oracle
     type_promotion_oracle.py --check tests/unit/data/type_promotion.oracle
@@ -24,7 +25,10 @@ NUMBERS = ["bool:true", "int:2", "float:2.5"]
 BINARY = ["add", "sub", "mul", "div", "maximum", "minimum", "eq", "lt", "where"]
 BINARY_NUMBER = ["add", "sub", "mul", "div", "eq", "lt", "where"]
 NUMBER_FIRST = ["add", "sub", "mul", "div", "where"]  # kiln has no `2 < t`
-UNARY = ["neg", "abs", "exp", "sqrt", "sigmoid", "tanh", "relu", "sum", "mean", "max"]
+UNARY = ["neg", "abs", "exp", "sqrt", "sigmoid", "tanh", "relu", "sum", "mean", "max",
+         "sin", "cos", "log1p", "expm1", "softplus"]
+CLAMP_BOUNDS = [("int:1", "int:5"), ("float:0.5", "none:"), ("none:", "float:2.5"),
+                ("int:-1", "int:300"), ("bool:false", "bool:true"), ("none:", "none:")]
 INPLACE = ["add_", "sub_", "mul_", "div_"]
 EXPONENTS = ["int:0", "int:2", "int:-1", "float:0.5", "bool:true"]
 VALUES = ([0, 1, 2, 7], [1, 3, 2, 5])
@@ -48,6 +52,9 @@ def cases():
         for d in DTYPES:
             yield [op, f"tensor:{d}"]
     for d in DTYPES:
+        for lo, hi in CLAMP_BOUNDS:
+            yield ["clamp", f"tensor:{d}", lo, hi]
+    for d in DTYPES:
         for e in EXPONENTS:
             yield ["pow", f"tensor:{d}", e]
     for op in INPLACE:
@@ -68,6 +75,8 @@ def run(case):
             return torch.tensor(VALUES[position]).to(dtypes[value])
         if kind == "scalar":
             return torch.tensor(SCALARS[position]).to(dtypes[value])
+        if kind == "none":
+            return None
         return {"int": int, "float": float, "bool": lambda v: v == "true"}[kind](value)
 
     op, args = case[0], [operand(s, i) for i, s in enumerate(case[1:])]
@@ -84,6 +93,10 @@ def run(case):
                 "mul": lambda: a * b, "div": lambda: a / b}[op]()
     if op == "pow":
         return torch.pow(*args)
+    if op == "clamp":
+        return torch.clamp(*args)
+    if op == "softplus":
+        return torch.nn.functional.softplus(args[0])
     if op in INPLACE:
         return getattr(args[0], op)(args[1])
     return getattr(torch, op)(args[0])

@@ -2,7 +2,8 @@
 //
 // Finite differences check gradients inside an op's domain; these check them
 // where a rule has a masked branch or a singular point (pow at 0, ties and
-// NaNs of maximum/minimum, relu and abs at 0 and NaN, BCE at p = 0 and 1),
+// NaNs of maximum/minimum, relu and abs at 0 and NaN, clamp on its bounds,
+// softplus at its threshold, BCE at p = 0 and 1),
 // against the numbers PyTorch 1.13 gives in f64 (Debian's python3-torch):
 //
 //   x = torch.tensor(X, dtype=torch.float64, requires_grad=True)
@@ -110,6 +111,25 @@ TEST(GradientEdges, ReluAndAbsAtZeroAndNaN) {
              {0, 0, -1, 1}, "abs");
   expectSame(gradOf([](const Tensor &x) { return x.sqrt(); }, {0}), {kInf}, "sqrt at 0");
   expectSame(gradOf([](const Tensor &x) { return x.log(); }, {0}), {kInf}, "log at 0");
+}
+
+TEST(GradientEdges, ClampPassesTheGradientOnItsBounds) {
+  expectSame(gradOf([](const Tensor &x) { return x.clamp(0, 1); }, {0, 1, 2, -1, 0.5, kNaN}),
+             {1, 1, 0, 0, 1, 0}, "clamp(0, 1)");
+  expectSame(gradOf([](const Tensor &x) { return x.clamp(0); }, {0, -1, kNaN}), {1, 0, 0},
+             "clamp(min=0)");
+  expectSame(gradOf([](const Tensor &x) { return x.clamp(2, 1); }, {0, 1.5, 3}), {0, 0, 0},
+             "clamp(2, 1)");
+}
+
+TEST(GradientEdges, SoftplusLog1pExpm1AndSinAtTheirEdges) {
+  expectSame(gradOf([](const Tensor &x) { return x.softplus(); }, {20, 20.5, -800, 0, kNaN}),
+             {0.9999999979388464, 1, 0, 0.5, kNaN}, "softplus");
+  expectSame(gradOf([](const Tensor &x) { return x.log1p(); }, {-1, 0, kNaN}), {kInf, 1, kNaN},
+             "log1p");
+  expectSame(gradOf([](const Tensor &x) { return x.expm1(); }, {0, -800, 800}), {1, 0, kInf},
+             "expm1");
+  expectSame(gradOf([](const Tensor &x) { return x.sin(); }, {0, kInf}), {1, kNaN}, "sin");
 }
 
 TEST(GradientEdges, BCELossIsFiniteAtZeroAndOne) {

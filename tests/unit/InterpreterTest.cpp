@@ -29,7 +29,8 @@ const std::set<std::string_view> kCoveredOps = {
     "constant",   "add",    "sub",     "mul",       "div",          "maximum",    "minimum",
     "neg",        "abs",    "exp",     "log",       "sqrt",         "pow",        "relu",
     "sigmoid",    "binary_cross_entropy",
-    "tanh",       "cast",   "eq",      "ne",        "lt",           "le",         "gt",
+    "tanh",       "sin",    "cos",     "log1p",     "expm1",        "softplus",   "clamp",
+    "cast",   "eq",      "ne",        "lt",           "le",         "gt",
     "ge",         "select", "reshape", "transpose", "broadcast_to", "reduce_sum", "reduce_mean",
     "reduce_max", "argmax", "matmul",  "softmax",   "log_softmax",  "one_hot",    "fused",
 };
@@ -265,6 +266,45 @@ TEST(InterpretUnary, SigmoidSaturatesWithoutNaN) {
 TEST(InterpretUnary, Tanh) {
   EXPECT_TRUE(is(apply(OpKind::Tanh, {tensor(f64({4}), {0, 1, -0.5, 20})}), f64({4}),
                  {0, 0.7615941559557649, -0.46211715726000974, 1}, 1e-15));
+}
+
+TEST(InterpretUnary, SinAndCos) {
+  EXPECT_TRUE(is(apply(OpKind::Sin, {tensor(f64({3}), {0.5, -2, 3})}), f64({3}),
+                 {0.479425538604203, -0.9092974268256817, 0.1411200080598672}, 1e-15));
+  EXPECT_TRUE(is(apply(OpKind::Cos, {tensor(f64({3}), {0.5, -2, 3})}), f64({3}),
+                 {0.8775825618903728, -0.4161468365471424, -0.9899924966004454}, 1e-15));
+}
+
+TEST(InterpretUnary, Log1pAndExpm1KeepSmallArguments) {
+  // log(1 + 1e-10) in double loses 7 digits; log1p keeps them.
+  EXPECT_TRUE(is(apply(OpKind::Log1p, {tensor(f64({4}), {1e-10, 1, -0.5, -1})}), f64({4}),
+                 {9.999999999500001e-11, 0.6931471805599453, -0.6931471805599453, -kInf}, 1e-15));
+  EXPECT_TRUE(is(apply(OpKind::Expm1, {tensor(f64({3}), {1e-10, 1, -1})}), f64({3}),
+                 {1.00000000005e-10, 1.718281828459045, -0.6321205588285577}, 1e-15));
+}
+
+TEST(InterpretUnary, SoftplusIsLinearAboveTwenty) {
+  // Values from PyTorch 1.13's softplus in f64.
+  EXPECT_TRUE(is(apply(OpKind::Softplus, {tensor(f64({5}), {-30, 0, 1, 20, 21})}), f64({5}),
+                 {9.357622968839737e-14, 0.6931471805599453, 1.3132616875182228,
+                  20.000000002061153, 21},
+                 1e-15));
+}
+
+TEST(InterpretUnary, ClampKeepsNaNAndEitherBoundMayBeLeftOut) {
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  HostTensor x = tensor(f32({5}), {-2, 0.25, 3, kNaN, -kInf});
+  EXPECT_TRUE(is(apply(OpKind::Clamp, {x}, {{"min", -1.0}, {"max", 1.0}}), f32({5}),
+                 {-1, 0.25, 1, kNaN, -1}));
+  EXPECT_TRUE(is(apply(OpKind::Clamp, {x}, {{"min", 0.0}}), f32({5}), {0, 0.25, 3, kNaN, 0}));
+  EXPECT_TRUE(is(apply(OpKind::Clamp, {x}, {{"max", 0.0}}), f32({5}), {-2, 0, 0, kNaN, -kInf}));
+  // min > max gives max everywhere, as torch.clamp.
+  EXPECT_TRUE(is(apply(OpKind::Clamp, {x}, {{"min", 2.0}, {"max", 1.0}}), f32({5}),
+                 {1, 1, 1, kNaN, 1}));
+  EXPECT_TRUE(is(apply(OpKind::Clamp, {tensor(i64({3}), {-5, 4, 9})}, {{"min", 0.0}, {"max", 5.0}}),
+                 i64({3}), {0, 4, 5}));
+  Error none = errorFrom([&] { apply(OpKind::Clamp, {x}); });
+  EXPECT_TRUE(contains(none.what(), "needs a min or a max")) << none.what();
 }
 
 //===----------------------------------------------------------------------===//

@@ -129,6 +129,20 @@ TEST(JitOps, PowMatchesTheInterpreterForEveryExponentForm) {
   covered().insert("pow");
 }
 
+TEST(JitOps, ClampMatchesTheInterpreterWithEitherBound) {
+  for (DType t : {DType::F32, DType::F64, DType::I64, DType::U8}) {
+    Function f("clamps");
+    Builder b(f);
+    ValueId x = b.param("x", {t, Shape{515}});
+    f.setResults({b.create(OpKind::Clamp, {x}, {{"min", 3.0}, {"max", 40.0}}),
+                  b.create(OpKind::Clamp, {x}, {{"min", 7.0}}),
+                  b.create(OpKind::Clamp, {x}, {{"max", 9.0}}),
+                  b.create(OpKind::Clamp, {x}, {{"min", 20.0}, {"max", 10.0}})});
+    EXPECT_TRUE(jitMatchesInterpreter(f, 70, 0, 60)) << dtypeName(t);
+  }
+  covered().insert("clamp");
+}
+
 TEST(JitOps, SplatConstantsAreInlined) {
   Function f("affine");
   Builder b(f);

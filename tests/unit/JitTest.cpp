@@ -9,6 +9,7 @@
 #include "JitTestSupport.h"
 
 #include "kiln/ir/Builder.h"
+#include "kiln/ir/OpDef.h"
 
 #include <filesystem>
 #include <fstream>
@@ -202,6 +203,24 @@ TEST(JitCodegen, AnF32ChainIsVectorizedWithVectorMath) {
   EXPECT_TRUE(wide) << ir;
   if (uncachedJit().hostTarget().find("+avx2") != std::string::npos) { // libmvec's AVX2 tanhf
     EXPECT_NE(ir.find("v_tanhf("), std::string::npos) << ir;
+  }
+}
+
+/// Each math function that MathFunctions.def marks vectorized reaches
+/// libmvec, through the op named after it.
+TEST(JitCodegen, EveryVectorizedMathFunctionCallsLibmvec) {
+  if (uncachedJit().hostTarget().find("+avx2") == std::string::npos)
+    GTEST_SKIP() << "libmvec's AVX2 variants need an AVX2 host";
+  for (const MathFnInfo &fn : kMathFns) {
+    if (!fn.vectorized)
+      continue;
+    const OpDef *op = findOp(fn.name);
+    ASSERT_NE(op, nullptr) << "no op is named after the math function " << fn.name;
+    Function f("math");
+    Builder b(f);
+    f.setResults({b.create(op->kind, {b.param("x", f32(Shape{256}))})});
+    std::string ir = uncachedJit().emitLLVM(f, "math");
+    EXPECT_NE(ir.find("v_" + std::string(fn.name) + "f("), std::string::npos) << ir;
   }
 }
 

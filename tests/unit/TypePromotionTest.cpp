@@ -1,7 +1,7 @@
 //===- TypePromotionTest.cpp - Dtypes of mixed operands against PyTorch ---===//
 //
 // tests/unit/data/type_promotion.oracle holds PyTorch 1.13's dtype and values
-// (or refusal) for 1,315 cases: every binary op over every pair of dtypes,
+// (or refusal) for 1,370 cases: every binary op over every pair of dtypes,
 // with tensors, zero-dim tensors and numbers; unary math, reductions and
 // pow per dtype; in-place updates. tests/scripts/type_promotion_oracle.py
 // wrote it (and its --check, the ctest `type_promotion.oracle`, recomputes it
@@ -75,8 +75,18 @@ Operand makeOperand(const std::string &spec, size_t position) {
 
 const Tensor &tensorOf(const Operand &o) { return std::get<Tensor>(o); }
 
+/// clamp's bound: a number or, for `none:`, absent.
+std::optional<Scalar> bound(const std::string &spec) {
+  if (spec == "none:")
+    return std::nullopt;
+  return std::get<Scalar>(makeOperand(spec, 1));
+}
+
 /// Runs the case's op as a kiln user writes it.
 Tensor run(const Case &c) {
+  if (c.op == "clamp")
+    return std::get<Tensor>(makeOperand(c.operands[0], 0))
+        .clamp(bound(c.operands[1]), bound(c.operands[2]));
   std::vector<Operand> x;
   for (size_t i = 0; i < c.operands.size(); ++i)
     x.push_back(makeOperand(c.operands[i], i));
@@ -136,7 +146,8 @@ Tensor run(const Case &c) {
       {"neg", &Tensor::neg},   {"abs", &Tensor::abs},         {"exp", &Tensor::exp},
       {"sqrt", &Tensor::sqrt}, {"sigmoid", &Tensor::sigmoid}, {"tanh", &Tensor::tanh},
       {"relu", &Tensor::relu}, {"sum", &Tensor::sum},         {"mean", &Tensor::mean},
-      {"max", &Tensor::max},
+      {"max", &Tensor::max},   {"sin", &Tensor::sin},         {"cos", &Tensor::cos},
+      {"log1p", &Tensor::log1p}, {"expm1", &Tensor::expm1},   {"softplus", &Tensor::softplus},
   };
   auto unary = kUnary.find(op);
   if (unary == kUnary.end())
@@ -182,7 +193,7 @@ void checkAll(const std::vector<Case> &cases) {
 
 TEST(TypePromotion, OracleHasEveryCase) {
   std::vector<Case> cases = readOracle();
-  EXPECT_EQ(cases.size(), 1315u) << "tests/unit/data/type_promotion.oracle is incomplete";
+  EXPECT_EQ(cases.size(), 1370u) << "tests/unit/data/type_promotion.oracle is incomplete";
 }
 
 TEST(TypePromotion, EagerMatchesPyTorch) {
