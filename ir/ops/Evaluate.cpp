@@ -2,7 +2,8 @@
 //
 // Elementwise ops have no hand-written reference kernel: their scalar
 // expression is evaluated here element by element, with numpy broadcasting:
-// floats in double, integers in int64 (exactly). Other ops run their EvalFn.
+// floats in double, integers in int64 (exactly). Folds (reduce_sum ...)
+// evaluate their ReductionDef here too. Other ops run their EvalFn.
 //
 //===----------------------------------------------------------------------===//
 #include "OpHelpers.h"
@@ -60,6 +61,15 @@ public:
     if (isInt(a))
       return a.bits <= b.bits ? a : b;
     return floating(a.dtype, std::isnan(a.num) || a.num <= b.num ? a.num : b.num);
+  }
+  SV maximum(SV a, SV b) override {
+    if (isInt(a))
+      return a.bits >= b.bits ? a : b;
+    if (std::isnan(a.num) || std::isnan(b.num))
+      return floating(a.dtype, std::nan(""));
+    if (a.num == b.num) // +0 above -0
+      return std::signbit(a.num) ? b : a;
+    return a.num > b.num ? a : b;
   }
   SV math(MathFn f, SV a) override { return transcendental(a, evalMath(f, a.num)); }
   SV pow(SV a, double p) override { return transcendental(a, std::pow(a.num, p)); }
@@ -134,6 +144,29 @@ void evalElementwise(const Node &node, std::span<const HostTensor *const> operan
   }
 }
 
+/// Folds each input element into its output element's accumulator, then
+/// finishes each: floats in double, integers exactly in int64 (wrapping).
+void evalReduction(const Node &node, const HostTensor &in, HostTensor &out) {
+  const ReductionDef &r = *opDef(node.op).reduction;
+  bool floats = isFloat(in.dtype());
+  DType acc = floats ? DType::F64 : DType::I64;
+  NumberScalarBuilder b;
+  ops::ReduceIndex index(in.shape(), node.attrs.getInts("axes"));
+  std::vector<SV> accs(size_t(out.numel()), b.constant(r.identity, acc));
+  for (int64_t i = 0; i < in.numel(); ++i) {
+    SV &a = accs[size_t(index(i))];
+    a = r.combine(b, a, floats ? floating(acc, in.get(i)) : integer(acc, in.getInt(i)));
+  }
+  SV count = b.constant(out.numel() ? double(in.numel() / out.numel()) : 0, acc);
+  for (int64_t o = 0; o < out.numel(); ++o) {
+    SV v = r.finish ? r.finish(b, accs[size_t(o)], count) : accs[size_t(o)];
+    if (floats)
+      out.set(o, v.num);
+    else
+      out.setInt(o, v.bits);
+  }
+}
+
 } // namespace
 
 double evalScalar(const OpDef &def, std::span<const double> operands, const AttrList &attrs,
@@ -152,6 +185,8 @@ void evalNode(const Node &node, std::span<const HostTensor *const> operands, Hos
   check(!node.body, "evalNode: a fused node is evaluated through its body");
   if (def.eval)
     def.eval(node, operands, result);
+  else if (def.reduction)
+    evalReduction(node, *operands[0], result);
   else
     evalElementwise(node, operands, result);
 }

@@ -2,10 +2,8 @@
 #include "OpFamilies.h"
 #include "OpHelpers.h"
 
-#include <algorithm>
 #include <cmath>
 #include <limits>
-#include <type_traits>
 
 namespace kiln::ir::ops {
 namespace {
@@ -21,54 +19,19 @@ TensorType inferReduce(const InferContext &cx) {
   return {in.dtype, reducedShape(in.shape, axes, keepdims(cx.attrs))};
 }
 
-/// Folds every operand element into its result element with `step`,
-/// starting from `init`, and stores `finish(acc, count)`. An int64_t
-/// accumulator reads and stores integers exactly, never through a double.
-template <class Acc, class Step, class Finish>
-void reduceInto(const Node &n, const HostTensor &in, HostTensor &out, Acc init, Step step,
-                Finish finish) {
-  constexpr bool exact = std::is_same_v<Acc, int64_t>;
-  ReduceIndex index(in.shape(), n.attrs.getInts("axes"));
-  std::vector<Acc> acc(size_t(out.numel()), init);
-  for (int64_t i = 0; i < in.numel(); ++i) {
-    Acc &a = acc[size_t(index(i))];
-    if constexpr (exact)
-      a = step(a, in.getInt(i));
-    else
-      a = step(a, in.get(i));
-  }
-  int64_t count = out.numel() ? in.numel() / out.numel() : 0;
-  for (int64_t o = 0; o < out.numel(); ++o) {
-    if constexpr (exact)
-      out.setInt(o, finish(acc[size_t(o)], count));
-    else
-      out.set(o, finish(acc[size_t(o)], count));
-  }
-}
+// ---- Folds: evaluated by the interpreter (evalNode) and the JIT alike ------
 
-/// The finish of sum and max: the accumulator itself.
-constexpr auto accumulated = [](auto a, int64_t) { return a; };
+using SB = ScalarBuilder;
 
-void evalSum(const Node &n, std::span<const HostTensor *const> in, HostTensor &out) {
-  if (!isFloat(in[0]->type().dtype)) // wraps on overflow, as the elementwise add
-    return reduceInto(
-        n, *in[0], out, int64_t(0),
-        [](int64_t a, int64_t v) { return int64_t(uint64_t(a) + uint64_t(v)); }, accumulated);
-  reduceInto(n, *in[0], out, 0.0, [](double a, double v) { return a + v; }, accumulated);
-}
-void evalMean(const Node &n, std::span<const HostTensor *const> in, HostTensor &out) {
-  reduceInto(n, *in[0], out, 0.0, [](double a, double v) { return a + v; },
-             [](double a, int64_t count) { return a / double(count); });
-}
-void evalMax(const Node &n, std::span<const HostTensor *const> in, HostTensor &out) {
-  if (!isFloat(in[0]->type().dtype))
-    return reduceInto(n, *in[0], out, std::numeric_limits<int64_t>::min(),
-                      [](int64_t a, int64_t v) { return std::max(a, v); }, accumulated);
-  // NaN wins, as in PyTorch: a max over data containing NaN is NaN.
-  reduceInto(n, *in[0], out, -std::numeric_limits<double>::infinity(),
-             [](double a, double v) { return std::isnan(a) || !(std::isnan(v) || v > a) ? a : v; },
-             accumulated);
-}
+constexpr ReductionDef kSum = {
+    .identity = 0, .combine = [](SB &b, SV acc, SV x) { return b.add(acc, x); }};
+constexpr ReductionDef kMean = {
+    .identity = 0,
+    .combine = [](SB &b, SV acc, SV x) { return b.add(acc, x); },
+    .finish = [](SB &b, SV acc, SV count) { return b.div(acc, count); }};
+/// NaN wins, as in PyTorch: a max over data containing NaN is NaN.
+constexpr ReductionDef kMax = {.identity = -std::numeric_limits<double>::infinity(),
+                               .combine = [](SB &b, SV acc, SV x) { return b.maximum(acc, x); }};
 
 void gradSum(GradContext &g) {
   const IntList &axes = g.node.attrs.getInts("axes");
@@ -126,13 +89,14 @@ constexpr AttrSpec kArgmaxAttrs[] = {{"axis", AttrKind::Int}, {"keepdims", AttrK
 
 constexpr OpDef kOps[] = {
     {.kind = OpKind::ReduceSum, .name = "reduce_sum", .arity = 1, .attrs = kReduceAttrs,
-     .fusion = FusionClass::Reduction, .infer = inferReduce, .eval = evalSum, .grad = gradSum,
-     .summary = "sum over axes"},
+     .fusion = FusionClass::Reduction, .infer = inferReduce, .reduction = &kSum, .grad = gradSum,
+     .summary = "sum over axes (integers wrap, as the elementwise add)"},
     {.kind = OpKind::ReduceMean, .name = "reduce_mean", .arity = 1, .attrs = kReduceAttrs,
-     .fusion = FusionClass::Reduction, .infer = inferReduce, .eval = evalMean, .grad = gradMean,
+     .fusion = FusionClass::Reduction, .infer = inferReduce, .reduction = &kMean,
+     .grad = gradMean,
      .summary = "mean over axes"},
     {.kind = OpKind::ReduceMax, .name = "reduce_max", .arity = 1, .attrs = kReduceAttrs,
-     .fusion = FusionClass::Reduction, .infer = inferReduce, .eval = evalMax, .grad = gradMax,
+     .fusion = FusionClass::Reduction, .infer = inferReduce, .reduction = &kMax, .grad = gradMax,
      .summary = "max over axes; the gradient is shared between ties"},
     {.kind = OpKind::Argmax, .name = "argmax", .arity = 1, .attrs = kArgmaxAttrs,
      .fusion = FusionClass::Reduction, .infer = inferArgmax, .eval = evalArgmax,

@@ -75,8 +75,7 @@ void checkLoopKernelBody(const Function &body) {
 }
 
 bool jitReduces(OpKind op, DType dtype) {
-  bool reduction = op == OpKind::ReduceSum || op == OpKind::ReduceMean || op == OpKind::ReduceMax;
-  return reduction && (dtype == DType::F32 || dtype == DType::F64);
+  return opDef(op).reduction != nullptr && isFloat(dtype);
 }
 
 bool isReductionKernelBody(const Function &body) {

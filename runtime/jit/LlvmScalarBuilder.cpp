@@ -189,6 +189,12 @@ SV LlvmScalarBuilder::minMax(SV a, SV b, bool isMin) {
 }
 
 SV LlvmScalarBuilder::max(SV a, SV b) { return minMax(a, b, false); }
+
+SV LlvmScalarBuilder::maximum(SV a, SV b) {
+  if (!ir::isFloat(a.dtype))
+    return minMax(a, b, false);
+  return wrap(intrinsic(llvm::Intrinsic::maximum, unwrap(a), unwrap(b)), a.dtype);
+}
 SV LlvmScalarBuilder::min(SV a, SV b) { return minMax(a, b, true); }
 
 SV LlvmScalarBuilder::math(ir::MathFn f, SV a) {

@@ -41,6 +41,7 @@ public:
   ir::SV neg(ir::SV a) override;
   ir::SV max(ir::SV a, ir::SV b) override;
   ir::SV min(ir::SV a, ir::SV b) override;
+  ir::SV maximum(ir::SV a, ir::SV b) override;
   ir::SV math(ir::MathFn f, ir::SV a) override;
   ir::SV pow(ir::SV a, double p) override;
   ir::SV cmp(Cmp c, ir::SV a, ir::SV b) override;

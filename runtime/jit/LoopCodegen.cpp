@@ -6,9 +6,10 @@
 // once (splats), once per row (broadcast along the row) or per element.
 //
 // A reduction kernel walks its input's iteration space the same way and
-// folds each element into a double accumulator: in a register along a
-// reduced inner loop (its fadd is `reassoc`, so the vectorizer keeps
-// several partial sums), or element by element along a kept inner loop. When
+// folds each element into a double accumulator with its op's ReductionDef
+// (the interpreter's fold): in a register along a reduced inner loop (the
+// combine is `reassoc`, so the vectorizer keeps several partial results),
+// or element by element along a kept inner loop. When
 // rows meet in the same outputs, the partial results go through a double
 // scratch array, finished (mean: divided by the count) and rounded at the end.
 //
@@ -56,6 +57,8 @@ private:
   void emitReductionRow(Value *row);
   /// The reduction's input at the current element, as a double.
   Value *reducedElement(Value *col, const std::vector<Value *> &rowOff);
+  /// The reduction's fold (its op's ReductionDef).
+  const ir::ReductionDef &fold() const;
   Value *identity();
   Value *combine(Value *acc, Value *x, bool reassociate);
   /// Stores finish(acc) -- acc, or acc / count for a mean -- to output element `index`.
@@ -294,26 +297,31 @@ void KernelEmitter::emitFor(Value *from, Value *to, const llvm::Twine &name,
   b_.SetInsertPoint(done);
 }
 
+const ReductionDef &KernelEmitter::fold() const { return *opDef(space_.reduction->op).reduction; }
+
 Value *KernelEmitter::identity() {
-  double v =
-      space_.reduction->op == OpKind::ReduceMax ? -std::numeric_limits<double>::infinity() : 0.0;
-  return llvm::ConstantFP::get(b_.getDoubleTy(), v);
+  return LlvmScalarBuilder::unwrap(sb_.constant(fold().identity, DType::F64));
 }
 
-/// max propagates NaN (llvm.maximum), as the interpreter's reduce_max does.
+/// The op's own combine (as the interpreter's); `reassoc` where the
+/// vectorizer may keep several partial results.
 Value *KernelEmitter::combine(Value *acc, Value *x, bool reassociate) {
-  if (space_.reduction->op == OpKind::ReduceMax)
-    return b_.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, acc, x);
-  Value *sum = b_.CreateFAdd(acc, x);
-  if (auto *inst = llvm::dyn_cast<llvm::Instruction>(sum); inst && reassociate)
+  using W = LlvmScalarBuilder;
+  Value *folded =
+      W::unwrap(fold().combine(sb_, W::wrap(acc, DType::F64), W::wrap(x, DType::F64)));
+  auto *inst = llvm::dyn_cast<llvm::Instruction>(folded);
+  if (inst && reassociate && fold().reassociates && llvm::isa<llvm::FPMathOperator>(inst))
     inst->setHasAllowReassoc(true);
-  return sum;
+  return folded;
 }
 
 void KernelEmitter::storeFinished(Value *acc, Value *index) {
   const ReductionAccess &red = *space_.reduction;
-  if (red.op == OpKind::ReduceMean)
-    acc = b_.CreateFDiv(acc, llvm::ConstantFP::get(b_.getDoubleTy(), double(red.count)));
+  if (fold().finish) {
+    using W = LlvmScalarBuilder;
+    SV count = sb_.constant(double(red.count), DType::F64);
+    acc = W::unwrap(fold().finish(sb_, W::wrap(acc, DType::F64), count));
+  }
   ValueId r = body_.results()[0];
   DType t = body_.type(r).dtype;
   sb_.store(sb_.cast(LlvmScalarBuilder::wrap(acc, DType::F64), t),

@@ -509,6 +509,15 @@ TEST(InterpretReduce, MaxPropagatesNaN) {
       f64({2}), {nan, 6}));
 }
 
+/// reduce_max folds with IEEE maximum, as the JIT's llvm.maximum: +0 above
+/// -0 in either order (unlike the elementwise maximum, where the first wins).
+TEST(InterpretReduce, MaxPrefersPositiveZeroInEitherOrder) {
+  HostTensor zeros = tensor(f32({2, 2}), {-0.0, 0.0, 0.0, -0.0});
+  HostTensor max = apply(OpKind::ReduceMax, {zeros}, {{"axes", IntList{1}}});
+  EXPECT_FALSE(std::signbit(max.get(0)));
+  EXPECT_FALSE(std::signbit(max.get(1)));
+}
+
 TEST(InterpretArgmax, IndexOfTheMaximumAlongAnAxis) {
   HostTensor x = tensor(f32({2, 3}), {1, 5, 3, 7, 2, 0});
   EXPECT_TRUE(is(apply(OpKind::Argmax, {x}, {{"axis", int64_t(1)}}), i64({2}), {1, 0}));

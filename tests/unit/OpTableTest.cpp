@@ -133,11 +133,20 @@ TEST(OpTable, ElementwiseOpsHaveAScalarExpressionAndNoKernel) {
     }
 }
 
-TEST(OpTable, OtherOpsHaveAReferenceKernelAndNoScalarExpression) {
+TEST(OpTable, OtherOpsHaveAReferenceKernelOrAFoldAndNoScalarExpression) {
   for (const OpDef *def : allOps())
     if (!isElementwiseClass(def->fusion) && !def->region) {
-      EXPECT_NE(def->eval, nullptr) << def->name << " needs a reference kernel";
+      EXPECT_NE(def->eval == nullptr, def->reduction == nullptr)
+          << def->name << " needs a reference kernel or a fold (ReductionDef), not both";
       EXPECT_EQ(def->scalar, nullptr) << def->name << " is not elementwise";
+    }
+}
+
+TEST(OpTable, FoldsAreReductions) {
+  for (const OpDef *def : allOps())
+    if (def->reduction) {
+      EXPECT_EQ(def->fusion, FusionClass::Reduction) << def->name;
+      EXPECT_NE(def->reduction->combine, nullptr) << def->name;
     }
 }
 

@@ -72,6 +72,7 @@ public:
   SV neg(SV a) override { return a; }
   SV max(SV a, SV) override { return a; }
   SV min(SV a, SV) override { return a; }
+  SV maximum(SV a, SV) override { return a; }
   SV math(MathFn f, SV a) override {
     exact = exact && mathFnInfo(f).exact;
     return a;

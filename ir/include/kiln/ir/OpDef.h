@@ -77,6 +77,19 @@ struct GradContext {
 };
 using GradFn = void (*)(GradContext &cx);
 
+/// A reduction as a fold, which the interpreter and the JIT both evaluate:
+/// each result starts at `identity`, takes its elements through `combine`
+/// in the accumulator's dtype (f64 for floats, i64 for integers), and is
+/// `finish`ed over the element count (or is the accumulator when null).
+struct ReductionDef {
+  double identity;
+  SV (*combine)(ScalarBuilder &b, SV acc, SV x);
+  SV (*finish)(ScalarBuilder &b, SV acc, SV count) = nullptr;
+  /// combine is associative and commutative up to rounding, so that the
+  /// JIT may keep several partial results (vectorize) along a row.
+  bool reassociates = true;
+};
+
 /// A closed interval of numbers; a bound may be infinite.
 struct Interval {
   double lo = -std::numeric_limits<double>::infinity();
@@ -92,10 +105,13 @@ struct OpDef {
   FusionClass fusion;
   /// Shape rule; null only for `fused`, whose result types are its body's.
   InferFn infer;
-  /// Reference kernel; null for elementwise ops, which evaluate `scalar`.
+  /// Reference kernel; null for elementwise ops, which evaluate `scalar`,
+  /// and for folds, which evaluate `reduction`.
   EvalFn eval = nullptr;
   /// Scalar expression; set exactly for Elementwise and Broadcast ops.
   ScalarFn scalar = nullptr;
+  /// Set for reductions that fold values (reduce_sum, reduce_mean, reduce_max).
+  const ReductionDef *reduction = nullptr;
   /// Gradient rule; null for ops that are not differentiable.
   GradFn grad = nullptr;
   /// The result type is given in the IR, not derived (reshape, cast, constant...).
@@ -120,8 +136,9 @@ struct OpDef {
 TensorType checkAndInfer(const OpDef &def, std::span<const TensorType> operands,
                          const AttrList &attrs, const std::optional<TensorType> &declared);
 
-/// Runs the reference kernel of `node` (its EvalFn, or for elementwise ops its
-/// scalar expression evaluated in double with numpy broadcasting).
+/// Runs the reference kernel of `node`: its EvalFn, for elementwise ops its
+/// scalar expression evaluated in double with numpy broadcasting, for folds
+/// its ReductionDef.
 void evalNode(const Node &node, std::span<const HostTensor *const> operands, HostTensor &result);
 
 /// The scalar expression of elementwise `def` on numbers of dtype `t`, as

@@ -56,8 +56,13 @@ public:
   virtual SV mul(SV a, SV b) = 0;
   virtual SV div(SV a, SV b) = 0;
   virtual SV neg(SV a) = 0;
+  /// PyTorch's maximum/minimum: a NaN wins, and on a tie the first operand.
   virtual SV max(SV a, SV b) = 0;
   virtual SV min(SV a, SV b) = 0;
+  /// IEEE 754-2019 maximum: NaN when either is NaN, +0 above -0; the
+  /// combine of reduce_max, which every backend can then vectorize
+  /// (llvm.maximum) without the tie rule of max.
+  virtual SV maximum(SV a, SV b) = 0;
   /// A float function of the C library; b.exp(a) etc. below are shorthands.
   virtual SV math(MathFn f, SV a) = 0;
 #define KILN_MATH_FN(Enum, name, intrinsic, vectorized, exact)                                     \

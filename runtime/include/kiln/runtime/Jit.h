@@ -52,8 +52,9 @@ struct LoopKernel {
 /// Throws Error(Verify) naming the offending node otherwise.
 void checkLoopKernelBody(const ir::Function &body);
 
-/// Whether the JIT computes reduction `op` on `dtype`: reduce_sum,
-/// reduce_mean and reduce_max of f32 or f64 (accumulated in double).
+/// Whether the JIT computes reduction `op` on `dtype`: a fold (an op with a
+/// ReductionDef: reduce_sum, reduce_mean, reduce_max) of f32 or f64,
+/// accumulated in double.
 bool jitReduces(ir::OpKind op, ir::DType dtype);
 
 /// Whether `body` holds a reduction, so that compile() makes a reduction kernel.
