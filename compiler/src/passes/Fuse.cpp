@@ -238,7 +238,7 @@ private:
     return true;
   }
 
-  size_t index(const Node &n) const { return size_t(&n - f_.nodes().data()); }
+  size_t index(const Node &n) const { return size_t(f_.value(n.result()).defNode); }
 
   const Function &f_;
   const FusionTarget &target_;

@@ -91,10 +91,8 @@ std::optional<ValueId> transposeMatmulOperands(Builder &b, const Candidate &c) {
   if (!mm || !c.soleUserOfFirstOperand || c.node.attrs.getInts("perm") != IntList{1, 0} ||
       g.type(mm->operands[0]).shape.rank() != 2)
     return std::nullopt;
-  // Copied first: appending nodes to g may move the node `mm` points to.
-  ValueId lhs = mm->operands[0], rhs = mm->operands[1];
-  ValueId rhsT = b.transpose(rhs, {1, 0});
-  return b.matmul(rhsT, b.transpose(lhs, {1, 0}));
+  ValueId rhsT = b.transpose(mm->operands[1], {1, 0});
+  return b.matmul(rhsT, b.transpose(mm->operands[0], {1, 0}));
 }
 
 /// Algebraic identities; may build a replacement with `b`.

@@ -18,9 +18,8 @@ public:
   explicit Builder(Function &f) : f_(f) {}
 
   Function &function() { return f_; }
-  // By value: creating nodes grows the function and would invalidate references.
-  TensorType type(ValueId v) const { return f_.type(v); }
-  Shape shape(ValueId v) const { return f_.type(v).shape; }
+  const TensorType &type(ValueId v) const { return f_.type(v); }
+  const Shape &shape(ValueId v) const { return f_.type(v).shape; }
   DType dtype(ValueId v) const { return f_.type(v).dtype; }
 
   /// Location given to the nodes created from now on.

@@ -14,6 +14,7 @@
 #include "kiln/ir/Shape.h"
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -85,8 +86,10 @@ public:
   /// The node defining v; v must not be a parameter.
   const Node &defOf(ValueId v) const { return nodes_.at(size_t(value(v).defNode)); }
 
-  // Nodes, in program order.
-  const std::vector<Node> &nodes() const { return nodes_; }
+  // Nodes, in program order. Nodes and values live in deques: appending
+  // never moves them, so a reference from defOf(), value() or type() stays
+  // valid while a pass builds into the function it reads.
+  const std::deque<Node> &nodes() const { return nodes_; }
   /// Appends a node whose results get the given types; returns its index.
   /// Does not check types: use Builder (checked) or run the verifier.
   size_t appendNode(OpKind op, std::vector<ValueId> operands, AttrList attrs,
@@ -106,9 +109,9 @@ private:
   template <class Sink> void encodeStructure(Sink &sink) const;
 
   std::string name_;
-  std::vector<ValueInfo> values_;
+  std::deque<ValueInfo> values_;
   std::vector<ValueId> params_;
-  std::vector<Node> nodes_;
+  std::deque<Node> nodes_;
   std::vector<ValueId> results_;
 };
 
