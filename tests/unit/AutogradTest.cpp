@@ -4,6 +4,7 @@
 // gives (docs/textbook.md §1) and PyTorch's error messages.
 //
 //===----------------------------------------------------------------------===//
+#include "ErrorTestSupport.h"
 #include "kiln/ir/OpDef.h"
 #include "kiln/kiln.h"
 
@@ -12,6 +13,7 @@
 #include <thread>
 
 using namespace kiln;
+using kiln::test::errorOf;
 
 namespace {
 
@@ -31,17 +33,6 @@ std::vector<double> times(std::vector<double> v, double k) {
   return v;
 }
 
-/// The message of the kiln::Error that `f` throws, checking its kind.
-template <class F> std::string errorOf(F &&f, ErrorKind kind) {
-  try {
-    f();
-  } catch (const Error &e) {
-    EXPECT_EQ(e.kind(), kind) << e.message();
-    return e.message();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return {};
-}
 
 const char *const kFreed =
     "Trying to backward through the graph a second time (or directly access saved tensors "

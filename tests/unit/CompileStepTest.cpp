@@ -1,6 +1,5 @@
 //===- CompileStepTest.cpp - kiln::compile: trace, guards, replay ---------===//
-#include "kiln/kiln.h"
-#include "kiln/runtime/Program.h"
+#include "StepTestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -10,25 +9,14 @@ using namespace kiln;
 
 namespace {
 
-class CompileStep : public ::testing::Test {
+/// Compiled mode, compiling a step's structure when first seen.
+class CompileStep : public test::StepSettingsTest {
 protected:
   void SetUp() override {
-    kiln::sync();
-    previousMode_ = execution();
-    previousAfter_ = compile_after();
+    StepSettingsTest::SetUp();
     set_execution(Execution::Compiled);
     set_compile_after(1);
   }
-  void TearDown() override {
-    runtime::setCompilationForbidden(false);
-    set_execution(previousMode_);
-    set_compile_after(previousAfter_);
-    unsetenv("KILN_LOG");
-  }
-
-private:
-  Execution previousMode_ = Execution::Compiled;
-  int previousAfter_ = 1;
 };
 
 Tensor column(int n, double scale, double shift) {

@@ -22,6 +22,19 @@ template <class F> Error errorFrom(F &&f) {
   return Error(ErrorKind::Internal, "<no error was thrown>");
 }
 
+/// The message of the kiln::Error that `f` throws, checking its kind; empty
+/// (and a test failure) when it throws none.
+template <class F> std::string errorOf(F &&f, ErrorKind kind) {
+  try {
+    f();
+  } catch (const Error &e) {
+    EXPECT_EQ(e.kind(), kind) << e.message();
+    return e.message();
+  }
+  ADD_FAILURE() << "no error thrown";
+  return {};
+}
+
 inline bool contains(const std::string &s, std::string_view part) {
   return s.find(part) != std::string::npos;
 }

@@ -1,7 +1,6 @@
 //===- LazyStepTest.cpp - Lazy recording, whole-step programs, replay -----===//
-#include "kiln/kiln.h"
+#include "StepTestSupport.h"
 #include "kiln/runtime/Jit.h"
-#include "kiln/runtime/Program.h"
 
 #include <gtest/gtest.h>
 
@@ -12,25 +11,13 @@ using namespace kiln;
 
 namespace {
 
-/// Restores the step settings and the compilation switch after a test.
-class LazyStep : public ::testing::Test {
+/// Starts from an empty step cache; restores the step settings afterwards.
+class LazyStep : public test::StepSettingsTest {
 protected:
   void SetUp() override {
-    kiln::sync();
+    StepSettingsTest::SetUp();
     clear_step_cache();
-    previousMode_ = execution();
-    previousAfter_ = compile_after();
   }
-  void TearDown() override {
-    runtime::setCompilationForbidden(false);
-    set_execution(previousMode_);
-    set_compile_after(previousAfter_);
-    unsetenv("KILN_LOG");
-  }
-
-private:
-  Execution previousMode_ = Execution::Compiled;
-  int previousAfter_ = 1;
 };
 
 /// Linear regression y = 3x + 5 on 10 points: w, b and the SGD update

@@ -4,14 +4,16 @@
 // by the snippets quoted next to them.
 //
 //===----------------------------------------------------------------------===//
-#include "kiln/nn/nn.h"
+#include "ErrorTestSupport.h"
 #include "kiln/kiln.h"
+#include "kiln/nn/nn.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 using namespace kiln;
+using kiln::test::errorOf;
 
 namespace {
 
@@ -21,17 +23,6 @@ void expectNear(const Tensor &t, const std::vector<double> &expected, double tol
   ASSERT_EQ(got.size(), expected.size());
   for (size_t i = 0; i < got.size(); ++i)
     EXPECT_NEAR(got[i], expected[i], tol * std::max(1.0, std::abs(expected[i]))) << "element " << i;
-}
-
-template <class F> std::string errorOf(F &&f, ErrorKind kind) {
-  try {
-    f();
-  } catch (const Error &e) {
-    EXPECT_EQ(e.kind(), kind) << e.message();
-    return e.message();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return {};
 }
 
 /// The loss and d loss / d input of `loss(input, target)`.
