@@ -6,9 +6,11 @@
 // seed, same graph and inputs, on every machine), with:
 //  - f32 parameters of shapes that broadcast against each other (numpy rules,
 //    different ranks and unit extents), and inputs in [-2, 2];
-//  - safe domains by construction: each value carries bounds, and log, sqrt,
-//    div and fractional pow only see operands made positive first (exp, abs
-//    plus a constant, sigmoid plus a constant), large values are scaled down;
+//  - safe domains by construction: each value carries bounds; a unary op's
+//    operand is first moved into the op's testRange from the op table (made
+//    positive by exp, abs, sigmoid or relu plus a constant for log, scaled
+//    down for exp), as are div's divisor and fractional pow's base; large
+//    values are scaled down;
 //  - discontinuous ops (compares, casts to integers, argmax) only on values
 //    that both backends compute bit-identically, so a last-ulp difference of
 //    exp or matmul never flips a branch and reads as a mismatch.
