@@ -86,11 +86,14 @@ public:
 private:
   static void checkUsable(const GradNode &node) { checkNodeUsable(node); }
 
+  /// A number written in an expression (a literal) is an input, as a leaf
+  /// is: its value is read at every backward, so a new number never makes a
+  /// new gradient function (the lazy step treats it the same way).
   ir::ValueId emit(const std::shared_ptr<TensorImpl> &impl) {
-    if (impl->literal)
-      return b_.constant(impl->values());
     if (!impl->gradFn) {
-      std::string base = impl->name.empty() ? fmt::format("input{}", g_.inputs.size()) : impl->name;
+      std::string base = impl->literal        ? std::string("lit")
+                         : impl->name.empty() ? fmt::format("input{}", g_.inputs.size())
+                                              : impl->name;
       g_.inputs.push_back(impl);
       return b_.param(unique(base), impl->type());
     }
@@ -141,14 +144,14 @@ void releaseNodes(const std::vector<std::shared_ptr<GradNode>> &nodes) {
 
 namespace {
 
-/// One value of the history, as GraphRecorder::emit would make it.
+/// One value of the history, as GraphRecorder::emit would make it: a
+/// literal by its type alone, as it is an input.
 int32_t encodeHistoryValue(const std::shared_ptr<TensorImpl> &impl, HistoryKey &out, int32_t id) {
   StructureKey &key = out.key;
   if (impl->literal) {
-    const ir::HostTensor &value = impl->values();
     key.word(uint64_t(KeyTag::Literal));
-    key.type(value.type());
-    key.bytes(value.raw(), value.bytes());
+    key.type(impl->type());
+    out.inputs.push_back(impl);
   } else if (!impl->gradFn) {
     key.word(uint64_t(KeyTag::Leaf));
     key.type(impl->type());

@@ -32,7 +32,8 @@ namespace {
 
 struct CacheEntry {
   /// The exact history, wrt and seeding (see StructureKey): a hit proves
-  /// the same structure, types, attributes, literals and requires_grad.
+  /// the same structure, types, attributes and requires_grad (literals are
+  /// inputs, so their values are not part of it).
   StructureKey key;
   std::shared_ptr<const compiler::GradientFunction> gradient;
 };

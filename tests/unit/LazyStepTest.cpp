@@ -159,6 +159,38 @@ TEST_F(LazyStep, ReplayedStepsCompileNothing) {
   EXPECT_EQ(runtime::compilationCount(), before + 1);
 }
 
+/// The seed's loop with its loss scaled by a number new every step: the
+/// number is an input of the step and of the gradient function, so 20 steps
+/// derive one gradient function and compile one program, and train as the
+/// eager loop does. (It was a constant of the gradient function, whose key
+/// held its bytes: every step ran autodiff again and ran interpreted.)
+TEST_F(LazyStep, ANumberNewEveryStepIsAnInputNotANewStructure) {
+  auto train = [](Execution mode) {
+    ExecutionGuard guard(mode);
+    Linreg m;
+    Tensor x = Linreg::inputs(10), y = Linreg::targets(10);
+    for (int i = 0; i < 20; ++i) {
+      m.w.zero_grad();
+      m.b.zero_grad();
+      (m.loss(x, y) * (1 + i * 0.001)).backward();
+      NoGradGuard noGrad;
+      m.w.sub_(m.w.grad() * m.lr);
+      m.b.sub_(m.b.grad() * m.lr);
+      kiln::sync();
+    }
+    return std::vector<double>{m.w.item(), m.b.item()};
+  };
+  std::vector<double> eager = train(Execution::Eager);
+  set_compile_after(1);
+  clear_backward_cache();
+  int64_t compiled = runtime::compilationCount();
+  std::vector<double> lazy = train(Execution::Compiled);
+  EXPECT_EQ(backward_cache_stats().misses, 1u);
+  EXPECT_EQ(runtime::compilationCount() - compiled, 1);
+  EXPECT_LE(step_cache_stats().interpreted, 2);
+  expectAllNear(lazy, eager);
+}
+
 TEST_F(LazyStep, ASmallerLastBatchRecompilesWithAReason) {
   set_execution(Execution::Compiled);
   set_compile_after(0);

@@ -172,15 +172,19 @@ TEST_F(LazyStepKey, InPlaceUpdatesAreNotFreshResults) {
 
 // ---- backward(): the gradient function cache ------------------------------------------
 
-TEST_F(AutogradBackwardKey, AnotherConstantGivesItsOwnGradient) {
+TEST_F(AutogradBackwardKey, AnotherNumberReusesTheGradientFunctionWithItsValue) {
   Tensor x = tensor({1.0, 2.0}, f32, true);
   (x * 2).sum().backward();
   EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{2, 2}));
   x.zero_grad();
   (x * 3).sum().backward();
   EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{3, 3}))
-      << "the constant is part of the differentiated history";
-  EXPECT_EQ(backward_cache_stats().misses, 2u);
+      << "the number is an input of the gradient function, read at each backward";
+  EXPECT_EQ(backward_cache_stats().misses, 1u);
+  x.zero_grad();
+  (x * int64_t(3)).sum().backward(); // another type: another gradient function
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{3, 3}));
+  EXPECT_EQ(backward_cache_stats().misses, 1u);
 }
 
 TEST_F(AutogradBackwardKey, TheSameHistoryHitsTheCache) {
