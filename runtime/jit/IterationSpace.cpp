@@ -78,13 +78,6 @@ bool jitReduces(OpKind op, DType dtype) {
   return opDef(op).reduction != nullptr && isFloat(dtype);
 }
 
-bool isReductionKernelBody(const Function &body) {
-  for (const Node &n : body.nodes())
-    if (opDef(n.op).fusion == FusionClass::Reduction)
-      return true;
-  return false;
-}
-
 void checkReductionKernelBody(const Function &body) {
   if (body.nodes().empty() || body.results().size() != 1)
     reject(body, body.loc, "a reduction kernel has one result, its reduction's");

@@ -45,12 +45,14 @@ namespace {
 /// cached by an older kiln of the same version are not loaded.
 constexpr int kCodegenRevision = 2;
 
-/// Either kind of body the JIT compiles, checked.
-void checkKernelBody(const Function &body) {
-  if (isReductionKernelBody(body))
-    checkReductionKernelBody(body);
-  else
-    checkLoopKernelBody(body);
+/// A body of either kind the JIT compiles, checked as that kind.
+void checkKernelBody(const Function &body, FusionKind kind) {
+  if (kind == FusionKind::Loop)
+    return checkLoopKernelBody(body);
+  if (kind == FusionKind::Reduction)
+    return checkReductionKernelBody(body);
+  throw Error(ErrorKind::Internal, fmt::format("JIT: a {} kernel is neither a loop nor a reduction",
+                                               fusionKindName(kind)));
 }
 
 [[noreturn]] void fail(const std::string &what, llvm::Error e) {
@@ -84,7 +86,7 @@ std::string symbolFor(const std::string &name, uint64_t hash) {
 struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
   explicit Impl(const JitOptions &options);
 
-  LoopKernel compile(const Function &body, const std::string &name);
+  LoopKernel compile(const Function &body, const std::string &name, FusionKind kind);
   /// The verified, optimised module of a kernel.
   std::unique_ptr<llvm::Module> buildModule(llvm::LLVMContext &ctx, const Function &body,
                                             const jit::IterationSpace &space,
@@ -96,7 +98,7 @@ struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
                                 const std::string &symbol, llvm::orc::ResourceTrackerSP &tracker);
   enum class Emit { LLVM, Assembly, Object };
   /// The kernel's optimised IR, assembly or object, bypassing the caches.
-  std::string emit(const Function &body, const std::string &name, Emit what);
+  std::string emit(const Function &body, const std::string &name, FusionKind kind, Emit what);
   /// A kernel in memory: the body's structuralKey() and its name.
   using KernelKey = std::pair<std::string, std::string>;
   std::string uniqueSymbol(const KernelKey &key, uint64_t hash);
@@ -195,8 +197,9 @@ void Jit::Impl::unloadLocked(std::map<KernelKey, Loaded>::iterator it) {
   ++stats.unloaded;
 }
 
-std::string Jit::Impl::emit(const Function &body, const std::string &name, Emit what) {
-  checkKernelBody(body);
+std::string Jit::Impl::emit(const Function &body, const std::string &name, FusionKind kind,
+                            Emit what) {
+  checkKernelBody(body, kind);
   std::lock_guard lock(mu);
   llvm::LLVMContext ctx;
   std::unique_ptr<llvm::Module> m = buildModule(ctx, body, jit::analyzeIterationSpace(body),
@@ -226,8 +229,8 @@ std::string Jit::Impl::diskIdentity(const KernelKey &key, const std::string &sym
          key.first;
 }
 
-LoopKernel Jit::Impl::compile(const Function &body, const std::string &name) {
-  checkKernelBody(body);
+LoopKernel Jit::Impl::compile(const Function &body, const std::string &name, FusionKind kind) {
+  checkKernelBody(body, kind);
   KernelKey key{body.structuralKey(), name};
   std::lock_guard lock(mu);
   if (auto it = kernels.find(key); it != kernels.end()) {
@@ -284,20 +287,21 @@ Jit &Jit::instance() {
 Jit::Jit(JitOptions options) : impl_(std::make_shared<Impl>(options)) {}
 Jit::~Jit() = default;
 
-LoopKernel Jit::compile(const Function &body, const std::string &name) {
-  return impl_->compile(body, name);
+LoopKernel Jit::compile(const Function &body, const std::string &name, FusionKind kind) {
+  return impl_->compile(body, name, kind);
 }
 
-std::string Jit::emitLLVM(const Function &body, const std::string &name) {
-  return impl_->emit(body, name, Impl::Emit::LLVM);
+std::string Jit::emitLLVM(const Function &body, const std::string &name, FusionKind kind) {
+  return impl_->emit(body, name, kind, Impl::Emit::LLVM);
 }
 
-std::string Jit::emitAssembly(const Function &body, const std::string &name) {
-  return impl_->emit(body, name, Impl::Emit::Assembly);
+std::string Jit::emitAssembly(const Function &body, const std::string &name, FusionKind kind) {
+  return impl_->emit(body, name, kind, Impl::Emit::Assembly);
 }
 
-std::vector<char> Jit::emitObject(const Function &body, const std::string &name) {
-  std::string object = impl_->emit(body, name, Impl::Emit::Object);
+std::vector<char> Jit::emitObject(const Function &body, const std::string &name,
+                                  FusionKind kind) {
+  std::string object = impl_->emit(body, name, kind, Impl::Emit::Object);
   return std::vector<char>(object.begin(), object.end());
 }
 

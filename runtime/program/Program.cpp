@@ -90,18 +90,6 @@ struct Program::Impl {
 
 namespace {
 
-/// Nodes of `fn` that run as one JIT kernel: fused loops and reductions,
-/// single ops with a scalar expression, and the reductions the JIT computes
-/// (reduce_sum, reduce_mean, reduce_max of floats).
-bool isLoopKernel(const Function &fn, const Node &n) {
-  if (n.op == OpKind::Fused) {
-    FusionKind kind = n.attrs.getFusionKind("kind");
-    return kind == FusionKind::Loop || kind == FusionKind::Reduction;
-  }
-  if (n.op == OpKind::Constant || n.op == OpKind::Reshape)
-    return false;
-  return opDef(n.op).scalar != nullptr || jitReduces(n.op, fn.type(n.result()).dtype);
-}
 
 /// The one-node loop body of an unfused elementwise node of `fn`.
 Function singleNodeBody(const Function &fn, const Node &n) {
@@ -167,8 +155,8 @@ private:
       return lowerConstant(n);
     if (n.op == OpKind::Reshape)
       return lowerReshape(n);
-    if (isLoopKernel(p_.fn, n))
-      return lowerLoopKernel(n);
+    if (std::optional<FusionKind> kind = jitKernelKind(p_.fn, n))
+      return lowerLoopKernel(n, *kind);
     if (n.op == OpKind::Matmul && p_.fn.type(n.result()).dtype == DType::F32)
       return lowerMatmul(n);
     if (n.op == OpKind::Softmax && isLastAxisF32(n))
@@ -180,10 +168,10 @@ private:
 
   /// The pass that made a fused node said what kernel it is.
   void lowerFused(const Node &n) {
-    switch (n.attrs.getFusionKind("kind")) {
+    switch (FusionKind kind = n.attrs.getFusionKind("kind")) {
     case FusionKind::Loop:
     case FusionKind::Reduction:
-      return lowerLoopKernel(n);
+      return lowerLoopKernel(n, kind);
     case FusionKind::Matmul:
       return lowerMatmulKernel(n);
     case FusionKind::SoftmaxCrossEntropy: {
@@ -211,9 +199,9 @@ private:
 
   /// A single elementwise node becomes a one-node body, so every loop
   /// kernel, fused or not, goes through the JIT.
-  void lowerLoopKernel(const Node &n) {
+  void lowerLoopKernel(const Node &n, FusionKind kind) {
     Function body = n.body ? *n.body : singleNodeBody(p_.fn, n);
-    LoopKernel k = Jit::instance().compile(body, body.name());
+    LoopKernel k = Jit::instance().compile(body, body.name(), kind);
     std::vector<ValueId> buffers = n.operands;
     buffers.insert(buffers.end(), n.results.begin(), n.results.end());
     Program::Impl &p = p_;
@@ -421,11 +409,27 @@ void checkBinding(const Function &f, std::span<const HostTensor> values,
 
 } // namespace
 
-std::vector<Function> loopKernelBodies(const Function &optimized) {
-  std::vector<Function> bodies;
+std::optional<FusionKind> jitKernelKind(const Function &fn, const Node &n) {
+  if (n.op == OpKind::Fused) {
+    FusionKind kind = n.attrs.getFusionKind("kind");
+    if (kind == FusionKind::Loop || kind == FusionKind::Reduction)
+      return kind;
+    return std::nullopt;
+  }
+  if (n.op == OpKind::Constant || n.op == OpKind::Reshape)
+    return std::nullopt;
+  if (opDef(n.op).scalar)
+    return FusionKind::Loop;
+  if (jitReduces(n.op, fn.type(n.result()).dtype))
+    return FusionKind::Reduction;
+  return std::nullopt;
+}
+
+std::vector<KernelBody> loopKernelBodies(const Function &optimized) {
+  std::vector<KernelBody> bodies;
   for (const Node &n : optimized.nodes())
-    if (isLoopKernel(optimized, n))
-      bodies.push_back(n.body ? *n.body : singleNodeBody(optimized, n));
+    if (std::optional<FusionKind> kind = jitKernelKind(optimized, n))
+      bodies.push_back({n.body ? *n.body : singleNodeBody(optimized, n), *kind});
   return bodies;
 }
 

@@ -7,6 +7,7 @@
 // makes them and the programs that run them.
 //
 //===----------------------------------------------------------------------===//
+#include "ErrorTestSupport.h"
 #include "JitTestSupport.h"
 #include "support/RandomGraph.h"
 
@@ -107,13 +108,13 @@ std::vector<HostTensor> uniformInputs(const Function &f, unsigned seed, double l
       if (double v = inputs.back().get(i); summed && std::isfinite(v) && std::fabs(v) > 1e6)
         inputs.back().set(i, 0.5);
   }
-  runtime::LoopKernel k = uncachedJit().compile(f, f.name());
+  runtime::LoopKernel k = uncachedJit().compile(f, f.name(), FusionKind::Reduction);
   return matchesInterpreter(f, inputs, runKernel(k, f, inputs, 3));
 }
 
 ::testing::AssertionResult longSumMatches(const Function &f, unsigned seed) {
   std::vector<HostTensor> inputs = uniformInputs(f, seed, -1, 1);
-  runtime::LoopKernel k = uncachedJit().compile(f, f.name());
+  runtime::LoopKernel k = uncachedJit().compile(f, f.name(), FusionKind::Reduction);
   return matchesInterpreter(f, inputs, runKernel(k, f, inputs, 2));
 }
 
@@ -169,7 +170,7 @@ TEST(JitReduce, MaxPropagatesNaNAndSumsOfEmptyAxesAreIdentities) {
                                 -inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf,
                                 5,    4,    3,    2,    1,    0,    -1,   -2,   -3};
   HostTensor x = HostTensor::fromDoubles({DType::F32, Shape{3, 9}}, values);
-  runtime::LoopKernel k = uncachedJit().compile(max, "max");
+  runtime::LoopKernel k = uncachedJit().compile(max, "max", FusionKind::Reduction);
   std::vector<HostTensor> got = runKernel(k, max, std::vector{x});
   EXPECT_TRUE(std::isnan(got[0].get(0)));
   EXPECT_EQ(got[0].get(1), -inf);
@@ -179,7 +180,8 @@ TEST(JitReduce, MaxPropagatesNaNAndSumsOfEmptyAxesAreIdentities) {
   for (OpKind op : kReductions) {
     Function f = reduction(op, empty, {1}, false);
     std::vector<HostTensor> out =
-        runKernel(uncachedJit().compile(f, f.name()), f, std::vector{HostTensor(empty)});
+        runKernel(uncachedJit().compile(f, f.name(), FusionKind::Reduction), f,
+                  std::vector{HostTensor(empty)});
     double want = op == OpKind::ReduceSum ? 0 : op == OpKind::ReduceMax ? -inf : nan;
     for (int64_t i = 0; i < 2; ++i)
       EXPECT_TRUE(out[0].get(i) == want || (std::isnan(want) && std::isnan(out[0].get(i))))
@@ -189,25 +191,40 @@ TEST(JitReduce, MaxPropagatesNaNAndSumsOfEmptyAxesAreIdentities) {
 
 TEST(JitReduce, RowsAreIndependentUnlessTheyMeetInTheSameOutputs) {
   runtime::LoopKernel lastAxis = uncachedJit().compile(
-      reduction(OpKind::ReduceSum, {DType::F32, Shape{6, 10}}, {1}, false), "sum");
+      reduction(OpKind::ReduceSum, {DType::F32, Shape{6, 10}}, {1}, false), "sum",
+      FusionKind::Reduction);
   EXPECT_EQ(lastAxis.rows, 6);
   EXPECT_EQ(lastAxis.scratchBytes, 0);
   runtime::LoopKernel leading = uncachedJit().compile(
-      reduction(OpKind::ReduceSum, {DType::F32, Shape{6, 10}}, {0}, false), "sum");
+      reduction(OpKind::ReduceSum, {DType::F32, Shape{6, 10}}, {0}, false), "sum",
+      FusionKind::Reduction);
   EXPECT_EQ(leading.rows, 1);
   EXPECT_EQ(leading.scratchBytes, 10 * 8);
 }
 
 TEST(JitReduce, ALastAxisSumIsVectorizedWithReassociatedAdds) {
   Function f = fusedReduction(OpKind::ReduceSum, {DType::F32, Shape{64, 1000}}, {1}, false);
-  std::string ir = uncachedJit().emitLLVM(f, "fused_sub_mul_reduce_sum");
+  std::string ir = uncachedJit().emitLLVM(f, "fused_sub_mul_reduce_sum", FusionKind::Reduction);
   EXPECT_NE(ir.find("fadd reassoc <"), std::string::npos) << ir;
   EXPECT_NE(ir.find("fpext <"), std::string::npos) << ir; // accumulates in double
 }
 
+/// The caller says which kernel a body is (the fused node's kind); the JIT
+/// checks the body as that kind rather than guessing from its nodes.
+TEST(JitReduce, ABodyIsCompiledAsTheKindItIsGiven) {
+  Function sum = reduction(OpKind::ReduceSum, {DType::F32, Shape{3, 4}}, {1}, false);
+  Error asLoop = kiln::test::errorFrom([&] { uncachedJit().compile(sum, "sum"); });
+  EXPECT_EQ(asLoop.kind(), ErrorKind::Verify) << asLoop.what();
+  Error asMatmul =
+      kiln::test::errorFrom([&] { uncachedJit().compile(sum, "sum", FusionKind::Matmul); });
+  EXPECT_NE(asMatmul.message().find("a matmul kernel is neither a loop nor a reduction"),
+            std::string::npos)
+      << asMatmul.message();
+}
+
 TEST(JitReduce, RejectsReductionsItDoesNotCompute) {
   Function ints = reduction(OpKind::ReduceSum, {DType::I64, Shape{3, 4}}, {1}, false);
-  EXPECT_THROW(uncachedJit().compile(ints, "sum"), Error);
+  EXPECT_THROW(uncachedJit().compile(ints, "sum", FusionKind::Reduction), Error);
   EXPECT_FALSE(runtime::jitReduces(OpKind::Argmax, DType::F32));
   EXPECT_TRUE(runtime::jitReduces(OpKind::ReduceMean, DType::F64));
 
@@ -217,7 +234,7 @@ TEST(JitReduce, RejectsReductionsItDoesNotCompute) {
   ValueId s = b.reduceSum(x, {1});
   after.setResults({b.exp(s)});
   try {
-    uncachedJit().compile(after, "after");
+    uncachedJit().compile(after, "after", FusionKind::Reduction);
     ADD_FAILURE() << "compiled a body whose reduction is not last";
   } catch (const Error &e) {
     EXPECT_EQ(e.kind(), ErrorKind::Verify) << e.what();

@@ -68,28 +68,28 @@ public:
 private:
   /// Every loop kernel's IR or assembly, each under a comment naming it.
   std::string text(const ir::Function &f) const {
-    std::vector<ir::Function> bodies = runtime::loopKernelBodies(f);
+    std::vector<runtime::KernelBody> bodies = runtime::loopKernelBodies(f);
     std::string_view comment = emit_ == "llvm" ? ";" : "#";
     std::string out;
     if (bodies.empty())
       out += fmt::format("{} @{} has no JIT loop kernels\n", comment, f.name());
     runtime::Jit &jit = runtime::Jit::instance();
     for (size_t i = 0; i < bodies.size(); ++i) {
-      out +=
-          fmt::format("{} kernel {} of {}: {}\n", comment, i + 1, bodies.size(), bodies[i].name());
-      out += emit_ == "llvm" ? jit.emitLLVM(bodies[i], bodies[i].name())
-                             : jit.emitAssembly(bodies[i], bodies[i].name());
+      const auto &[body, kind] = bodies[i];
+      out += fmt::format("{} kernel {} of {}: {}\n", comment, i + 1, bodies.size(), body.name());
+      out += emit_ == "llvm" ? jit.emitLLVM(body, body.name(), kind)
+                             : jit.emitAssembly(body, body.name(), kind);
     }
     return out;
   }
 
   std::string objects(const ir::Function &f) const {
-    std::vector<ir::Function> bodies = runtime::loopKernelBodies(f);
+    std::vector<runtime::KernelBody> bodies = runtime::loopKernelBodies(f);
     if (bodies.empty())
       throw Error(ErrorKind::Usage, fmt::format("@{} has no JIT loop kernels to emit", f.name()));
     std::vector<std::vector<char>> members;
-    for (const ir::Function &body : bodies)
-      members.push_back(runtime::Jit::instance().emitObject(body, body.name()));
+    for (const auto &[body, kind] : bodies)
+      members.push_back(runtime::Jit::instance().emitObject(body, body.name(), kind));
     if (members.size() == 1)
       return std::string(members[0].begin(), members[0].end());
     return arArchive(members);

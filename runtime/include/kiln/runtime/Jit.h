@@ -57,9 +57,6 @@ void checkLoopKernelBody(const ir::Function &body);
 /// accumulated in double.
 bool jitReduces(ir::OpKind op, ir::DType dtype);
 
-/// Whether `body` holds a reduction, so that compile() makes a reduction kernel.
-bool isReductionKernelBody(const ir::Function &body);
-
 /// What the JIT accepts as a reduction kernel body: the nodes of a loop
 /// kernel over the reduction's input shape S (parameters broadcast to S,
 /// elementwise ops, splat constants), then one reduction that jitReduces(),
@@ -101,17 +98,23 @@ public:
   Jit &operator=(const Jit &) = delete;
 
   /// Compiles (or finds in the memory or disk cache, keyed by the body's
-  /// structural hash + CPU + kiln version) the loop kernel for `body`, or
-  /// its reduction kernel when isReductionKernelBody(body).
-  /// `name` names the symbol ("fused_add_mul"); a unique suffix is added.
-  LoopKernel compile(const ir::Function &body, const std::string &name);
+  /// structural hash + CPU + kiln version) the kernel of `kind` for `body`:
+  /// a loop kernel (checkLoopKernelBody) or a reduction kernel
+  /// (checkReductionKernelBody), as the fused node's kind says (see
+  /// jitKernelKind in Program.h). `name` names the symbol ("fused_add_mul");
+  /// a unique suffix is added.
+  LoopKernel compile(const ir::Function &body, const std::string &name,
+                     ir::FusionKind kind = ir::FusionKind::Loop);
 
   /// The optimised LLVM IR text of the kernel, for `kiln compile --emit=llvm`.
-  std::string emitLLVM(const ir::Function &body, const std::string &name);
+  std::string emitLLVM(const ir::Function &body, const std::string &name,
+                       ir::FusionKind kind = ir::FusionKind::Loop);
   /// Host assembly text, for `--emit=asm`.
-  std::string emitAssembly(const ir::Function &body, const std::string &name);
+  std::string emitAssembly(const ir::Function &body, const std::string &name,
+                           ir::FusionKind kind = ir::FusionKind::Loop);
   /// An ELF relocatable object, for `--emit=obj`.
-  std::vector<char> emitObject(const ir::Function &body, const std::string &name);
+  std::vector<char> emitObject(const ir::Function &body, const std::string &name,
+                               ir::FusionKind kind = ir::FusionKind::Loop);
 
   JitStats stats() const;
   /// The host CPU name and features string LLVM targets, e.g. "znver3 +avx2,...".

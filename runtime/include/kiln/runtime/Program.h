@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -90,9 +91,19 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
-/// The bodies of the loop kernels that compiling `optimized` (a function
-/// after the pipeline) hands to the JIT, in order; `kiln compile` emits them.
-std::vector<ir::Function> loopKernelBodies(const ir::Function &optimized);
+/// The JIT kernel that node `n` of `fn` runs as, if any: a fused loop or
+/// reduction (its kind attribute, set by the fuse pass), a single op with a
+/// scalar expression (a loop) or a fold the JIT computes (a reduction).
+std::optional<ir::FusionKind> jitKernelKind(const ir::Function &fn, const ir::Node &n);
+
+/// A JIT kernel's body and kind.
+struct KernelBody {
+  ir::Function body;
+  ir::FusionKind kind;
+};
+/// The kernels that compiling `optimized` (a function after the pipeline)
+/// hands to the JIT, in order; `kiln compile` emits them.
+std::vector<KernelBody> loopKernelBodies(const ir::Function &optimized);
 
 /// Number of Program::compile calls in this process (cache misses of the
 /// callers' program caches), for tests and benchmarks.
