@@ -93,17 +93,27 @@ bool isExactFormula(const OpDef &def, const AttrList &attrs) {
   return probe.exact;
 }
 
-/// Bounds of a unary op's result over the operand's bounds, from its formula
-/// at 65 points, widened by a twentieth (a peak between samples, as of sin).
-std::pair<double, double> sampledBounds(const OpDef &def, const Val &a, const AttrList &attrs) {
+/// Bounds of an op's result over its operands' bounds, from its formula on
+/// a grid (65 points for one operand, 17 x 17 for two), widened by a
+/// twentieth (a peak between samples, as of sin).
+std::pair<double, double> sampledBounds(const OpDef &def, std::span<const Val> operands,
+                                        const AttrList &attrs) {
+  const int steps = operands.size() == 1 ? 64 : 16;
   double lo = INFINITY, hi = -INFINITY;
-  for (int i = 0; i <= 64; ++i) {
-    double x = a.lo + (a.hi - a.lo) * i / 64, y = evalScalar(def, {&x, 1}, attrs, DType::F32);
-    if (!std::isnan(y))
+  std::vector<double> x(operands.size());
+  std::vector<int> at(operands.size(), 0);
+  for (;;) {
+    for (size_t k = 0; k < operands.size(); ++k)
+      x[k] = operands[k].lo + (operands[k].hi - operands[k].lo) * at[k] / steps;
+    if (double y = evalScalar(def, x, attrs, DType::F32); !std::isnan(y))
       lo = std::min(lo, y), hi = std::max(hi, y);
+    size_t k = 0; // the next grid point, like an odometer
+    while (k < at.size() && ++at[k] > steps)
+      at[k++] = 0;
+    if (k == at.size())
+      break;
   }
-  double slack = a.lo == a.hi ? 0 : (hi - lo) / 20;
-  return {lo - slack, hi + slack};
+  return {lo - (hi - lo) / 20, hi + (hi - lo) / 20};
 }
 
 class Generator {
@@ -138,12 +148,16 @@ private:
 
   // ---- Ops ------------------------------------------------------------------
   void emit(OpKind op);
+  void emitFromTable(OpKind op);
   Val binary(OpKind op, const Val &a, const Val &c);
   /// op(a) for a unary elementwise op of the table, `a` first moved into the
   /// op's testRange; bounds sampled from its scalar formula.
   Val unary(OpKind op, Val a, const AttrList &attrs = {});
   /// A unary elementwise op of the table with attributes drawn at random.
   Val unaryWithAttrs(OpKind op);
+  /// op(a, c) for a binary elementwise op of the table without a case of
+  /// its own below: operands moved into its testRange, bounds sampled.
+  Val binaryFromTable(OpKind op);
   /// `v` moved into `range`: scaled down into a bounded one, made to lie
   /// above the lower bound of a half-line.
   Val intoRange(const Val &v, const Interval &range);
@@ -251,16 +265,12 @@ Val Generator::positive(const Val &v, double minLo) {
   if (v.lo >= minLo)
     return v;
   double c = minLo + std::round(rng_.uniform(0, 1) * 8) / 8;
-  switch (rng_.below(4)) {
-  case 0:
-    return binary(OpKind::Add, unary(OpKind::Abs, v), splat(c));
-  case 1:
-    return binary(OpKind::Add, unary(OpKind::Exp, shrink(v, 2)), splat(c));
-  case 2:
-    return binary(OpKind::Add, unary(OpKind::Sigmoid, v), splat(c));
-  default:
-    return binary(OpKind::Add, unary(OpKind::Relu, v), splat(c));
-  }
+  const OpKind nonNegative[] = {OpKind::Abs, OpKind::Exp, OpKind::Sigmoid, OpKind::Relu};
+  OpKind op = nonNegative[rng_.below(4)];
+  // One statement each: the order of a call's arguments is the compiler's,
+  // and the graph must not depend on it.
+  Val shifted = unary(op, op == OpKind::Exp ? shrink(v, 2) : v);
+  return binary(OpKind::Add, shifted, splat(c));
 }
 
 // ---- Ops ----------------------------------------------------------------------
@@ -314,8 +324,20 @@ Val Generator::unary(OpKind op, Val a, const AttrList &attrs) {
   a = intoRange(a, def.testRange);
   ValueId id = b_.create(op, {a.id}, attrs);
   used_.insert(a.id.id);
-  auto [lo, hi] = sampledBounds(def, a, attrs);
+  auto [lo, hi] = sampledBounds(def, std::span(&a, 1), attrs);
   return record(id, lo, hi, a.exact && isExactFormula(def, attrs));
+}
+
+Val Generator::binaryFromTable(OpKind op) {
+  const OpDef &def = opDef(op);
+  Val a = intoRange(pickAny(), def.testRange);
+  Val c = intoRange(partnerOf(a), def.testRange);
+  ValueId id = b_.create(op, {a.id, c.id});
+  used_.insert(a.id.id);
+  used_.insert(c.id.id);
+  Val operands[] = {a, c};
+  auto [lo, hi] = sampledBounds(def, operands, {});
+  return record(id, lo, hi, a.exact && c.exact && isExactFormula(def, {}));
 }
 
 /// Float attributes from a few exactly representable values; an optional
@@ -378,9 +400,12 @@ Val Generator::cast(OpKind) {
 Val Generator::compareAndUse(OpKind cmp, bool select) {
   Val a = pickExact();
   // Compare with itself after a max/min sometimes, so that eq and ne see equal elements.
-  Val c = rng_.percent(30) ? binary(rng_.percent(50) ? OpKind::Maximum : OpKind::Minimum, a,
-                                    partnerOf(a, /*exactOnly=*/true))
-                           : partnerOf(a, /*exactOnly=*/true);
+  bool throughMaxMin = rng_.percent(30);
+  Val c = partnerOf(a, /*exactOnly=*/true);
+  if (throughMaxMin) {
+    OpKind op = rng_.percent(50) ? OpKind::Maximum : OpKind::Minimum;
+    c = binary(op, a, c);
+  }
   ValueId mask = b_.create(cmp, {a.id, c.id});
   used_.insert(a.id.id);
   used_.insert(c.id.id);
@@ -438,7 +463,9 @@ Val Generator::argmax(bool oneHot) {
   if (!oneHot)
     return record(b_.cast(index, DType::F32), 0, double(s[int(axis)] - 1), true);
   std::vector<int64_t> dims = fn_.type(index).shape.dims();
-  dims.push_back(s[int(axis)] + rng_.below(3));
+  // Depth: the class count plus up to 2 spare classes, within maxExtent.
+  int64_t spare = std::clamp<int64_t>(options_.maxExtent - s[int(axis)], 0, 2);
+  dims.push_back(s[int(axis)] + rng_.below(size_t(spare) + 1));
   ValueId id = b_.create(OpKind::OneHot, {index}, {}, TensorType{DType::F32, Shape(dims)});
   return record(id, 0, 1, true);
 }
@@ -480,7 +507,9 @@ Val Generator::matmul() {
   if (rng_.percent(15)) { // x @ W + h @ U
     Shape s = fn_.type(out.id).shape;
     int64_t k2 = 1 + rng_.below(size_t(options_.maxExtent));
-    out = binary(OpKind::Add, out, product(param(Shape{s[0], k2}), param(Shape{k2, s[1]})));
+    Val x = param(Shape{s[0], k2});
+    Val w = param(Shape{k2, s[1]});
+    out = binary(OpKind::Add, out, product(x, w));
   }
   if (rng_.percent(40)) {
     int64_t n = fn_.type(out.id).shape[1];
@@ -619,24 +648,11 @@ void Generator::emit(OpKind op) {
   case OpKind::Cast:
     cast(op);
     return;
-  case OpKind::Eq:
-  case OpKind::Ne:
-  case OpKind::Lt:
-  case OpKind::Le:
-  case OpKind::Gt:
-  case OpKind::Ge:
-    compareAndUse(op);
-    return;
   case OpKind::Select: {
     const OpKind cmps[] = {OpKind::Lt, OpKind::Ge, OpKind::Eq, OpKind::Gt};
     compareAndUse(cmps[rng_.below(4)], /*select=*/true);
     return;
   }
-  case OpKind::ReduceSum:
-  case OpKind::ReduceMean:
-  case OpKind::ReduceMax:
-    reduce(op);
-    return;
   case OpKind::Argmax:
     argmax(/*oneHot=*/false);
     return;
@@ -666,11 +682,26 @@ void Generator::emit(OpKind op) {
     constant();
     return;
   default:
-    if (const OpDef &def = opDef(op); def.arity == 1 && def.fusion == FusionClass::Elementwise &&
-                                      def.scalar && !def.declaresResultType) {
-      tame(def.attrs.empty() ? unary(op, pickAny()) : unaryWithAttrs(op));
-      return;
-    }
+    emitFromTable(op);
+  }
+}
+
+/// An op that has no case in emit(), by what the table says of it: a unary
+/// elementwise op, a binary one (a compare when not differentiable, so its
+/// bool result feeds a select or a cast), or a fold.
+void Generator::emitFromTable(OpKind op) {
+  const OpDef &def = opDef(op);
+  bool elementwise = def.scalar && !def.declaresResultType;
+  if (elementwise && def.arity == 1) {
+    tame(def.attrs.empty() ? unary(op, pickAny()) : unaryWithAttrs(op));
+  } else if (elementwise && def.arity == 2 && def.attrs.empty()) {
+    if (def.differentiable)
+      tame(binaryFromTable(op));
+    else
+      compareAndUse(op);
+  } else if (def.reduction) {
+    reduce(op);
+  } else {
     throw Error(ErrorKind::Internal,
                 fmt::format("random graph: cannot generate op '{}'", opName(op)));
   }
