@@ -200,6 +200,26 @@ TEST(NnModuleTest, NamesParametersWithDotsAsPyTorch) {
   EXPECT_TRUE(model.parameters()[0].is_same(model.hidden->weight));
 }
 
+/// Step IR and recorded graphs name a parameter by its tensor's name: by
+/// default the qualified name, as PyTorch's FX graphs do; a name the user
+/// gave stays.
+TEST(NnModuleTest, ParametersAreNamedAsNamedParametersSaysUnlessNamedAlready) {
+  TwoLayer model;
+  for (const auto &[name, parameter] : model.named_parameters())
+    EXPECT_EQ(parameter.name(), name);
+
+  auto layer = std::make_shared<nn::Linear>(2, 2);
+  layer->weight.set_name("w");
+  struct Holder : nn::Module {
+    std::shared_ptr<nn::Linear> inner;
+    explicit Holder(std::shared_ptr<nn::Linear> l) : inner(register_module("inner", l)) {}
+    std::string name() const override { return "Holder"; }
+    Tensor forward(const Tensor &x) override { return (*inner)(x); }
+  } holder(layer);
+  EXPECT_EQ(layer->weight.name(), "w");
+  EXPECT_EQ(layer->bias.name(), "inner.bias");
+}
+
 TEST(NnModuleTest, StateDictSharesValuesWithoutHistory) {
   TwoLayer model;
   nn::StateDict state = model.state_dict();

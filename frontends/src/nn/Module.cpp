@@ -33,6 +33,8 @@ Tensor Module::register_parameter(std::string name, Tensor parameter) {
     throw Error(ErrorKind::Usage,
                 fmt::format("{}: parameter '{}' is undefined", this->name(), name));
   parameter.requires_grad_(true);
+  if (parameter.name().empty()) // IR of its steps calls it %weight, as an FX graph would
+    parameter.set_name(name);
   parameters_.emplace_back(std::move(name), parameter);
   return parameter;
 }
@@ -41,6 +43,11 @@ void Module::addChild(std::string name, std::shared_ptr<Module> module) {
   checkNewName(name);
   if (!module)
     throw Error(ErrorKind::Usage, fmt::format("{}: submodule '{}' is null", this->name(), name));
+  // Parameters still called as their module calls them get the qualified
+  // name of named_parameters() (%linear.weight); names a user gave stay.
+  for (auto &[qualified, parameter] : module->named_parameters())
+    if (parameter.name() == qualified)
+      parameter.set_name(name + "." + qualified);
   children_.emplace_back(std::move(name), std::move(module));
 }
 
