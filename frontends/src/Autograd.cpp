@@ -91,9 +91,9 @@ private:
   /// new gradient function (the lazy step treats it the same way).
   ir::ValueId emit(const std::shared_ptr<TensorImpl> &impl) {
     if (!impl->gradFn) {
-      std::string base = impl->literal        ? std::string("lit")
-                         : impl->name.empty() ? fmt::format("input{}", g_.inputs.size())
-                                              : impl->name;
+      std::string base = !impl->name.empty() ? impl->name
+                         : impl->literal      ? std::string("lit")
+                                              : fmt::format("input{}", g_.inputs.size());
       g_.inputs.push_back(impl);
       return b_.param(unique(base), impl->type());
     }

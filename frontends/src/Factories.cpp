@@ -82,6 +82,12 @@ Tensor scalar_tensor(double value, DType dtype, bool requires_grad) {
   return Tensor(ir::HostTensor::scalar(value, dtype), requires_grad);
 }
 
+Tensor named_number(Scalar value, DType dtype, std::string name) {
+  Tensor number = detail::literal(value, dtype);
+  number.set_name(std::move(name));
+  return number;
+}
+
 Tensor zeros(Shape shape, DType dtype, bool requires_grad) {
   return Tensor(ir::HostTensor({dtype, std::move(shape)}), requires_grad);
 }

@@ -199,7 +199,7 @@ private:
       if (it != buffers_.end() && r_.fn.type(it->second) == v.type)
         return it->second;
     }
-    std::string base = v.literal ? "lit" : v.name.empty() ? "arg" : v.name;
+    std::string base = !v.name.empty() ? v.name : v.literal ? "lit" : "arg";
     ValueId p = r_.fn.addParam(v.type, unique(base));
     r_.params.push_back(leafRefs_.at(&v));
     if (!v.literal)

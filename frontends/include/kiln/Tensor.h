@@ -282,6 +282,11 @@ Tensor from_vector(const std::vector<double> &values, Shape shape, DType dtype =
                    bool requires_grad = false);
 /// A rank-0 tensor.
 Tensor scalar_tensor(double value, DType dtype = f32, bool requires_grad = false);
+/// `value` as a number written in an expression is (`t * 0.5`), with a
+/// name: a rank-0 tensor that enters a step or a gradient function as an
+/// input called `%name` (an optimizer's %lr), so that a new value never
+/// makes a new step and the IR reads as the program does.
+Tensor named_number(Scalar value, DType dtype, std::string name);
 
 Tensor zeros(Shape shape, DType dtype = f32, bool requires_grad = false);
 Tensor ones(Shape shape, DType dtype = f32, bool requires_grad = false);
