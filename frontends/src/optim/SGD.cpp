@@ -17,19 +17,30 @@ SGD::SGD(std::vector<Tensor> params, SGDOptions options)
     throw Error(ErrorKind::Usage, "SGD: nesterov needs momentum > 0 and no dampening");
 }
 
+const Tensor &SGD::number(std::string_view name, double value, DType dtype) {
+  auto [it, fresh] = numbers_.try_emplace({name, dtype});
+  if (fresh)
+    it->second = named_number(value, dtype, std::string(name));
+  return it->second;
+}
+
+/// The hyperparameters enter the step as named inputs (%lr, %momentum,
+/// %weight_decay), as every number written in an expression does.
 void SGD::update(size_t index, Tensor &param, const Tensor &grad) {
+  DType dtype = param.dtype();
   Tensor g = grad;
   if (options_.weight_decay != 0)
-    g = g + param * options_.weight_decay;
+    g = g + param * number("weight_decay", options_.weight_decay, dtype);
   if (options_.momentum != 0) {
     Tensor &buffer = momentumBuffers_[index];
+    const Tensor &momentum = number("momentum", options_.momentum, dtype);
     if (!buffer.defined())
       buffer = g.clone();
     else
-      buffer.mul_(options_.momentum).add_(g, 1 - options_.dampening);
-    g = options_.nesterov ? g + buffer * options_.momentum : buffer;
+      buffer.mul_(momentum).add_(g, 1 - options_.dampening);
+    g = options_.nesterov ? g + buffer * momentum : buffer;
   }
-  param.sub_(g, options_.lr);
+  param.sub_(g * number("lr", options_.lr, dtype));
 }
 
 } // namespace kiln::optim

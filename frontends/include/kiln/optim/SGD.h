@@ -3,7 +3,10 @@
 
 #include "kiln/optim/Optimizer.h"
 
+#include <map>
 #include <optional>
+#include <string_view>
+#include <utility>
 
 namespace kiln::optim {
 
@@ -35,8 +38,13 @@ protected:
   void update(size_t index, Tensor &param, const Tensor &grad) override;
 
 private:
+  /// The hyperparameter `name` as a named number of `dtype` (%lr in step
+  /// IR), made once and shared by every parameter and step.
+  const Tensor &number(std::string_view name, double value, DType dtype);
+
   SGDOptions options_;
   std::vector<Tensor> momentumBuffers_;
+  std::map<std::pair<std::string_view, DType>, Tensor> numbers_;
 };
 
 } // namespace kiln::optim
