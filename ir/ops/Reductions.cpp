@@ -23,11 +23,12 @@ TensorType inferReduce(const InferContext &cx) {
 
 using SB = ScalarBuilder;
 
-constexpr ReductionDef kSum = {
-    .identity = 0, .combine = [](SB &b, SV acc, SV x) { return b.add(acc, x); }};
+SV addTo(SB &b, SV acc, SV x) { return b.add(acc, x); }
+
+constexpr ReductionDef kSum = {.identity = 0, .combine = addTo};
 constexpr ReductionDef kMean = {
     .identity = 0,
-    .combine = [](SB &b, SV acc, SV x) { return b.add(acc, x); },
+    .combine = addTo,
     .finish = [](SB &b, SV acc, SV count) { return b.div(acc, count); }};
 /// NaN wins, as in PyTorch: a max over data containing NaN is NaN.
 constexpr ReductionDef kMax = {.identity = -std::numeric_limits<double>::infinity(),
