@@ -19,7 +19,6 @@
 #include "kiln/ir/OpDef.h"
 
 #include <functional>
-#include <limits>
 
 namespace kiln::runtime::jit {
 
