@@ -1,0 +1,173 @@
+//===- ThreadPool.cpp - kiln's worker threads ------------------------------===//
+//
+// One process-wide pool runs one job at a time (runTasks, Threads.h). Idle
+// workers poll briefly, then sleep on a futex (std::atomic::wait): nothing
+// spins for long into a busy machine. A job is published through one pointer. A worker announces itself in
+// `inside_` before it reads the pointer, and the caller clears the pointer
+// before it waits for `inside_` to drain, so no worker touches a job (which
+// lives on the caller's stack) after the caller returns. Workers are woken
+// one by one, only as many as the job asks for.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/runtime/Threads.h"
+
+#include <immintrin.h>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+namespace kiln::runtime {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// How long an idle worker polls for the next job before it sleeps. A
+/// training step's kernels come microseconds apart, and waking a sleeping
+/// thread costs ~5-10 us (futex and scheduler); polling longer only burns a
+/// core that a busy machine needs (docs/threads.md has the measurements).
+constexpr auto kWorkerSpin = std::chrono::microseconds(30);
+
+/// Spins while `keepWaiting()` for at most `limit`; returns whether it stopped
+/// because the condition turned false.
+template <class Predicate> bool spinWhile(Predicate keepWaiting, Clock::duration limit) {
+  Clock::time_point deadline = Clock::now() + limit;
+  for (int i = 0;; ++i) {
+    if (!keepWaiting())
+      return true;
+    _mm_pause();
+    if ((i & 63) == 63 && Clock::now() > deadline)
+      return false;
+  }
+}
+
+struct Job {
+  TaskRef task;
+  int64_t tasks;
+  std::atomic<int64_t> next{0}, done{0};
+  std::mutex errorMutex;
+  std::exception_ptr error;
+
+  /// Claims and runs tasks until none is left.
+  void work() {
+    for (int64_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < tasks;) {
+      try {
+        task(i);
+      } catch (...) {
+        std::lock_guard lock(errorMutex);
+        if (!error)
+          error = std::current_exception();
+      }
+      done.fetch_add(1, std::memory_order_release);
+    }
+  }
+};
+
+class Pool {
+public:
+  ~Pool() {
+    stop_.store(true);
+    for (Worker &w : workers_) {
+      w.signal.fetch_add(1);
+      w.signal.notify_one();
+    }
+    for (Worker &w : workers_)
+      w.thread.join();
+  }
+
+  void run(int64_t tasks, int threads, TaskRef task) {
+    bool idle = false;
+    if (threads <= 1 || tasks <= 1 || !busy_.compare_exchange_strong(idle, true))
+      return runHere(tasks, task);
+    sharedJobs_.fetch_add(1, std::memory_order_relaxed);
+    Job job{task, tasks};
+    int helpers = int(std::min<int64_t>(threads, tasks)) - 1;
+    startWorkers(helpers);
+    job_.store(&job);
+    for (int i = 0; i < helpers; ++i) {
+      workers_[size_t(i)].signal.fetch_add(1);
+      workers_[size_t(i)].signal.notify_one();
+    }
+    job.work();
+    waitUntil([&] { return job.done.load(std::memory_order_acquire) == tasks; });
+    job_.store(nullptr);
+    waitUntil([&] { return inside_.load() == 0; });
+    busy_.store(false);
+    if (job.error)
+      std::rethrow_exception(job.error);
+  }
+
+  PoolStats stats() const {
+    return {.workers = started_.load(), .sharedJobs = sharedJobs_.load(std::memory_order_relaxed)};
+  }
+
+private:
+  struct Worker {
+    std::atomic<uint32_t> signal{0};
+    std::thread thread;
+  };
+
+  static void runHere(int64_t tasks, TaskRef task) {
+    for (int64_t i = 0; i < tasks; ++i)
+      task(i);
+  }
+
+  /// Waits for tasks that workers have claimed: they are short, so spin, and
+  /// yield once it takes long (the worker may share this core).
+  template <class Predicate> static void waitUntil(Predicate ready) {
+    if (spinWhile([&] { return !ready(); }, std::chrono::microseconds(50)))
+      return;
+    while (!ready())
+      std::this_thread::yield();
+  }
+
+  /// Grows the pool to at least `count` workers (called with busy_ held).
+  void startWorkers(int count) {
+    while (int(workers_.size()) < count) {
+      Worker &w = workers_.emplace_back();
+      w.thread = std::thread([this, &w] { workerLoop(w); });
+      started_.fetch_add(1);
+    }
+  }
+
+  void workerLoop(Worker &w) {
+    uint32_t seen = 0;
+    for (;;) {
+      if (!spinWhile([&] { return w.signal.load(std::memory_order_acquire) == seen; },
+                     kWorkerSpin))
+        w.signal.wait(seen);
+      seen = w.signal.load(std::memory_order_acquire);
+      if (stop_.load())
+        return;
+      inside_.fetch_add(1);
+      if (Job *job = job_.load())
+        job->work();
+      inside_.fetch_sub(1);
+    }
+  }
+
+  std::atomic<bool> busy_{false};
+  std::atomic<Job *> job_{nullptr};
+  std::atomic<int> inside_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<int> started_{0};
+  std::atomic<int64_t> sharedJobs_{0};
+  std::deque<Worker> workers_; // deque: a Worker never moves once its thread runs
+};
+
+Pool &pool() {
+  static Pool p;
+  return p;
+}
+
+} // namespace
+
+void runTasks(int64_t tasks, int threads, TaskRef task) { pool().run(tasks, threads, task); }
+
+PoolStats poolStats() { return pool().stats(); }
+
+} // namespace kiln::runtime
