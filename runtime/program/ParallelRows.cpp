@@ -1,25 +1,34 @@
 //===- ParallelRows.cpp ---------------------------------------------------===//
 #include "ParallelRows.h"
 
-#include <omp.h>
-
 #include <algorithm>
 
 namespace kiln::runtime {
 
-void runRows(const LoopKernel &k, void **args) {
-  int64_t threads = 1;
-  if (k.rows > 1 && k.rows * k.cols >= kParallelElements)
-    threads = std::min<int64_t>(omp_get_max_threads(), k.rows);
-  if (threads <= 1) {
-    k.fn(args, 0, k.rows);
-    return;
-  }
-#pragma omp parallel num_threads(int(threads))
-  {
-    int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
-    k.fn(args, k.rows * t / n, k.rows * (t + 1) / n);
-  }
+namespace {
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+int64_t rowsPerTaskOf(const LoopKernel &k) {
+  if (k.rows <= 1 || k.cols <= 0)
+    return std::max<int64_t>(k.rows, 1);
+  int64_t rows = std::max<int64_t>(1, ceilDiv(kTaskElements, k.cols));
+  return std::max(rows, ceilDiv(k.rows, kMostTasks));
+}
+
+} // namespace
+
+RowKernel::RowKernel(LoopKernel k)
+    : k_(std::move(k)), rowsPerTask_(rowsPerTaskOf(k_)),
+      split_(k_.rows > 0 ? ceilDiv(k_.rows, rowsPerTask_) : 1) {}
+
+void RowKernel::run(void **args) const {
+  if (split_.tasks() == 1)
+    return k_.fn(args, 0, k_.rows);
+  split_.run([&](int64_t task) {
+    int64_t begin = task * rowsPerTask_;
+    k_.fn(args, begin, std::min(k_.rows, begin + rowsPerTask_));
+  });
 }
 
 } // namespace kiln::runtime

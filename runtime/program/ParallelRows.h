@@ -1,19 +1,37 @@
 //===- ParallelRows.h - Splitting a loop kernel across cores ----*- C++ -*-===//
 #pragma once
 
+#include "../parallel/MeasuredSplit.h"
 #include "kiln/runtime/Jit.h"
 
 namespace kiln::runtime {
 
-/// Runs all rows of `k` on `args`. A kernel of at least
-/// kParallelElements elements whose rows are independent is split into one
-/// contiguous row range per OpenMP thread (the pool oneDNN already uses, so
-/// OMP_NUM_THREADS limits both); smaller ones run on the calling thread,
-/// where waking the pool would cost more than it saves.
-void runRows(const LoopKernel &k, void **args);
+/// Elements (whole rows) a task of a split loop kernel gets at least: 16K
+/// floats, some microseconds of work, so that claiming a task (one atomic
+/// add) is noise.
+inline constexpr int64_t kTaskElements = int64_t(1) << 14;
 
-/// Elements (rows x cols) from which a kernel is split: 256K floats = 1 MiB
-/// per operand, well beyond the L2 cache of one core.
-inline constexpr int64_t kParallelElements = int64_t(1) << 18;
+/// Most tasks a loop kernel is cut into: enough to balance 16 cores.
+inline constexpr int64_t kMostTasks = 64;
+
+/// A loop kernel cut into tasks of contiguous rows (LoopKernel::rows are
+/// independent). The cut depends only on the kernel's sizes, and every
+/// element is computed by the same code whichever thread runs its row, so the
+/// results do not depend on the threads; how many run it is the
+/// parallel::MeasuredSplit's choice.
+class RowKernel {
+public:
+  explicit RowKernel(LoopKernel k);
+
+  /// Runs all rows of the kernel on `args` (see KernelFn).
+  void run(void **args) const;
+  const LoopKernel &kernel() const { return k_; }
+  int64_t rowsPerTask() const { return rowsPerTask_; }
+
+private:
+  LoopKernel k_;
+  int64_t rowsPerTask_;
+  parallel::MeasuredSplit split_;
+};
 
 } // namespace kiln::runtime

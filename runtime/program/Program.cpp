@@ -211,10 +211,10 @@ private:
       int64_t doubles = (k.scratchBytes + 7) / 8;
       args.push_back(claimScratch({DType::F64, Shape{doubles}}, claimed).raw());
     }
-    p.addStep(k.name, KernelKind::Jit, [&p, k, buffers, args]() mutable {
+    p.addStep(k.name, KernelKind::Jit, [&p, kernel = RowKernel(k), buffers, args]() mutable {
       for (size_t i = 0; i < buffers.size(); ++i)
         args[i] = p.ptr(buffers[i]);
-      runRows(k, args.data());
+      kernel.run(args.data());
     });
   }
 

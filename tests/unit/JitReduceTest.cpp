@@ -17,8 +17,11 @@
 #include "kiln/ir/OpDef.h"
 #include "kiln/ir/Verifier.h"
 #include "kiln/runtime/Program.h"
+#include "kiln/runtime/Threads.h"
 
 #include <fmt/format.h>
+
+#include <cstring>
 
 using namespace kiln;
 using namespace kiln::ir;
@@ -334,12 +337,13 @@ TEST(ReduceProgram, FusedAndSingleReductionsRunAsJitKernelsAndMatchTheInterprete
       }
 }
 
-// Kernels of runtime::kParallelElements or more are split into row ranges
-// across OpenMP's threads (on the CI machine's two cores): the split must
-// not change any result, whether rows are independent (an elementwise chain,
-// a last-axis sum) or meet in the same outputs (a sum over the first axis,
-// which runs as one range).
+// Large kernels are cut into row ranges, which the pool shares out once the
+// first runs have timed the kernel on one thread: the split must not change
+// any bit, whether rows are independent (an elementwise chain, a last-axis
+// sum) or meet in the same outputs (a sum over the first axis, which runs as
+// one range).
 TEST(ReduceProgram, KernelsLargeEnoughToSplitAcrossThreadsMatchTheInterpreter) {
+  runtime::setMaxThreads(4);
   TensorType in{DType::F32, Shape{64, 80, 64}}; // 327,680 elements
   ASSERT_GE(in.shape.numel(), int64_t(1) << 18);
   std::vector<Function> graphs;
@@ -350,11 +354,20 @@ TEST(ReduceProgram, KernelsLargeEnoughToSplitAcrossThreadsMatchTheInterpreter) {
   ValueId x = b.param("x", in), y = b.param("y", in);
   chain.setResults({b.mul(b.create(OpKind::Tanh, {b.add(b.mul(x, y), x)}), y)});
   graphs.push_back(chain);
+  int64_t sharedBefore = runtime::poolStats().sharedJobs;
   for (const Function &f : graphs) {
     std::shared_ptr<runtime::Program> p = runtime::Program::compile(f);
     std::vector<HostTensor> inputs = uniformInputs(f, 11, -2, 2);
-    EXPECT_TRUE(matchesInterpreter(f, inputs, p->run(inputs))) << f.name();
+    std::vector<HostTensor> serial = p->run(inputs);
+    EXPECT_TRUE(matchesInterpreter(f, inputs, serial)) << f.name();
+    p->run(inputs);
+    std::vector<HostTensor> split = p->run(inputs);
+    for (size_t i = 0; i < serial.size(); ++i)
+      EXPECT_EQ(0, std::memcmp(serial[i].raw(), split[i].raw(), serial[i].bytes()))
+          << f.name() << " result " << i;
   }
+  EXPECT_GT(runtime::poolStats().sharedJobs, sharedBefore);
+  runtime::setMaxThreads(0);
 }
 
 // Kernel buffers are noalias: a reduction's output never takes over its

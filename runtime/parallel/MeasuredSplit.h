@@ -1,0 +1,48 @@
+//===- MeasuredSplit.h - Threads from a kernel's measured time --*- C++ -*-===//
+//
+// Private to runtime/. The cost model of kiln's thread policy: a kernel is cut
+// into tasks whose boundaries depend only on its sizes (so its results do not
+// depend on the thread count), and it runs on as many threads as its own
+// measured time pays for on this machine.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "kiln/runtime/Threads.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <limits>
+
+namespace kiln::runtime::parallel {
+
+/// The least work, in serial wall time, that one more thread must get for
+/// waking it to pay off: a sleeping worker takes ~5-10 us to wake and a job
+/// ~1 us to hand out (docs/threads.md, measured on the 2-core machine).
+inline constexpr std::chrono::nanoseconds kWorkPerThread = std::chrono::microseconds(25);
+
+/// Runs a kernel's `tasks` tasks. Its first kCalibrationRuns calls run on the
+/// calling thread and are timed; later calls use
+/// min(maxThreads(), tasks, fastest serial time / kWorkPerThread) threads, so
+/// small kernels stay on the calling thread. Thread-safe; copies start over.
+class MeasuredSplit {
+public:
+  static constexpr int kCalibrationRuns = 2;
+
+  explicit MeasuredSplit(int64_t tasks) : tasks_(tasks) {}
+  MeasuredSplit(const MeasuredSplit &other) : tasks_(other.tasks_) {}
+
+  void run(TaskRef task) const;
+
+  int64_t tasks() const { return tasks_; }
+  /// The threads later calls use, or 0 while still timing.
+  int threads() const;
+
+private:
+  int64_t tasks_;
+  mutable std::atomic<int> calls_{0};
+  mutable std::atomic<int64_t> fastestNs_{std::numeric_limits<int64_t>::max()};
+};
+
+} // namespace kiln::runtime::parallel
