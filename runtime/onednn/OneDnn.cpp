@@ -1,19 +1,22 @@
 //===- OneDnn.cpp - Cached oneDNN primitives for matmul and softmax -------===//
 //
-// Matmul and Softmax wrap one oneDNN 2.6 primitive each, created for a fixed
-// shape and attribute set and cached process-wide: the lowering asks for its
-// primitives once and then only calls run().
+// Matmul and Softmax wrap oneDNN 2.6 primitives, created for a fixed shape and
+// attribute set and cached process-wide: the lowering asks for its primitives
+// once and then only calls run(). Every primitive runs on one OpenMP thread;
+// a large matmul is cut into tiles (MatmulTiles.h), one primitive call each,
+// which kiln's pool shares out.
 //
-// Matmul maps to dnnl::matmul on plain row-major layouts (format_tag::ab; a
-// transposed operand is the same buffer described as format_tag::ba), the
-// bias to a [1,n] argument, the activation to an eltwise post-op and
-// accumulation to a sum post-op. oneDNN's GEMM-based matmul takes a sum
+// Matmul maps to dnnl::matmul on plain row-major views (a transposed operand
+// is the same buffer with swapped strides), the bias to a [1,n] argument, the
+// activation to an eltwise post-op and accumulation to a sum post-op. oneDNN's GEMM-based matmul takes a sum
 // post-op only before an eltwise one, and the order kiln needs (act, then
 // sum) falls back to oneDNN's reference matmul, ~2500x slower at 100x784x10;
 // so with both, the product goes to a scratch buffer and the sum is a loop.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/runtime/OneDnn.h"
+#include "../parallel/MeasuredSplit.h"
+#include "MatmulTiles.h"
 #include "Primitive.h"
 #include "kiln/ir/Error.h"
 
@@ -30,6 +33,7 @@ namespace kiln::runtime::onednn {
 
 using detail::ArgSpec;
 using detail::BoundPrimitive;
+using detail::MatmulTiles;
 using detail::SerialScope;
 
 namespace {
@@ -177,9 +181,9 @@ MatmulDesc normalized(MatmulDesc d) {
   return d;
 }
 
-/// A row-major [rows, cols] f32 matrix, or its transpose's buffer read as one.
-::dnnl::memory::desc matrixDesc(int64_t rows, int64_t cols, bool transposed = false) {
-  return {{rows, cols}, DataType::f32, transposed ? Tag::ba : Tag::ab};
+/// A row-major [rows, cols] f32 matrix.
+::dnnl::memory::desc matrixDesc(int64_t rows, int64_t cols) {
+  return {{rows, cols}, DataType::f32, Tag::ab};
 }
 
 ::dnnl::algorithm eltwiseAlgorithm(Activation a) {
@@ -208,39 +212,26 @@ MatmulDesc normalized(MatmulDesc d) {
   return attr;
 }
 
-/// Multiply-adds of the product, saturated instead of overflowing.
-int64_t matmulWork(const MatmulDesc &d) {
-  double work = double(d.m) * double(d.k) * double(d.n);
-  return work < double(INT64_MAX) ? int64_t(work) : INT64_MAX;
-}
-
-/// Argument order of the bound primitive, and of the buffers Matmul::run passes.
-enum MatmulArg { ArgA, ArgB, ArgC, ArgBias };
-
 /// Whether Matmul does the accumulation itself rather than by a post-op.
 bool accumulatesAfter(const MatmulDesc &d) {
   return d.accumulate && d.activation != Activation::None;
 }
 
-/// The primitive for `d`, without its accumulation when accumulatesAfter(d).
-BoundPrimitive createMatmul(MatmulDesc d) {
+/// The primitive for a tile of `extent` rows or columns of `d` (see
+/// MatmulTiles.h), without the accumulation when accumulatesAfter(d).
+std::unique_ptr<BoundPrimitive> createMatmulTile(MatmulDesc d, const MatmulTiles &t,
+                                                 int64_t extent) {
   if (accumulatesAfter(d))
     d.accumulate = false;
-  bool serialRun = matmulWork(d) <= detail::kSerialWork;
-  bool serialEpilogue = serialRun || d.m * d.n <= detail::kSerialEpilogue;
-  std::vector<ArgSpec> args = {
-      {DNNL_ARG_SRC, matrixDesc(d.m, d.k, d.transposeA)},
-      {DNNL_ARG_WEIGHTS, matrixDesc(d.k, d.n, d.transposeB)},
-      {DNNL_ARG_DST, matrixDesc(d.m, d.n)},
-  };
-  if (d.bias)
-    args.push_back({DNNL_ARG_BIAS, matrixDesc(1, d.n)});
-  SerialScope scope(serialEpilogue);
+  std::array<ArgSpec, 4> args = detail::tileArgs(d, t, extent);
+  using detail::ArgA, detail::ArgB, detail::ArgBias, detail::ArgC;
+  SerialScope scope;
   auto op =
       d.bias ? ::dnnl::matmul::desc(args[ArgA].md, args[ArgB].md, args[ArgBias].md, args[ArgC].md)
              : ::dnnl::matmul::desc(args[ArgA].md, args[ArgB].md, args[ArgC].md);
   ::dnnl::matmul::primitive_desc pd(op, matmulAttr(d), detail::cpuEngine());
-  return BoundPrimitive(::dnnl::matmul(pd), args, serialRun);
+  return std::make_unique<BoundPrimitive>(::dnnl::matmul(pd),
+                                          std::span(args.data(), d.bias ? 4 : 3));
 }
 
 float activate(Activation a, float v) {
@@ -257,10 +248,13 @@ float activate(Activation a, float v) {
   return v;
 }
 
-/// C = product + beta * C, elementwise over `size` elements.
-void accumulate(float *c, const float *product, float beta, int64_t size) {
-  for (int64_t i = 0; i < size; ++i)
-    c[i] = product[i] + beta * c[i];
+/// C = product + beta * C over a [rows, cols] block of matrices with row
+/// stride `stride`.
+void accumulate(float *c, const float *product, float beta, int64_t rows, int64_t cols,
+                int64_t stride) {
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      c[i * stride + j] = product[i * stride + j] + beta * c[i * stride + j];
 }
 
 /// The calling thread's scratch buffer, grown to at least `size` floats.
@@ -298,10 +292,39 @@ std::optional<Activation> activationFor(ir::OpKind op) {
 //===----------------------------------------------------------------------===//
 
 struct Matmul::Impl {
-  BoundPrimitive primitive;
+  MatmulTiles tiles;
+  /// The primitive of every tile but the last, and of the last one.
+  std::unique_ptr<BoundPrimitive> tile, lastTile;
   /// The primitive writes act(A x B + bias) to scratch; run() adds beta * C.
   bool accumulatesAfter;
+  /// On how many threads the tiles run.
+  parallel::MeasuredSplit split;
+
+  Impl(const MatmulDesc &d)
+      : tiles(detail::tilesOf(d)), tile(createMatmulTile(d, tiles, tiles.size)),
+        lastTile(tiles.lastSize == tiles.size ? nullptr
+                                              : createMatmulTile(d, tiles, tiles.lastSize)),
+        accumulatesAfter(onednn::accumulatesAfter(d)), split(tiles.count) {}
+
+  /// Computes tile `index` of C (or of the product, in `product`).
+  void runTile(const MatmulDesc &d, int64_t index, const float *a, const float *b,
+               const float *bias, float *c, float *product) const;
 };
+
+void Matmul::Impl::runTile(const MatmulDesc &d, int64_t index, const float *a, const float *b,
+                           const float *bias, float *c, float *product) const {
+  std::array<int64_t, 4> at = detail::tileOffsets(d, tiles, index);
+  bool last = index == tiles.count - 1;
+  void *buffers[] = {const_cast<float *>(a) + at[detail::ArgA],
+                     const_cast<float *>(b) + at[detail::ArgB], product + at[detail::ArgC],
+                     d.bias ? const_cast<float *>(bias) + at[detail::ArgBias] : nullptr};
+  (last && lastTile ? *lastTile : *tile).run(std::span(buffers, d.bias ? 4 : 3));
+  if (!accumulatesAfter)
+    return;
+  int64_t extent = last ? tiles.lastSize : tiles.size;
+  int64_t rows = tiles.alongColumns ? d.m : extent, cols = tiles.alongColumns ? extent : d.n;
+  accumulate(c + at[detail::ArgC], product + at[detail::ArgC], d.beta, rows, cols, d.n);
+}
 
 std::shared_ptr<Matmul> Matmul::get(const MatmulDesc &desc) {
   checkDim(desc.m, "m", "matmul");
@@ -316,7 +339,7 @@ Matmul::Matmul(const MatmulDesc &desc) : desc_(desc) {
   if (desc.m == 0 || desc.k == 0 || desc.n == 0)
     return; // no product to compute: run() handles it without oneDNN
   try {
-    impl_.reset(new Impl{createMatmul(desc), accumulatesAfter(desc)});
+    impl_ = std::make_unique<Impl>(desc);
   } catch (...) {
     rethrowAsError("cannot create matmul " + describe(desc));
   }
@@ -332,18 +355,16 @@ void Matmul::run(const float *a, const float *b, const float *bias, float *c) co
     throw Error(ErrorKind::Usage, "oneDNN: null buffer for matmul " + describe(desc_));
   if (!impl_)
     return runEmptyProduct(desc_, bias, c);
-  int64_t size = desc_.m * desc_.n;
-  float *product = impl_->accumulatesAfter ? threadScratch(size) : c;
-  void *buffers[] = {const_cast<float *>(a), const_cast<float *>(b), product,
-                     const_cast<float *>(bias)};
+  float *product = impl_->accumulatesAfter ? threadScratch(desc_.m * desc_.n) : c;
   try {
-    impl_->primitive.run(std::span(buffers, desc_.bias ? 4 : 3));
+    impl_->split.run(
+        [&](int64_t tile) { impl_->runTile(desc_, tile, a, b, bias, c, product); });
   } catch (...) {
     rethrowAsError("matmul " + describe(desc_) + " failed");
   }
-  if (impl_->accumulatesAfter)
-    accumulate(c, product, desc_.beta, size);
 }
+
+int64_t Matmul::tiles() const { return impl_ ? impl_->tiles.count : 1; }
 
 //===----------------------------------------------------------------------===//
 // Softmax
@@ -358,18 +379,17 @@ namespace {
 /// softmax_forward or logsoftmax_forward (separate primitives in 2.6) along
 /// axis 1 of [rows, cols]; the source and destination share one layout.
 BoundPrimitive createSoftmax(int64_t rows, int64_t cols, bool log) {
-  bool serial = rows * cols <= detail::kSerialWork;
   ::dnnl::memory::desc md = matrixDesc(rows, cols);
   std::array<ArgSpec, 2> args = {ArgSpec{DNNL_ARG_SRC, md}, ArgSpec{DNNL_ARG_DST, md}};
   const auto kind = ::dnnl::prop_kind::forward_inference;
   const ::dnnl::engine &engine = detail::cpuEngine();
-  SerialScope scope(serial);
+  SerialScope scope;
   ::dnnl::primitive primitive =
       log ? ::dnnl::primitive(::dnnl::logsoftmax_forward(
                 ::dnnl::logsoftmax_forward::primitive_desc({kind, md, 1}, engine)))
           : ::dnnl::primitive(::dnnl::softmax_forward(
                 ::dnnl::softmax_forward::primitive_desc({kind, md, 1}, engine)));
-  return BoundPrimitive(std::move(primitive), args, serial);
+  return BoundPrimitive(std::move(primitive), args);
 }
 
 } // namespace

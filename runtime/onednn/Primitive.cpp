@@ -1,14 +1,19 @@
 //===- Primitive.cpp - oneDNN plumbing shared by kiln's primitives --------===//
 #include "Primitive.h"
+#include "kiln/runtime/Threads.h"
 
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 
 namespace kiln::runtime::onednn {
 
 namespace {
 std::atomic<int64_t> gPrimitivesCreated{0};
+
+/// Most sets of bound memory objects per primitive (see BoundPrimitive).
+constexpr int kMaxBindings = 16;
 } // namespace
 
 int64_t primitivesCreated() { return gPrimitivesCreated.load(std::memory_order_relaxed); }
@@ -30,9 +35,7 @@ const ::dnnl::engine &cpuEngine() {
   return stream;
 }
 
-SerialScope::SerialScope(bool serial) {
-  if (!serial)
-    return;
+SerialScope::SerialScope() {
   int current = omp_get_max_threads();
   if (current > 1) {
     saved_ = current;
@@ -45,32 +48,42 @@ SerialScope::~SerialScope() {
     omp_set_num_threads(saved_);
 }
 
-BoundPrimitive::BoundPrimitive(::dnnl::primitive primitive, std::span<const ArgSpec> args,
-                               bool serial)
-    : primitive_(std::move(primitive)), numArgs_(args.size()), serial_(serial) {
+BoundPrimitive::BoundPrimitive(::dnnl::primitive primitive, std::span<const ArgSpec> args)
+    : primitive_(std::move(primitive)), numArgs_(args.size()) {
   if (args.size() > kMaxArgs)
     throw ::dnnl::error(dnnl_invalid_arguments, "too many primitive arguments");
   for (size_t i = 0; i < args.size(); ++i) {
-    memory_[i] = ::dnnl::memory(args[i].md, cpuEngine(), DNNL_MEMORY_NONE);
-    args_[i] = {args[i].index, memory_[i].get()};
+    argIndex_[i] = args[i].index;
+    argDesc_[i] = args[i].md;
+  }
+  int sets = std::clamp(maxThreads(), 1, kMaxBindings);
+  for (int s = 0; s < sets; ++s) {
+    auto &b = *bindings_.emplace_back(std::make_unique<Binding>());
+    for (size_t i = 0; i < numArgs_; ++i) {
+      b.memory[i] = ::dnnl::memory(argDesc_[i], cpuEngine(), DNNL_MEMORY_NONE);
+      b.args[i] = {argIndex_[i], b.memory[i].get()};
+    }
   }
 }
 
 void BoundPrimitive::run(std::span<void *const> buffers) const {
-  std::unique_lock lock(bound_, std::try_to_lock);
-  if (!lock.owns_lock())
-    return runWithFreshMemory(buffers);
-  for (size_t i = 0; i < numArgs_; ++i)
-    memory_[i].set_data_handle(buffers[i]);
-  execute(args_.data());
+  for (const std::unique_ptr<Binding> &b : bindings_) {
+    std::unique_lock lock(b->bound, std::try_to_lock);
+    if (!lock.owns_lock())
+      continue;
+    for (size_t i = 0; i < numArgs_; ++i)
+      b->memory[i].set_data_handle(buffers[i]);
+    return execute(b->args.data());
+  }
+  runWithFreshMemory(buffers);
 }
 
 void BoundPrimitive::runWithFreshMemory(std::span<void *const> buffers) const {
   std::array<::dnnl::memory, kMaxArgs> memory;
   std::array<dnnl_exec_arg_t, kMaxArgs> args{};
   for (size_t i = 0; i < numArgs_; ++i) {
-    memory[i] = ::dnnl::memory(memory_[i].get_desc(), cpuEngine(), buffers[i]);
-    args[i] = {args_[i].arg, memory[i].get()};
+    memory[i] = ::dnnl::memory(argDesc_[i], cpuEngine(), buffers[i]);
+    args[i] = {argIndex_[i], memory[i].get()};
   }
   execute(args.data());
 }
@@ -78,7 +91,7 @@ void BoundPrimitive::runWithFreshMemory(std::span<void *const> buffers) const {
 // The C entry point takes a ready argument array; the C++ execute() would
 // build an unordered_map and a vector on every call.
 void BoundPrimitive::execute(const dnnl_exec_arg_t *args) const {
-  SerialScope scope(serial_);
+  SerialScope scope;
   ::dnnl::error::wrap_c_api(
       dnnl_primitive_execute(primitive_.get(), threadStream().get(), int(numArgs_), args),
       "could not execute a primitive");

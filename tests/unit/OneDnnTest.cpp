@@ -114,7 +114,10 @@ struct Epilogue {
   float beta;
 };
 
-const Shape3 kShapes[] = {{1, 1, 1}, {10, 1, 1}, {3, 5, 7}, {17, 31, 13}, {100, 784, 10}};
+// The last two are cut into two tiles (blocks of rows, or of columns; see
+// Matmul::tiles), the second one shorter.
+const Shape3 kShapes[] = {{1, 1, 1},     {10, 1, 1},     {3, 5, 7},     {17, 31, 13},
+                          {100, 784, 10}, {130, 800, 20}, {20, 800, 130}};
 
 const Epilogue kEpilogues[] = {
     {"Plain", false, Activation::None, false, 1.0f},

@@ -3,16 +3,20 @@
 // Specification of kiln/runtime/Threads.h: runTasks calls every task exactly
 // once whoever runs it, hands exceptions to the caller, never deadlocks on a
 // nested or concurrent job; the thread limit is the process's, settable and
-// validated. The sanitize stage runs this suite under
+// validated; kernels cut into tasks (matmul tiles, row ranges) give the same
+// bits on any number of threads. The sanitize stage runs this suite under
 // ThreadSanitizer too (scripts/test).
 //
 //===----------------------------------------------------------------------===//
 #include "ErrorTestSupport.h"
+#include "kiln/runtime/OneDnn.h"
 #include "kiln/runtime/Threads.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
+#include <random>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -102,6 +106,66 @@ TEST(ThreadLimit, IsSettableAndValidated) {
   EXPECT_TRUE(test::contains(test::errorOf([] { setMaxThreads(-1); }, ErrorKind::Usage),
                              "negative"));
   EXPECT_EQ(maxThreads(), initial);
+}
+
+//===----------------------------------------------------------------------===//
+// Kernels cut into tasks
+//===----------------------------------------------------------------------===//
+
+std::vector<float> randomValues(size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = dist(rng);
+  return v;
+}
+
+/// C of `d` on random operands, after `runs` runs (the first ones time the
+/// matmul on one thread; later ones share its tiles when that pays).
+std::vector<float> matmulAfterRuns(const onednn::MatmulDesc &d, int runs) {
+  std::vector<float> a = randomValues(size_t(d.m * d.k), 1), b = randomValues(size_t(d.k * d.n), 2);
+  std::vector<float> bias = randomValues(size_t(d.n), 3), c0 = randomValues(size_t(d.m * d.n), 4);
+  std::vector<float> c;
+  auto mm = onednn::Matmul::get(d);
+  for (int i = 0; i < runs; ++i) {
+    c = c0;
+    mm->run(a.data(), b.data(), bias.data(), c.data());
+  }
+  return c;
+}
+
+bool sameBits(const std::vector<float> &x, const std::vector<float> &y) {
+  return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
+}
+
+// The MLP's matmuls (forward with a transposed weight, weight gradient with a
+// transposed activation) and a plain one, each with an epilogue that needs
+// the product in scratch first (tanh, then accumulate).
+TEST(ThreadPool, MatmulTilesGiveTheSameBitsOnAnyNumberOfThreads) {
+  using onednn::Activation;
+  const onednn::MatmulDesc descs[] = {
+      {.m = 100, .k = 784, .n = 128, .transposeB = true, .bias = true,
+       .activation = Activation::Relu},
+      {.m = 128, .k = 100, .n = 784, .transposeA = true},
+      {.m = 100, .k = 784, .n = 130, .bias = true, .activation = Activation::Tanh,
+       .accumulate = true, .beta = 0.5f},
+  };
+  for (const onednn::MatmulDesc &d : descs) {
+    ASSERT_GT(onednn::Matmul::get(d)->tiles(), 2) << d.m << "x" << d.k << "x" << d.n;
+    std::vector<float> one, four;
+    {
+      ThreadLimitGuard limit(1);
+      one = matmulAfterRuns(d, 4);
+    }
+    int64_t shared = poolStats().sharedJobs;
+    {
+      ThreadLimitGuard limit(4);
+      four = matmulAfterRuns(d, 4);
+    }
+    EXPECT_GT(poolStats().sharedJobs, shared) << "10M multiply-adds pay for a second thread";
+    EXPECT_TRUE(sameBits(one, four)) << d.m << "x" << d.k << "x" << d.n;
+  }
 }
 
 } // namespace

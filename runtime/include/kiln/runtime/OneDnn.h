@@ -49,6 +49,11 @@ public:
   /// Error(Usage) on a null buffer that is needed.
   void run(const float *a, const float *b, const float *bias, float *c) const;
   const MatmulDesc &desc() const { return desc_; }
+  /// Tasks run() cuts the product into (blocks of C's rows or columns, each
+  /// one single-threaded oneDNN call; 1 for a small product). They run on as
+  /// many threads as their measured time pays for, up to maxThreads(); the
+  /// results do not depend on how many.
+  int64_t tiles() const;
 
 private:
   explicit Matmul(const MatmulDesc &desc);
