@@ -2,6 +2,7 @@
 #include "kiln/Step.h"
 #include "Lazy.h"
 #include "LazyState.h"
+#include "kiln/runtime/Threads.h"
 
 #include <fmt/format.h>
 
@@ -85,6 +86,10 @@ void set_compile_after(int n) {
     throw Error(ErrorKind::Usage, fmt::format("set_compile_after: {} is negative", n));
   compileAfter() = n;
 }
+
+int num_threads() { return runtime::maxThreads(); }
+
+void set_num_threads(int n) { runtime::setMaxThreads(n); }
 
 bool check_numerics() { return checkNumerics(); }
 

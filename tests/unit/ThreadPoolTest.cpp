@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ErrorTestSupport.h"
+#include "kiln/Step.h"
 #include "kiln/runtime/OneDnn.h"
 #include "kiln/runtime/Threads.h"
 
@@ -101,9 +102,13 @@ TEST(ThreadLimit, IsSettableAndValidated) {
   {
     ThreadLimitGuard three(3);
     EXPECT_EQ(maxThreads(), 3);
+    EXPECT_EQ(num_threads(), 3) << "the tensor API's view of the same limit";
   }
   EXPECT_EQ(maxThreads(), initial) << "0 returns to the default";
-  EXPECT_TRUE(test::contains(test::errorOf([] { setMaxThreads(-1); }, ErrorKind::Usage),
+  set_num_threads(5);
+  EXPECT_EQ(maxThreads(), 5);
+  set_num_threads(0);
+  EXPECT_TRUE(test::contains(test::errorOf([] { set_num_threads(-1); }, ErrorKind::Usage),
                              "negative"));
   EXPECT_EQ(maxThreads(), initial);
 }

@@ -8,6 +8,7 @@
 #include "kiln/runtime/Interpreter.h"
 #include "kiln/runtime/Jit.h"
 #include "kiln/runtime/Program.h"
+#include "kiln/runtime/Threads.h"
 
 #include <fmt/format.h>
 
@@ -102,7 +103,13 @@ public:
                  "Print a table of the kernels' calls and times to standard error (jit only)");
     app.add_flag("--stats", stats_,
                  "Print the JIT's kernel counts to standard error: compiled by LLVM, loaded "
-                 "from the disk cache ($KILN_CACHE_DIR), found in memory");
+                 "from the disk cache ($KILN_CACHE_DIR), found in memory; and the thread limit "
+                 "and pool");
+    app.add_option("--threads", threads_,
+                   "Most threads a kernel runs on (default: $KILN_NUM_THREADS, else "
+                   "$OMP_NUM_THREADS, else the cores available)")
+        ->type_name("N")
+        ->check(CLI::Range(1, 1024));
     app.add_flag("--check-numerics", checkNumerics_,
                  "Stop at the first op whose result holds NaN or Inf and name it, with its "
                  "IR location (jit only)");
@@ -141,6 +148,8 @@ private:
 
   std::vector<ir::HostTensor> runCompiled(const ir::Function &f,
                                           const std::vector<ir::HostTensor> &inputs) const {
+    if (threads_ > 0)
+      runtime::setMaxThreads(threads_);
     auto program = runtime::Program::compile(
         f, {.profile = profile_, .checkNumerics = checkNumerics_});
     std::vector<ir::HostTensor> results;
@@ -155,6 +164,12 @@ private:
       std::fputs(fmt::format("jit: {} kernels compiled, {} loaded from the disk cache, {} found "
                              "in memory\n",
                              s.compiled, s.diskHits, s.memoryHits)
+                     .c_str(),
+                 stderr);
+      runtime::PoolStats pool = runtime::poolStats();
+      std::fputs(fmt::format("threads: at most {} per kernel; pool: {} workers started, {} jobs "
+                             "shared\n",
+                             runtime::maxThreads(), pool.workers, pool.sharedJobs)
                      .c_str(),
                  stderr);
     }
@@ -180,6 +195,7 @@ private:
   std::string backend_ = "jit";
   int64_t repeat_ = 1;
   bool full_ = false, profile_ = false, stats_ = false, checkNumerics_ = false;
+  int threads_ = 0;
 };
 
 KILN_REGISTER_COMMAND(RunCommand, "run", "Run a function, compiled or with the interpreter");

@@ -75,6 +75,15 @@ void set_compile_after(int n);
 bool check_numerics();
 void set_check_numerics(bool on);
 
+/// The most threads one kernel of a step runs on, the calling thread
+/// included; a kernel uses fewer where its measured time does not pay for
+/// more, and its results do not depend on how many (docs/threads.md).
+/// Process-wide, like torch.set_num_threads. Initially from
+/// KILN_NUM_THREADS, else OMP_NUM_THREADS, else the cores available;
+/// set_num_threads(0) returns to that. Throws Error(Usage) for n < 0.
+int num_threads();
+void set_num_threads(int n);
+
 /// Counters of the step program cache.
 struct StepCacheStats {
   int64_t flushes = 0;      ///< steps run (flushes and compiled-step calls)
