@@ -24,7 +24,10 @@
 
 #include <climits>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <functional>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -291,39 +294,118 @@ std::optional<Activation> activationFor(ir::OpKind op) {
 // Matmul
 //===----------------------------------------------------------------------===//
 
+/// Operands of one run: C (or the product, in `product`, when accumulating
+/// after the primitive) from A, B and the bias.
+struct MatmulBuffers {
+  const float *a, *b, *bias;
+  float *c, *product;
+};
+
+/// Most elements of A, B and C together for which Matmul probes, when it is
+/// created, whether the untiled product gives the tiles' bits (the probe
+/// computes the product twice on buffers of that size).
+constexpr int64_t kMostProbedElements = int64_t(1) << 24;
+
 struct Matmul::Impl {
+  MatmulDesc desc;
   MatmulTiles tiles;
   /// The primitive of every tile but the last, and of the last one.
   std::unique_ptr<BoundPrimitive> tile, lastTile;
+  /// The untiled product, kept only where it gives exactly the tiles' bits
+  /// (probed at creation; so far always where the cut is along the
+  /// transposed operand): a run on one thread makes one call instead of one
+  /// per tile, which saves the tiles' repacking of the uncut operand.
+  std::unique_ptr<BoundPrimitive> whole;
   /// The primitive writes act(A x B + bias) to scratch; run() adds beta * C.
   bool accumulatesAfter;
   /// On how many threads the tiles run.
   parallel::MeasuredSplit split;
 
-  Impl(const MatmulDesc &d)
-      : tiles(detail::tilesOf(d)), tile(createMatmulTile(d, tiles, tiles.size)),
-        lastTile(tiles.lastSize == tiles.size ? nullptr
-                                              : createMatmulTile(d, tiles, tiles.lastSize)),
-        accumulatesAfter(onednn::accumulatesAfter(d)), split(tiles.count) {}
+  explicit Impl(const MatmulDesc &d);
 
-  /// Computes tile `index` of C (or of the product, in `product`).
-  void runTile(const MatmulDesc &d, int64_t index, const float *a, const float *b,
-               const float *bias, float *c, float *product) const;
+  void run(const MatmulBuffers &io) const;
+  /// Computes tile `index` of C.
+  void runTile(int64_t index, const MatmulBuffers &io) const;
+  void runWhole(const MatmulBuffers &io) const;
+  /// Runs `p` on the block of `rows` x `cols` of C at element offsets `at`.
+  void runBlock(const BoundPrimitive &p, const std::array<int64_t, 4> &at, int64_t rows,
+                int64_t cols, const MatmulBuffers &io) const;
+  /// Whether runWhole gives runTile's bits, on random operands.
+  bool wholeMatchesTiles() const;
 };
 
-void Matmul::Impl::runTile(const MatmulDesc &d, int64_t index, const float *a, const float *b,
-                           const float *bias, float *c, float *product) const {
-  std::array<int64_t, 4> at = detail::tileOffsets(d, tiles, index);
-  bool last = index == tiles.count - 1;
-  void *buffers[] = {const_cast<float *>(a) + at[detail::ArgA],
-                     const_cast<float *>(b) + at[detail::ArgB], product + at[detail::ArgC],
-                     d.bias ? const_cast<float *>(bias) + at[detail::ArgBias] : nullptr};
-  (last && lastTile ? *lastTile : *tile).run(std::span(buffers, d.bias ? 4 : 3));
-  if (!accumulatesAfter)
+Matmul::Impl::Impl(const MatmulDesc &d)
+    : desc(d), tiles(detail::tilesOf(d)), tile(createMatmulTile(d, tiles, tiles.size)),
+      lastTile(tiles.lastSize == tiles.size ? nullptr
+                                            : createMatmulTile(d, tiles, tiles.lastSize)),
+      accumulatesAfter(onednn::accumulatesAfter(d)), split(tiles.count) {
+  if (tiles.count == 1 || d.m * d.k + d.k * d.n + d.m * d.n > kMostProbedElements)
     return;
+  whole = createMatmulTile(d, MatmulTiles{.size = d.m, .lastSize = d.m}, d.m);
+  if (!wholeMatchesTiles())
+    whole.reset();
+}
+
+void Matmul::Impl::run(const MatmulBuffers &io) const {
+  auto runOne = [&](int64_t index) { runTile(index, io); };
+  if (!whole)
+    return split.run(runOne);
+  split.run(runOne, [&](int64_t) { runWhole(io); });
+}
+
+void Matmul::Impl::runTile(int64_t index, const MatmulBuffers &io) const {
+  bool last = index == tiles.count - 1;
   int64_t extent = last ? tiles.lastSize : tiles.size;
-  int64_t rows = tiles.alongColumns ? d.m : extent, cols = tiles.alongColumns ? extent : d.n;
-  accumulate(c + at[detail::ArgC], product + at[detail::ArgC], d.beta, rows, cols, d.n);
+  int64_t rows = tiles.alongColumns ? desc.m : extent;
+  int64_t cols = tiles.alongColumns ? extent : desc.n;
+  runBlock(last && lastTile ? *lastTile : *tile, detail::tileOffsets(desc, tiles, index), rows,
+           cols, io);
+}
+
+void Matmul::Impl::runWhole(const MatmulBuffers &io) const {
+  runBlock(*whole, {0, 0, 0, 0}, desc.m, desc.n, io);
+}
+
+void Matmul::Impl::runBlock(const BoundPrimitive &p, const std::array<int64_t, 4> &at,
+                            int64_t rows, int64_t cols, const MatmulBuffers &io) const {
+  using detail::ArgA, detail::ArgB, detail::ArgBias, detail::ArgC;
+  float *out = accumulatesAfter ? io.product : io.c;
+  void *buffers[] = {const_cast<float *>(io.a) + at[ArgA], const_cast<float *>(io.b) + at[ArgB],
+                     out + at[ArgC],
+                     desc.bias ? const_cast<float *>(io.bias) + at[ArgBias] : nullptr};
+  p.run(std::span(buffers, desc.bias ? 4 : 3));
+  if (accumulatesAfter)
+    accumulate(io.c + at[ArgC], io.product + at[ArgC], desc.beta, rows, cols, desc.n);
+}
+
+namespace {
+
+/// `n` floats on a 64-byte boundary, as a program's buffers are (oneDNN may
+/// pick its code by the operands' alignment), uniform in [-1, 1) from `rng`.
+std::shared_ptr<float[]> randomFloats(int64_t n, std::mt19937 &rng) {
+  size_t bytes = (size_t(n) * sizeof(float) + 63) / 64 * 64;
+  std::shared_ptr<float[]> v(static_cast<float *>(std::aligned_alloc(64, bytes)), std::free);
+  if (!v)
+    throw std::bad_alloc();
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (int64_t i = 0; i < n; ++i)
+    v[i] = dist(rng);
+  return v;
+}
+
+} // namespace
+
+bool Matmul::Impl::wholeMatchesTiles() const {
+  std::mt19937 rng(1);
+  int64_t size = desc.m * desc.n;
+  auto a = randomFloats(desc.m * desc.k, rng), b = randomFloats(desc.k * desc.n, rng);
+  auto bias = randomFloats(desc.n, rng), c = randomFloats(size, rng);
+  auto viaTiles = randomFloats(size, rng), product = randomFloats(size, rng);
+  std::memcpy(viaTiles.get(), c.get(), size_t(size) * sizeof(float));
+  for (int64_t i = 0; i < tiles.count; ++i)
+    runTile(i, {a.get(), b.get(), bias.get(), viaTiles.get(), product.get()});
+  runWhole({a.get(), b.get(), bias.get(), c.get(), product.get()});
+  return std::memcmp(c.get(), viaTiles.get(), size_t(size) * sizeof(float)) == 0;
 }
 
 std::shared_ptr<Matmul> Matmul::get(const MatmulDesc &desc) {
@@ -355,10 +437,9 @@ void Matmul::run(const float *a, const float *b, const float *bias, float *c) co
     throw Error(ErrorKind::Usage, "oneDNN: null buffer for matmul " + describe(desc_));
   if (!impl_)
     return runEmptyProduct(desc_, bias, c);
-  float *product = impl_->accumulatesAfter ? threadScratch(desc_.m * desc_.n) : c;
+  float *product = impl_->accumulatesAfter ? threadScratch(desc_.m * desc_.n) : nullptr;
   try {
-    impl_->split.run(
-        [&](int64_t tile) { impl_->runTile(desc_, tile, a, b, bias, c, product); });
+    impl_->run({a, b, bias, c, product});
   } catch (...) {
     rethrowAsError("matmul " + describe(desc_) + " failed");
   }

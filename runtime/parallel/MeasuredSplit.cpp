@@ -13,17 +13,22 @@ int MeasuredSplit::threads() const {
   return int(std::clamp<int64_t>(std::min<int64_t>(affordable, tasks_), 1, maxThreads()));
 }
 
-void MeasuredSplit::run(TaskRef task) const {
+void MeasuredSplit::run(TaskRef task, const TaskRef *whole) const {
   if (tasks_ <= 1) {
     if (tasks_ == 1)
       task(0);
     return;
   }
+  auto serial = [&] {
+    if (whole)
+      return (*whole)(0);
+    for (int64_t i = 0; i < tasks_; ++i)
+      task(i);
+  };
   if (int n = threads())
-    return runTasks(tasks_, n, task);
+    return n == 1 ? serial() : runTasks(tasks_, n, task);
   auto start = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < tasks_; ++i)
-    task(i);
+  serial();
   int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                    std::chrono::steady_clock::now() - start)
                    .count();

@@ -33,13 +33,18 @@ public:
   explicit MeasuredSplit(int64_t tasks) : tasks_(tasks) {}
   MeasuredSplit(const MeasuredSplit &other) : tasks_(other.tasks_) {}
 
-  void run(TaskRef task) const;
+  void run(TaskRef task) const { run(task, nullptr); }
+  /// As run(task), but a call on one thread makes the single call whole(0),
+  /// which must do what all the tasks do, with the same results.
+  void run(TaskRef task, TaskRef whole) const { run(task, &whole); }
 
   int64_t tasks() const { return tasks_; }
   /// The threads later calls use, or 0 while still timing.
   int threads() const;
 
 private:
+  void run(TaskRef task, const TaskRef *whole) const;
+
   int64_t tasks_;
   mutable std::atomic<int> calls_{0};
   mutable std::atomic<int64_t> fastestNs_{std::numeric_limits<int64_t>::max()};
