@@ -2,22 +2,26 @@
 //
 // One process-wide pool runs one job at a time (runTasks, Threads.h). Idle
 // workers poll briefly, then sleep on a futex (std::atomic::wait): nothing
-// spins for long into a busy machine. A job is published through one pointer. A worker announces itself in
+// spins for long into a busy machine. Workers are woken one by one, only as
+// many as the job asks for.
+//
+// A job is published through one pointer. A worker announces itself in
 // `inside_` before it reads the pointer, and the caller clears the pointer
 // before it waits for `inside_` to drain, so no worker touches a job (which
-// lives on the caller's stack) after the caller returns. Workers are woken
-// one by one, only as many as the job asks for.
+// lives on the caller's stack) after the caller returns.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/runtime/Threads.h"
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 namespace kiln::runtime {
@@ -26,10 +30,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-/// How long an idle worker polls for the next job before it sleeps. A
-/// training step's kernels come microseconds apart, and waking a sleeping
-/// thread costs ~5-10 us (futex and scheduler); polling longer only burns a
-/// core that a busy machine needs (docs/threads.md has the measurements).
+/// How long an idle worker polls for the next job before it sleeps. A polling
+/// worker starts a job within 1 us, a sleeping one after a futex wake (2.7 us
+/// of the caller's time) and the scheduler's delay (150-190 us on the CI's
+/// VM); polling longer than this measured no faster idle and 22 % slower
+/// beside a busy process (docs/threads.md).
 constexpr auto kWorkerSpin = std::chrono::microseconds(30);
 
 /// Spins while `keepWaiting()` for at most `limit`; returns whether it stopped
@@ -85,8 +90,7 @@ public:
       return runHere(tasks, task);
     sharedJobs_.fetch_add(1, std::memory_order_relaxed);
     Job job{task, tasks};
-    int helpers = int(std::min<int64_t>(threads, tasks)) - 1;
-    startWorkers(helpers);
+    int helpers = startWorkers(int(std::min<int64_t>(threads, tasks)) - 1);
     job_.store(&job);
     for (int i = 0; i < helpers; ++i) {
       workers_[size_t(i)].signal.fetch_add(1);
@@ -125,13 +129,21 @@ private:
       std::this_thread::yield();
   }
 
-  /// Grows the pool to at least `count` workers (called with busy_ held).
-  void startWorkers(int count) {
+  /// Grows the pool to `count` workers if it has fewer (called with busy_
+  /// held), and returns how many of them it has: fewer where the system
+  /// refuses another thread, which the job then does without.
+  int startWorkers(int count) {
     while (int(workers_.size()) < count) {
       Worker &w = workers_.emplace_back();
-      w.thread = std::thread([this, &w] { workerLoop(w); });
+      try {
+        w.thread = std::thread([this, &w] { workerLoop(w); });
+      } catch (const std::system_error &) {
+        workers_.pop_back();
+        break;
+      }
       started_.fetch_add(1);
     }
+    return std::min(count, int(workers_.size()));
   }
 
   void workerLoop(Worker &w) {
