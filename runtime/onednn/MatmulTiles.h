@@ -1,11 +1,12 @@
 //===- MatmulTiles.h - Cutting a matmul into tasks --------------*- C++ -*-===//
 //
 // Private to runtime/onednn. A matmul big enough to share out is cut into
-// tiles of C: blocks of whole rows, or of whole columns when C is wider than
-// it is tall. Each tile is one single-threaded oneDNN call on views of the
-// operands (a strided memory descriptor and a pointer offset), so the tiles
-// run on kiln's pool. The cut depends only on the sizes: every element of C
-// is computed the same way on any number of threads.
+// tiles of C: blocks of whole rows or of whole columns, whichever cuts the
+// operand stored transposed (else C's longer side; see tilesOf). Each tile is
+// one single-threaded oneDNN call on views of the operands (a strided memory
+// descriptor and a pointer offset), so the tiles run on kiln's pool. The cut
+// depends only on the sizes: every element of C is computed the same way on
+// any number of threads.
 //
 //===----------------------------------------------------------------------===//
 #pragma once

@@ -1,9 +1,9 @@
 //===- Primitive.h - oneDNN plumbing shared by kiln's primitives -*- C++ -*-===//
 //
 // Private to runtime/onednn: the CPU engine, per-thread streams, the OpenMP
-// thread limit, and BoundPrimitive, a oneDNN primitive
-// with its argument memory objects ready to be pointed at the caller's
-// buffers. The public header kiln/runtime/OneDnn.h includes none of this.
+// thread limit, and BoundPrimitive, a oneDNN primitive with its argument
+// memory objects ready to be pointed at the caller's buffers. The public
+// header kiln/runtime/OneDnn.h includes none of this.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -12,8 +12,8 @@
 
 #include <array>
 #include <cstdint>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <vector>
 

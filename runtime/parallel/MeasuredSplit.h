@@ -17,9 +17,9 @@
 
 namespace kiln::runtime::parallel {
 
-/// The least work, in serial wall time, that one more thread must get for
-/// waking it to pay off: a sleeping worker takes ~5-10 us to wake and a job
-/// ~1 us to hand out (docs/threads.md, measured on the 2-core machine).
+/// The least work, in serial wall time, that one more thread must get to pay
+/// off: handing a job out costs the caller 0.8-2.7 us, and a worker that
+/// slept starts late (docs/threads.md; 10 us measured the same on the MLP).
 inline constexpr std::chrono::nanoseconds kWorkPerThread = std::chrono::microseconds(25);
 
 /// Runs a kernel's `tasks` tasks. Its first kCalibrationRuns calls run on the

@@ -51,9 +51,10 @@ private:
 /// at most maxThreads().
 void runTasks(int64_t tasks, int threads, TaskRef task);
 
+/// Counters of the pool, for tests and `kiln run --stats`.
 struct PoolStats {
-  int workers = 0;          ///< worker threads started so far (they start on first use)
-  int64_t sharedJobs = 0;   ///< runTasks calls handed to workers
+  int workers = 0;        ///< worker threads started so far (they start on first use)
+  int64_t sharedJobs = 0; ///< runTasks calls handed to workers
 };
 PoolStats poolStats();
 
