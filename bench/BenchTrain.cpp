@@ -113,9 +113,8 @@ public:
   /// is the first step's wall time, comparable with PyTorch's first step.
   Run kiln(const std::string &name, std::vector<std::string> args, const std::string &quality,
            const std::vector<std::string> &warmArgs, double &warmFirstStepMs, int threads) {
-    fs::path cache = cacheBase_ / fmt::format("{}-{}", name, runs_++);
-    std::vector<std::string> argv = {o_.kiln, "example", name, "--json"};
-    argv.insert(argv.end(), args.begin(), args.end());
+    fs::path cache = newCache(name);
+    std::vector<std::string> argv = exampleArgv(name, args);
     Run run = kilnProcess(argv, cache, quality, threads);
     argv.insert(argv.end(), warmArgs.begin(), warmArgs.end());
     warmFirstStepMs = kilnProcess(argv, cache, quality, threads).firstStepMs;
@@ -125,10 +124,7 @@ public:
   /// `kiln example NAME ARGS --json` once, on a new on-disk cache.
   Run kilnOnce(const std::string &name, std::vector<std::string> args,
                const std::string &quality, int threads) {
-    fs::path cache = cacheBase_ / fmt::format("{}-{}", name, runs_++);
-    std::vector<std::string> argv = {o_.kiln, "example", name, "--json"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return kilnProcess(argv, cache, quality, threads);
+    return kilnProcess(exampleArgv(name, args), newCache(name), quality, threads);
   }
 
   /// kiln-bench-libtorch ARGS (the index loader's program in C++).
@@ -193,6 +189,19 @@ public:
   const std::string &torchVersion() const { return torchVersion_; }
 
 private:
+  /// A directory for a new on-disk kernel cache, empty.
+  fs::path newCache(const std::string &name) {
+    return cacheBase_ / fmt::format("{}-{}", name, runs_++);
+  }
+
+  /// `kiln example NAME --json ARGS`.
+  std::vector<std::string> exampleArgv(const std::string &name,
+                                       const std::vector<std::string> &args) const {
+    std::vector<std::string> argv = {o_.kiln, "example", name, "--json"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+
   /// Both kiln's limit and OpenMP's (libtorch, PyTorch).
   static std::vector<std::pair<std::string, std::string>> threadEnv(int threads) {
     return {{"OMP_NUM_THREADS", std::to_string(threads)},
