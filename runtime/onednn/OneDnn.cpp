@@ -8,10 +8,11 @@
 //
 // Matmul maps to dnnl::matmul on plain row-major views (a transposed operand
 // is the same buffer with swapped strides), the bias to a [1,n] argument, the
-// activation to an eltwise post-op and accumulation to a sum post-op. oneDNN's GEMM-based matmul takes a sum
-// post-op only before an eltwise one, and the order kiln needs (act, then
-// sum) falls back to oneDNN's reference matmul, ~2500x slower at 100x784x10;
-// so with both, the product goes to a scratch buffer and the sum is a loop.
+// activation to an eltwise post-op and accumulation to a sum post-op.
+// oneDNN's GEMM-based matmul takes a sum post-op only before an eltwise one,
+// and the order kiln needs (act, then sum) falls back to oneDNN's reference
+// matmul, ~2500x slower at 100x784x10; so with both, the product goes to a
+// scratch buffer and the sum is a loop.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/runtime/OneDnn.h"
@@ -339,7 +340,10 @@ Matmul::Impl::Impl(const MatmulDesc &d)
       lastTile(tiles.lastSize == tiles.size ? nullptr
                                             : createMatmulTile(d, tiles, tiles.lastSize)),
       accumulatesAfter(onednn::accumulatesAfter(d)), split(tiles.count) {
-  if (tiles.count == 1 || d.m * d.k + d.k * d.n + d.m * d.n > kMostProbedElements)
+  // In double: each dimension may be up to INT_MAX, their products overflow.
+  double m = double(d.m), k = double(d.k), n = double(d.n);
+  double elements = m * k + k * n + m * n;
+  if (tiles.count == 1 || elements > double(kMostProbedElements))
     return;
   whole = createMatmulTile(d, MatmulTiles{.size = d.m, .lastSize = d.m}, d.m);
   if (!wholeMatchesTiles())
