@@ -513,6 +513,19 @@ std::shared_ptr<CachedStep> buildStep(FlushRecord &record,
   return addStep(record, builder.structureKey(), walk.key);
 }
 
+/// Whether a structure not compiled yet is interpreted this time
+/// (compile_after()).
+bool interpretBeforeCompiling(CachedStep &step) {
+  int after = compile_after();
+  if (after != kCompileAfterAuto)
+    return step.sightings <= int64_t(after);
+  if (step.sightings > 1)
+    return false;
+  if (!step.interpretSeconds)
+    step.interpretSeconds = runtime::estimatedInterpretSeconds(step.fn);
+  return *step.interpretSeconds < kInterpretFirstSeconds;
+}
+
 } // namespace
 
 void replayStep(CachedStep &step, std::vector<HostTensor> &inputs, std::vector<HostTensor> &outputs,
@@ -520,9 +533,8 @@ void replayStep(CachedStep &step, std::vector<HostTensor> &inputs, std::vector<H
   LazyState &st = lazyState();
   ++st.stats.flushes;
   ++step.sightings;
-  bool interpret =
-      interpretOnly || execution() == Execution::Interpreted ||
-      (!step.program && !check_numerics() && step.sightings <= int64_t(compile_after()));
+  bool interpret = interpretOnly || execution() == Execution::Interpreted ||
+                   (!step.program && !check_numerics() && interpretBeforeCompiling(step));
   if (interpret) {
     ++st.stats.interpreted;
     runInterpreted(step, inputs, outputs);

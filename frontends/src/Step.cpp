@@ -28,13 +28,14 @@ Execution modeFromEnvironment() {
 
 int compileAfterFromEnvironment() {
   const char *v = std::getenv("KILN_COMPILE_AFTER");
-  if (!v || !*v)
-    return 1;
+  if (!v || !*v || std::string_view(v) == "auto")
+    return kCompileAfterAuto;
   char *end = nullptr;
   long n = std::strtol(v, &end, 10);
   if (*end || n < 0 || n > 1000000) {
-    fmt::print(stderr, "kiln: warning: KILN_COMPILE_AFTER={} is not a count; using 1\n", v);
-    return 1;
+    fmt::print(stderr, "kiln: warning: KILN_COMPILE_AFTER={} is not a count or auto; using auto\n",
+               v);
+    return kCompileAfterAuto;
   }
   return int(n);
 }
@@ -82,8 +83,9 @@ void set_execution(Execution m) {
 int compile_after() { return compileAfter(); }
 
 void set_compile_after(int n) {
-  if (n < 0)
-    throw Error(ErrorKind::Usage, fmt::format("set_compile_after: {} is negative", n));
+  if (n < kCompileAfterAuto)
+    throw Error(ErrorKind::Usage,
+                fmt::format("set_compile_after: {} is neither a count nor kCompileAfterAuto", n));
   compileAfter() = n;
 }
 

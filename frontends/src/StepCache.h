@@ -6,6 +6,7 @@
 
 #include <list>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 namespace kiln::detail {
@@ -18,6 +19,8 @@ public:
   /// Compiled once the structure was seen often enough (see compile_after).
   std::shared_ptr<runtime::Program> program;
   int64_t sightings = 0;
+  /// The reference interpreter's estimated time for `fn`, once asked for.
+  std::optional<double> interpretSeconds;
   /// Hash of the structure without types and attributes, to explain recompiles.
   uint64_t structureKey = 0;
   /// The exact structure (see StructureKey): a flush hits this entry only

@@ -159,6 +159,38 @@ TEST_F(LazyStep, ReplayedStepsCompileNothing) {
   EXPECT_EQ(runtime::compilationCount(), before + 1);
 }
 
+// ---- When a structure compiles (compile_after) -------------------------------------------
+
+/// By default a structure the interpreter runs in well under a millisecond
+/// (a reduction of 100 numbers) is interpreted once and compiled when it
+/// comes back; one whose estimate is tens of milliseconds (a 256^3 matmul)
+/// compiles the first time.
+TEST_F(LazyStep, ByDefaultOnlyACheapStructureIsInterpretedFirst) {
+  set_execution(Execution::Compiled);
+  set_compile_after(kCompileAfterAuto);
+  clear_step_cache();
+  Tensor small = ones({100});
+  EXPECT_DOUBLE_EQ((small * 2).sum().item(), 200.0);
+  EXPECT_EQ(step_cache_stats().interpreted, 1);
+  EXPECT_EQ(step_cache_stats().compilations, 0);
+  EXPECT_DOUBLE_EQ((small * 2).sum().item(), 200.0);
+  EXPECT_EQ(step_cache_stats().compilations, 1) << "a cheap structure compiles when it is back";
+
+  Tensor a = ones({256, 256});
+  EXPECT_DOUBLE_EQ(a.matmul(a).sum().item(), 256.0 * 256 * 256);
+  EXPECT_EQ(step_cache_stats().interpreted, 1) << "an expensive structure is not interpreted";
+  EXPECT_EQ(step_cache_stats().compilations, 2);
+}
+
+TEST_F(LazyStep, CompileAfterAcceptsCountsAndAuto) {
+  set_compile_after(kCompileAfterAuto);
+  EXPECT_EQ(compile_after(), kCompileAfterAuto);
+  set_compile_after(3);
+  EXPECT_EQ(compile_after(), 3);
+  EXPECT_THROW(set_compile_after(-2), Error);
+  EXPECT_EQ(compile_after(), 3);
+}
+
 /// The seed's loop with its loss scaled by a number new every step: the
 /// number is an input of the step and of the gradient function, so 20 steps
 /// derive one gradient function and compile one program, and train as the

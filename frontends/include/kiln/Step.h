@@ -7,9 +7,11 @@
 // backward and update of a training step -- looked up in a program cache by
 // its structure, so that later steps replay the compiled program.
 //
-// A structure is interpreted the first compile_after() times it is seen and
-// compiled after that, so one-off graphs (tests, printing) do not pay for
-// LLVM. KILN_LOG=recompile logs every compilation with its reason.
+// A new structure is compiled the first time it runs, unless the reference
+// interpreter would run it in well under the time a compile takes: such a
+// cheap one is interpreted once and compiled when it comes back, so one-off
+// graphs (tests, printing a small value) do not pay for LLVM (see
+// compile_after). KILN_LOG=recompile logs every compilation with its reason.
 //
 // Buffers are read when the step runs: a HostTensor wrapped in a Tensor must
 // not be changed behind kiln's back while values computed from it are
@@ -61,9 +63,22 @@ private:
   Execution previous_;
 };
 
+/// compile_after() of the default policy: a structure is compiled the first
+/// time it runs, unless the reference interpreter's estimated time for it
+/// (runtime::estimatedInterpretSeconds, from its sizes) is under
+/// kInterpretFirstSeconds; such a structure is interpreted once and compiled
+/// when it comes back.
+inline constexpr int kCompileAfterAuto = -1;
+/// 1 ms: at most what interpreting a structure once adds to a loop that runs
+/// it again, and well under a compile (3 ms for the smallest step with every
+/// kernel in the disk cache, 20-100 ms cold; docs/architecture.md).
+inline constexpr double kInterpretFirstSeconds = 1e-3;
+
 /// Compiled mode interprets a step structure the first `n` times it runs and
-/// compiles it on the next run (0: compile at once). Initially from
-/// KILN_COMPILE_AFTER, default 1.
+/// compiles it on the next run (0: compile at once), or, for
+/// kCompileAfterAuto, by the estimate above. Initially from
+/// KILN_COMPILE_AFTER (a count, or `auto`), default kCompileAfterAuto.
+/// Throws Error(Usage) below kCompileAfterAuto.
 int compile_after();
 void set_compile_after(int n);
 

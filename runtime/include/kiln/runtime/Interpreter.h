@@ -22,4 +22,11 @@ namespace kiln::runtime {
 std::vector<ir::HostTensor> interpret(const ir::Function &f,
                                       std::span<const ir::HostTensor> inputs);
 
+/// About how long interpret() takes to run `f` once, in seconds, from its
+/// sizes alone: every element a node reads or writes, and every
+/// multiply-add of a matmul, at a cost measured on this interpreter
+/// (docs/architecture.md, "When a step compiles"). Compiled mode uses it to
+/// interpret a cheap structure the first time instead of compiling it.
+double estimatedInterpretSeconds(const ir::Function &f);
+
 } // namespace kiln::runtime
