@@ -38,18 +38,28 @@ int64_t maxArenaBytes() {
 }
 
 namespace {
-/// 64-byte aligned, zeroed storage, so that JIT kernels may assume alignment.
-std::shared_ptr<std::byte[]> allocateZeroed(size_t bytes) {
+/// 64-byte aligned storage, so that JIT kernels may assume alignment;
+/// zeroed unless the caller fills it.
+std::shared_ptr<std::byte[]> allocate(size_t bytes, bool zeroed) {
   size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
   void *p = std::aligned_alloc(64, rounded);
   if (!p)
     throw Error(ErrorKind::Resource, fmt::format("out of memory allocating {} bytes", bytes));
-  std::memset(p, 0, rounded);
+  if (zeroed)
+    std::memset(p, 0, rounded);
+  else // the padding past the last element is never written: keep it defined
+    std::memset(static_cast<std::byte *>(p) + bytes, 0, rounded - bytes);
   return std::shared_ptr<std::byte[]>(static_cast<std::byte *>(p), [](std::byte *q) { std::free(q); });
 }
 } // namespace
 
-HostTensor::HostTensor(TensorType type) : type_(std::move(type)) {
+HostTensor::HostTensor(TensorType type) : HostTensor(std::move(type), Fill::Zeros) {}
+
+HostTensor HostTensor::uninitialized(TensorType type) {
+  return HostTensor(std::move(type), Fill::None);
+}
+
+HostTensor::HostTensor(TensorType type, Fill fill) : type_(std::move(type)) {
   if (auto problem = type_.shape.validate())
     throw Error(ErrorKind::Resource, *problem);
   numel_ = type_.shape.numel();
@@ -59,7 +69,7 @@ HostTensor::HostTensor(TensorType type) : type_(std::move(type)) {
                 fmt::format("tensor {} needs {} bytes, over the limit of {} "
                             "(KILN_MAX_TENSOR_BYTES)",
                             type_.str(), numel_ * size, maxTensorBytes()));
-  storage_ = allocateZeroed(bytes());
+  storage_ = allocate(bytes(), fill == Fill::Zeros);
 }
 
 HostTensor HostTensor::fromDoubles(TensorType type, std::span<const double> values) {

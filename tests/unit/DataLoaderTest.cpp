@@ -194,6 +194,26 @@ TEST(DataLoader, ShuffleIsAPermutationDeterminedBySeedAndEpoch) {
   EXPECT_EQ(a.order(1), b.order(1));
 }
 
+/// A loop that keeps no batch gathers each batch into the previous one's
+/// buffers (no allocation per batch); a batch still held keeps its buffers
+/// and values, and the next batch gets new ones.
+TEST(DataLoader, ABatchNobodyHoldsLendsItsBuffersToTheNext) {
+  DataLoader loader(numbered(9), 3);
+  std::vector<const void *> buffers;
+  for (const Batch &b : loader)
+    buffers.push_back(b.x.host().raw());
+  EXPECT_EQ(buffers[1], buffers[0]);
+  EXPECT_EQ(buffers[2], buffers[0]);
+
+  std::vector<Batch> kept;
+  for (const Batch &b : loader)
+    kept.push_back(b);
+  EXPECT_NE(kept[1].x.host().raw(), kept[0].x.host().raw());
+  EXPECT_NE(kept[2].x.host().raw(), kept[1].x.host().raw());
+  for (int64_t k = 0; k < 3; ++k) // row 0 of batch k is example 3k: pixels 3k, 3k+1, ...
+    EXPECT_EQ(kept[size_t(k)].x.host().data<float>()[1], float(3 * k + 1) / 255.0f) << k;
+}
+
 TEST(DataLoader, BadArgumentsAreUsageErrors) {
   EXPECT_THROW(DataLoader(numbered(3), 0), Error);
   std::vector<int64_t> outside = {3};

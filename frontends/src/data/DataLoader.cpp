@@ -67,9 +67,18 @@ uint64_t mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-} // namespace
+/// `spare` if nothing else holds it and it has the type `type`, else a new
+/// uninitialized tensor (every element is written before the batch is used).
+ir::HostTensor reuseOrAllocate(const ir::HostTensor &spare, const ir::TensorType &type) {
+  if (spare.defined() && spare.storageUnshared() && spare.type() == type)
+    return spare;
+  return ir::HostTensor::uninitialized(type);
+}
 
-Batch gatherBatch(const MnistDataset &dataset, std::span<const int64_t> indices) {
+/// Writes images `indices` of `dataset` into x (f32 [B, H*W]) and their
+/// labels into y (i64 [B]).
+void gatherInto(const MnistDataset &dataset, std::span<const int64_t> indices, ir::HostTensor &x,
+                ir::HostTensor &y) {
   for (int64_t i : indices)
     if (i < 0 || i >= dataset.size())
       throw Error(
@@ -77,8 +86,6 @@ Batch gatherBatch(const MnistDataset &dataset, std::span<const int64_t> indices)
           fmt::format("example index {} is out of range for a dataset of {}", i, dataset.size()));
   int64_t rows = int64_t(indices.size());
   int64_t width = dataset.imageSize();
-  ir::HostTensor x(ir::TensorType{ir::DType::F32, ir::Shape{rows, width}});
-  ir::HostTensor y(ir::TensorType{ir::DType::I64, ir::Shape{rows}});
   const auto *images = dataset.images().data<uint8_t>();
   const auto *labels = dataset.labels().data<int64_t>();
   float *xs = x.data<float>();
@@ -93,6 +100,19 @@ Batch gatherBatch(const MnistDataset &dataset, std::span<const int64_t> indices)
     scaleRow(images + i * width, xs + r * width, width);
     ys[r] = labels[i];
   }
+}
+
+ir::TensorType imagesType(const MnistDataset &dataset, size_t rows) {
+  return {ir::DType::F32, ir::Shape{int64_t(rows), dataset.imageSize()}};
+}
+ir::TensorType labelsType(size_t rows) { return {ir::DType::I64, ir::Shape{int64_t(rows)}}; }
+
+} // namespace
+
+Batch gatherBatch(const MnistDataset &dataset, std::span<const int64_t> indices) {
+  auto x = ir::HostTensor::uninitialized(imagesType(dataset, indices.size()));
+  auto y = ir::HostTensor::uninitialized(labelsType(indices.size()));
+  gatherInto(dataset, indices, x, y);
   return Batch{Tensor(std::move(x)), Tensor(std::move(y))};
 }
 
@@ -130,10 +150,14 @@ DataLoader::iterator DataLoader::begin() {
 
 DataLoader::iterator DataLoader::end() { return iterator(this, size()); }
 
-Batch DataLoader::makeBatch(int64_t batchIndex) const {
+Batch DataLoader::makeBatch(int64_t batchIndex) {
   int64_t first = batchIndex * batchSize_;
   int64_t count = std::min(batchSize_, dataset_.size() - first);
-  return gatherBatch(dataset_, std::span(order_).subspan(size_t(first), size_t(count)));
+  auto indices = std::span(order_).subspan(size_t(first), size_t(count));
+  spareImages_ = reuseOrAllocate(spareImages_, imagesType(dataset_, indices.size()));
+  spareLabels_ = reuseOrAllocate(spareLabels_, labelsType(indices.size()));
+  gatherInto(dataset_, indices, spareImages_, spareLabels_);
+  return Batch{Tensor(spareImages_), Tensor(spareLabels_)};
 }
 
 const Batch &DataLoader::iterator::operator*() {

@@ -81,7 +81,10 @@ public:
   iterator end();
 
 private:
-  Batch makeBatch(int64_t batchIndex) const;
+  /// Gathers batch `batchIndex` of the current epoch into the previous
+  /// batch's buffers when nothing holds them any more (no allocation in a
+  /// steady loop), else into new ones.
+  Batch makeBatch(int64_t batchIndex);
 
   MnistDataset dataset_;
   int64_t batchSize_;
@@ -90,6 +93,7 @@ private:
   bool dropLast_;
   int64_t epoch_ = 0;
   std::vector<int64_t> order_;
+  ir::HostTensor spareImages_, spareLabels_;
 };
 
 } // namespace kiln::data

@@ -36,6 +36,10 @@ public:
   HostTensor() = default;
   /// Zero-filled tensor of the given type. Throws Error(Resource) past the limit.
   explicit HostTensor(TensorType type);
+  /// A tensor whose storage is not zeroed: for a caller that writes every
+  /// element before anything reads one (a data loader's batch, a kernel's
+  /// result). Same limits and errors as the constructor.
+  static HostTensor uninitialized(TensorType type);
   static HostTensor fromDoubles(TensorType type, std::span<const double> values);
   static HostTensor scalar(double v, DType dtype = DType::F32);
 
@@ -66,12 +70,18 @@ public:
   HostTensor clone() const;
   /// Same storage, new shape with the same element count.
   HostTensor reshaped(const Shape &shape) const;
+  /// No other HostTensor shares this storage (so its owner may overwrite
+  /// it without anyone seeing the change).
+  bool storageUnshared() const { return storage_.use_count() == 1; }
   /// Bitwise equality of type and contents.
   bool identical(const HostTensor &o) const;
   /// All elements equal to element 0 (a splat).
   bool isSplat() const;
 
 private:
+  enum class Fill { Zeros, None };
+  HostTensor(TensorType type, Fill fill);
+
   TensorType type_;
   int64_t numel_ = 0;
   std::shared_ptr<std::byte[]> storage_;
