@@ -458,9 +458,9 @@ bool copyOrderMatters(const CachedStep &step, const std::vector<HostTensor> &inp
 
 void runCompiled(CachedStep &step, const std::vector<HostTensor> &inputs,
                  std::vector<HostTensor> &outputs) {
-  for (size_t k = 0; k < outputs.size(); ++k)
+  for (size_t k = 0; k < outputs.size(); ++k) // the program writes every element
     if (!outputs[k].defined())
-      outputs[k] = HostTensor(step.fn.type(step.fn.results()[k]));
+      outputs[k] = HostTensor::uninitialized(step.fn.type(step.fn.results()[k]));
   if (!copyOrderMatters(step, inputs, outputs)) {
     step.program->run(inputs, outputs);
     return;

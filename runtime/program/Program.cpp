@@ -516,8 +516,8 @@ void Program::run(std::span<const HostTensor> inputs, std::span<HostTensor> outp
 
 std::vector<HostTensor> Program::run(std::span<const HostTensor> inputs) {
   std::vector<HostTensor> outputs;
-  for (ValueId r : impl_->fn.results())
-    outputs.emplace_back(impl_->fn.type(r));
+  for (ValueId r : impl_->fn.results()) // run() writes every element
+    outputs.push_back(HostTensor::uninitialized(impl_->fn.type(r)));
   run(inputs, outputs);
   return outputs;
 }
