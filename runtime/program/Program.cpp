@@ -67,6 +67,9 @@ struct Program::Impl {
   /// The address of every value: arena slots and constants are fixed at
   /// compile time, parameters (and views of them) are bound per run.
   std::vector<void *> ptrs;
+  /// Result slots a run points at its output buffers, with their arena
+  /// addresses (ResultsInOutputs; kept to reuse its capacity).
+  std::vector<std::pair<size_t, void *>> moved;
   /// One kernel of the program: its name, kind and profile, the node of `fn`
   /// it computes, and what a run executes for it -- nothing for a constant,
   /// which is in place from compile time.
@@ -487,6 +490,61 @@ static void runCheckingNumerics(Program::Impl &p) {
   }
 }
 
+static bool overlaps(const HostTensor &a, const HostTensor &b) {
+  auto *x = static_cast<const std::byte *>(a.raw()), *y = static_cast<const std::byte *>(b.raw());
+  return x < y + b.bytes() && y < x + a.bytes();
+}
+
+/// Whether output k may receive its result straight from the kernel that
+/// computes it: the result has its own arena slot (not a view, whose address
+/// a reshape step sets), is not an earlier result too, and no input or other
+/// output shares the buffer (a write-back: later kernels may still read the
+/// input it replaces).
+static bool writableInPlace(const Program::Impl &p, std::span<const HostTensor> inputs,
+                            std::span<HostTensor> outputs, size_t k) {
+  ValueId r = p.fn.results()[k];
+  const compiler::ValuePlacement &place = p.plan.at(r);
+  if (place.storage != compiler::Storage::Arena || (place.sharesWith.valid() && !place.inPlace))
+    return false;
+  for (size_t j = 0; j < k; ++j)
+    if (p.fn.results()[j] == r)
+      return false;
+  for (const HostTensor &in : inputs)
+    if (overlaps(in, outputs[k]))
+      return false;
+  for (size_t j = 0; j < outputs.size(); ++j)
+    if (j != k && overlaps(outputs[j], outputs[k]))
+      return false;
+  return true;
+}
+
+/// Points the results that writableInPlace allows at their output buffers
+/// for one run (no copy afterwards: an MLP step's gradients are 400 KB),
+/// and back at their arena slots when the run ends, also by an exception.
+class ResultsInOutputs {
+public:
+  ResultsInOutputs(Program::Impl &p, std::span<const HostTensor> inputs,
+                   std::span<HostTensor> outputs)
+      : p_(p) {
+    for (size_t k = 0; k < outputs.size(); ++k)
+      if (outputs[k].bytes() && writableInPlace(p, inputs, outputs, k)) {
+        size_t slot = size_t(p.fn.results()[k].id);
+        p.moved.emplace_back(slot, p.ptrs[slot]);
+        p.ptrs[slot] = outputs[k].raw();
+      }
+  }
+  ~ResultsInOutputs() {
+    for (auto [slot, home] : p_.moved)
+      p_.ptrs[slot] = home;
+    p_.moved.clear();
+  }
+  ResultsInOutputs(const ResultsInOutputs &) = delete;
+  ResultsInOutputs &operator=(const ResultsInOutputs &) = delete;
+
+private:
+  Program::Impl &p_;
+};
+
 void Program::run(std::span<const HostTensor> inputs, std::span<HostTensor> outputs) {
   Impl &p = *impl_;
   checkBinding(p.fn, inputs, p.fn.params(), "inputs");
@@ -494,6 +552,7 @@ void Program::run(std::span<const HostTensor> inputs, std::span<HostTensor> outp
   // Kernels read parameters where they are; they never write them.
   for (size_t i = 0; i < inputs.size(); ++i)
     p.ptrs[size_t(p.fn.params()[i].id)] = const_cast<void *>(inputs[i].raw());
+  ResultsInOutputs direct(p, inputs, outputs);
   if (p.options.checkNumerics) {
     runCheckingNumerics(p);
   } else if (!p.options.profile) {
