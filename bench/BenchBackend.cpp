@@ -8,8 +8,10 @@
 //      compiler::differentiate, SGD update).
 // For each: compile latency cold (a fresh process with an empty
 // KILN_CACHE_DIR) and warm (a fresh process whose KILN_CACHE_DIR holds the
-// objects), and run time per call. PyTorch's times for (a) and (b) come from
-// bench/torch_bench.py in the same run when /usr/bin/python3 has torch.
+// objects), and run time per call. libtorch's times for (a) and (b) come
+// from kiln-bench-libtorch-ops (bench/libtorch_ops.cpp) where CMake found
+// libtorch, PyTorch's from bench/torch_bench.py when /usr/bin/python3 has
+// torch, both in the same run.
 //
 // Compile latencies are measured in child processes (this program run with
 // --child GRAPH), since within one process the JIT's memory cache would make
@@ -23,6 +25,7 @@
 #include "kiln/ir/Printer.h"
 #include "kiln/runtime/Jit.h"
 #include "kiln/runtime/Program.h"
+#include "kiln/runtime/Threads.h"
 
 #include <fmt/format.h>
 
@@ -183,42 +186,63 @@ CompileTimes compileTimes(const std::string &name, int reps) {
   return t;
 }
 
-// ---- PyTorch ------------------------------------------------------------------------
+// ---- libtorch and PyTorch ------------------------------------------------------------
 
-struct TorchTimes {
+/// A peer's times for graphs (a) and (b): the lines `NAME MEDIAN_NS MIN_NS
+/// REPS` and `threads N VERSION` that bench/torch_bench.py and
+/// kiln-bench-libtorch-ops print.
+struct PeerTimes {
   std::map<std::string, Sample> graphs;
   std::string note;
 };
 
-TorchTimes torchTimes() {
-  TorchTimes t;
-  std::string script = std::string(KILN_BENCH_DIR) + "/torch_bench.py";
-  FILE *pipe = ::popen(fmt::format("/usr/bin/python3 '{}' 2>/dev/null", script).c_str(), "r");
+/// Runs `command` and reads its lines; `name` says who it is in the notes,
+/// `missing` why it was skipped when it exits 3 or prints nothing.
+PeerTimes peerTimes(const std::string &command, const std::string &name,
+                    const std::string &missing) {
+  PeerTimes t;
+  FILE *pipe = ::popen((command + " 2>/dev/null").c_str(), "r");
   if (!pipe) {
-    t.note = "PyTorch: skipped (cannot run /usr/bin/python3)";
+    t.note = fmt::format("{}: skipped (cannot start it)", name);
     return t;
   }
   char line[512];
   while (std::fgets(line, sizeof line, pipe)) {
     std::istringstream in(line);
-    std::string name;
-    in >> name;
-    if (name == "threads") {
+    std::string graph;
+    in >> graph;
+    if (graph == "threads") {
       std::string threads, version;
       in >> threads >> version;
-      t.note = fmt::format("PyTorch {} with {} thread(s)", version, threads);
+      t.note = fmt::format("{} {} with {} thread(s)", name, version, threads);
       continue;
     }
     Sample s;
     in >> s.medianNs >> s.minNs >> s.reps;
-    t.graphs[name] = s;
+    t.graphs[graph] = s;
   }
   int status = ::pclose(pipe);
   if (t.graphs.empty())
     t.note = WIFEXITED(status) && WEXITSTATUS(status) == 3
-                 ? "PyTorch: skipped (torch is not installed for /usr/bin/python3)"
-                 : "PyTorch: skipped (bench/torch_bench.py failed)";
+                 ? fmt::format("{}: skipped ({})", name, missing)
+                 : fmt::format("{}: skipped ({} failed)", name, command);
   return t;
+}
+
+PeerTimes torchTimes() {
+  std::string script = std::string(KILN_BENCH_DIR) + "/torch_bench.py";
+  return peerTimes(fmt::format("/usr/bin/python3 '{}'", script), "PyTorch",
+                   "torch is not installed for /usr/bin/python3");
+}
+
+/// kiln-bench-libtorch-ops next to this program, built where CMake found
+/// libtorch.
+PeerTimes libtorchTimes() {
+  std::string peer = (std::filesystem::path(self).parent_path() / "kiln-bench-libtorch-ops").string();
+  if (!std::filesystem::exists(peer))
+    return {{}, "libtorch: skipped (no kiln-bench-libtorch-ops: CMake found no libtorch; on "
+                "Debian: scripts/setup --bench, which installs libtorch-dev)"};
+  return peerTimes(fmt::format("'{}'", peer), "libtorch", "");
 }
 
 // ---- Report ---------------------------------------------------------------------------
@@ -309,24 +333,30 @@ int main(int argc, char **argv) {
       std::memcpy(dst.data(), src.data(), src.size());
       asm volatile("" : : "r"(dst.data()) : "memory");
     });
-    TorchTimes torch = torchTimes();
+    PeerTimes libtorch = libtorchTimes();
+    PeerTimes torch = torchTimes();
 
+    auto cell = [](const PeerTimes &peer, const std::string &name) {
+      auto it = peer.graphs.find(name);
+      return it == peer.graphs.end() ? std::string("-")
+                                     : us(it->second.medianNs) + " / " + us(it->second.minNs);
+    };
+    auto ratio = [](const PeerTimes &peer, const std::string &name, const RunTimes &t) {
+      auto it = peer.graphs.find(name);
+      return it == peer.graphs.end() ? std::string("-")
+                                     : fmt::format("{:.2f}", it->second.medianNs / t.run.medianNs);
+    };
     std::printf("\nRun time per call (us; median / min):\n");
-    std::printf("| graph | run(inputs, outputs) | kernels only | PyTorch | PyTorch / kiln run "
-                "(median) |\n|---|---|---|---|---|\n");
-    for (const auto &[name, t] : run) {
-      auto it = torch.graphs.find(name);
-      std::string torchCell =
-          it == torch.graphs.end() ? "-" : us(it->second.medianNs) + " / " + us(it->second.minNs);
-      std::string ratio = it == torch.graphs.end()
-                              ? "-"
-                              : fmt::format("{:.2f}", it->second.medianNs / t.run.medianNs);
-      std::printf("| %s | %s / %s | %s / %s | %s | %s |\n", name.c_str(),
+    std::printf("| graph | run(inputs, outputs) | kernels only | libtorch | PyTorch | libtorch / "
+                "kiln run (median) | PyTorch / kiln run (median) |\n|---|---|---|---|---|---|---|\n");
+    for (const auto &[name, t] : run)
+      std::printf("| %s | %s / %s | %s / %s | %s | %s | %s | %s |\n", name.c_str(),
                   us(t.run.medianNs).c_str(), us(t.run.minNs).c_str(),
-                  us(t.kernels.medianNs).c_str(), us(t.kernels.minNs).c_str(), torchCell.c_str(),
-                  ratio.c_str());
-    }
-    std::printf("%s\n", torch.note.c_str());
+                  us(t.kernels.medianNs).c_str(), us(t.kernels.minNs).c_str(),
+                  cell(libtorch, name).c_str(), cell(torch, name).c_str(),
+                  ratio(libtorch, name, t).c_str(), ratio(torch, name, t).c_str());
+    std::printf("kiln with at most %d thread(s) per kernel; %s; %s\n", runtime::maxThreads(),
+                libtorch.note.c_str(), torch.note.c_str());
 
     auto gbps = [&](double ns) { return double(chainBytes) / ns; };
     const RunTimes &chain = run.at("chain");
@@ -338,9 +368,10 @@ int main(int argc, char **argv) {
                 gbps(chain.kernels.minNs), 100 * copy.medianNs / chain.kernels.medianNs);
     std::printf("| kiln run() | %.1f | %.1f | %.0f%% |\n", gbps(chain.run.medianNs),
                 gbps(chain.run.minNs), 100 * copy.medianNs / chain.run.medianNs);
-    if (auto it = torch.graphs.find("chain"); it != torch.graphs.end())
-      std::printf("| PyTorch | %.1f | %.1f | %.0f%% |\n", gbps(it->second.medianNs),
-                  gbps(it->second.minNs), 100 * copy.medianNs / it->second.medianNs);
+    for (const auto &[peer, name] : {std::pair{&libtorch, "libtorch"}, {&torch, "PyTorch"}})
+      if (auto it = peer->graphs.find("chain"); it != peer->graphs.end())
+        std::printf("| %s | %.1f | %.1f | %.0f%% |\n", name, gbps(it->second.medianNs),
+                    gbps(it->second.minNs), 100 * copy.medianNs / it->second.medianNs);
     printCompileTable(compile);
     return 0;
   } catch (const std::exception &e) {
