@@ -141,6 +141,8 @@ TEST(DataLoader, BatchesAreScaledF32RowsAndI64Labels) {
   EXPECT_FLOAT_EQ(b.x.host().data<float>()[6 + 2], 3.0f / 255.0f);
   EXPECT_FALSE(b.x.requires_grad());
   EXPECT_TRUE(b.x.is_leaf());
+  EXPECT_EQ(b.x.name(), "images"); // the step IR's %images and %labels
+  EXPECT_EQ(b.y.name(), "labels");
 }
 
 TEST(DataLoader, ScalingIsExactlyPyTorchsFloatDivisionBy255ForEveryPixel) {

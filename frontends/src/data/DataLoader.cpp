@@ -112,13 +112,21 @@ ir::TensorType imagesType(const MnistDataset &dataset, size_t rows) {
 }
 ir::TensorType labelsType(size_t rows) { return {ir::DType::I64, ir::Shape{int64_t(rows)}}; }
 
+/// The batch as tensors named for the step IR (`%images`, `%labels`).
+Batch namedBatch(ir::HostTensor x, ir::HostTensor y) {
+  Batch b{Tensor(std::move(x)), Tensor(std::move(y))};
+  b.x.set_name("images");
+  b.y.set_name("labels");
+  return b;
+}
+
 } // namespace
 
 Batch gatherBatch(const MnistDataset &dataset, std::span<const int64_t> indices) {
   auto x = ir::HostTensor::uninitialized(imagesType(dataset, indices.size()));
   auto y = ir::HostTensor::uninitialized(labelsType(indices.size()));
   gatherInto(dataset, indices, x, y);
-  return Batch{Tensor(std::move(x)), Tensor(std::move(y))};
+  return namedBatch(std::move(x), std::move(y));
 }
 
 DataLoader::DataLoader(MnistDataset dataset, int64_t batch_size, bool shuffle, uint64_t seed,
@@ -162,7 +170,7 @@ Batch DataLoader::makeBatch(int64_t batchIndex) {
   spareImages_ = reuseOrAllocate(spareImages_, imagesType(dataset_, indices.size()));
   spareLabels_ = reuseOrAllocate(spareLabels_, labelsType(indices.size()));
   gatherInto(dataset_, indices, spareImages_, spareLabels_);
-  return Batch{Tensor(spareImages_), Tensor(spareLabels_)};
+  return namedBatch(spareImages_, spareLabels_);
 }
 
 const Batch &DataLoader::iterator::operator*() {

@@ -24,7 +24,8 @@
 
 namespace kiln::data {
 
-/// One batch: images flattened and scaled to [0, 1], and their labels.
+/// One batch: images flattened and scaled to [0, 1], and their labels,
+/// named `images` and `labels` (the step IR's `%images`, `%labels`).
 struct Batch {
   Tensor x; ///< f32 [B, H*W]
   Tensor y; ///< i64 [B]
