@@ -274,6 +274,62 @@ func @f(%w: f32[8,8], %x: f32[8,8]) -> (f32[8,8], f32[8,8]) {
   expectNear(outputs, want);
 }
 
+// An optimizer's update: the kernel that reads %w last computes %u element
+// by element from it, so the plan lets %u be written into %w's buffer when
+// the caller passes it as %u's output (no copy after the run); so may
+// %early into %x's. Where a later node reads %w (%v), the earlier result
+// may not.
+const char *kUpdates = R"(
+func @sgd(%w: f32[64], %x: f32[64], %lr: f32[]) -> (f32[], f32[64], f32[64], f32[64]) {
+  %p = mul %w, %x : f32[64]
+  %loss = reduce_sum %p {axes=[0], keepdims=false} : f32[]
+  %s = mul %x, %lr : f32[64]
+  %early = sub %x, %s : f32[64]
+  %u = sub %w, %s : f32[64]
+  return %loss, %u, %early, %early
+})";
+
+TEST(MemoryPlan, AnUpdateByTheLastReaderMayOverwriteItsParameter) {
+  Function f = parseOne(kUpdates);
+  MemoryPlan plan = compiler::planMemory(f);
+  ValueId w = f.params()[0], x = f.params()[1];
+  EXPECT_FALSE(plan.resultMayOverwrite[0].valid()) << "a reduction is not in step with %w";
+  EXPECT_EQ(plan.resultMayOverwrite[1], w);
+  EXPECT_EQ(plan.resultMayOverwrite[2], x) << "%early is the last reader of %x";
+  EXPECT_FALSE(plan.resultMayOverwrite[3].valid()) << "a repeated result";
+
+  Function late = parseOne(R"(
+func @late(%w: f32[64], %x: f32[64]) -> (f32[64], f32[64]) {
+  %u = sub %w, %x : f32[64]
+  %v = mul %w, %x : f32[64]
+  return %u, %v
+})");
+  MemoryPlan latePlan = compiler::planMemory(late);
+  EXPECT_FALSE(latePlan.resultMayOverwrite[0].valid()) << "%v reads %w after %u";
+  EXPECT_EQ(latePlan.resultMayOverwrite[1], late.params()[0]);
+}
+
+// The compiled update into its parameter's buffer, the repeated result into
+// two outputs: the interpreter's values, twice (the second run on fresh
+// buffers: no output address is kept from the first).
+TEST(ProgramArena, AnUpdateIsWrittenIntoItsParameter) {
+  Function f = parseOne(kUpdates);
+  auto program = runtime::Program::compile(f);
+  const Function &opt = program->optimized();
+  ASSERT_EQ(program->memoryPlan().resultMayOverwrite[1], opt.params()[0]);
+  for (int run = 0; run < 2; ++run) {
+    std::vector<HostTensor> inputs = inputsFor(f);
+    std::vector<HostTensor> copies = {inputs[0].clone(), inputs[1].clone(), inputs[2].clone()};
+    std::vector<HostTensor> want = runtime::interpret(f, copies);
+    std::vector<HostTensor> outputs = {HostTensor(f.type(f.results()[0])), inputs[0],
+                                       HostTensor(f.type(f.results()[2])),
+                                       HostTensor(f.type(f.results()[3]))};
+    program->run(inputs, outputs);
+    ASSERT_EQ(outputs[1].raw(), inputs[0].raw());
+    expectNear(outputs, want);
+  }
+}
+
 // Returned parameters whose buffers are also the outputs: a swap.
 TEST(ProgramArena, ReturnedParametersMayBeEachOthersOutputs) {
   Function f = parseOne(R"(

@@ -78,6 +78,7 @@ public:
     assignBuffers();
     placeBuffers();
     describeReuse();
+    findParamUpdates();
     return std::move(plan_);
   }
 
@@ -194,6 +195,44 @@ private:
           return false;
     }
     return true;
+  }
+
+  /// resultMayOverwrite: for each result with its own slot, computed by a
+  /// loop kernel, the first parameter that kernel may overwrite (see
+  /// inPlaceDonor), each parameter for one result at most.
+  void findParamUpdates() {
+    plan_.resultMayOverwrite.assign(f_.results().size(), ValueId{});
+    std::vector<ValueId> taken;
+    for (size_t k = 0; k < f_.results().size(); ++k) {
+      ValueId v = f_.results()[k];
+      const ValuePlacement &place = at(v);
+      if (place.storage != Storage::Arena || root(v) != v ||
+          std::find(f_.results().begin(), f_.results().begin() + k, v) != f_.results().begin() + k)
+        continue;
+      const Node &n = f_.nodes()[size_t(place.def)];
+      if (!isLoopKernel(n))
+        continue;
+      size_t r = size_t(std::find(n.results.begin(), n.results.end(), v) - n.results.begin());
+      if (ValueId p = paramDonor(n, place.def, r); p.valid() &&
+          std::find(taken.begin(), taken.end(), p) == taken.end()) {
+        taken.push_back(p);
+        plan_.resultMayOverwrite[k] = p;
+      }
+    }
+  }
+
+  /// A parameter that result `r` of loop kernel `n` (node `i`) may
+  /// overwrite: read last by `n`, of the result's size, read in step.
+  ValueId paramDonor(const Node &n, int32_t i, size_t r) {
+    const TensorType &type = f_.type(n.results[r]);
+    for (ValueId operand : n.operands) {
+      ValueId group = root(operand);
+      const ValuePlacement &g = at(group);
+      if (g.storage == Storage::Param && g.lastUse == i && g.bytes == at(n.results[r]).bytes &&
+          everyUseReadsInStep(n, r, group, type))
+        return group;
+    }
+    return {};
   }
 
   /// For each buffer, the buffers live at some same node. Buffers are made

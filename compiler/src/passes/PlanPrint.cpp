@@ -53,6 +53,10 @@ std::string printMemoryPlan(const Function &f, const MemoryPlan &plan) {
   }
   out += fmt::format("// peak: {} bytes (without reuse: {} bytes)\n", plan.arenaBytes,
                      plan.bytesWithoutReuse);
+  for (size_t k = 0; k < plan.resultMayOverwrite.size(); ++k)
+    if (ValueId p = plan.resultMayOverwrite[k]; p.valid())
+      out += fmt::format("// result {} (%{}) may be written into %{}'s buffer\n", k,
+                         names[size_t(f.results()[k].id)], names[size_t(p.id)]);
   return out;
 }
 

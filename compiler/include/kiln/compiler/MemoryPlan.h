@@ -65,6 +65,12 @@ struct MemoryPlan {
   /// What the arena would need without reuse, views or in-place updates:
   /// every materialised value its own aligned slot.
   int64_t bytesWithoutReuse = 0;
+  /// Per result of the function: a parameter whose buffer the result may be
+  /// written into by the kernel that computes it (the in-place rule above,
+  /// with the parameter as the donor: that kernel is its last reader), so
+  /// that a caller passing that parameter's buffer as the result's output
+  /// (an optimizer's `w -= lr * grad`) needs no copy; else invalid.
+  std::vector<ir::ValueId> resultMayOverwrite;
 
   const ValuePlacement &at(ir::ValueId v) const { return values.at(size_t(v.id)); }
 };
