@@ -115,40 +115,6 @@ TEST(Program, ResultsAreFreshCopiesAndInputsAreChecked) {
   EXPECT_THROW(p->run(std::vector{HostTensor::scalar(1)}), Error);
 }
 
-/// run() into given outputs: a result goes into its output's buffer. An
-/// output that is an input's buffer (an optimizer's in-place update) is
-/// written only after every kernel read the input, so the matmul that needs
-/// the update still multiplies it by the old w; a value returned twice fills
-/// both.
-TEST(Program, OutputBuffersReceiveResultsWithoutDisturbingInputs) {
-  Function f("update");
-  Builder b(f);
-  TensorType t{DType::F32, Shape{4, 4}};
-  ValueId w = b.param("w", t);
-  ValueId g = b.param("g", t);
-  ValueId updated = b.sub(w, g);
-  ValueId product = b.matmul(w, updated);
-  f.setResults({updated, product, product});
-  auto p = runtime::Program::compile(f);
-  HostTensor wIn = random(t, 1), gIn = random(t, 2);
-  auto want = runtime::interpret(f, std::vector{wIn.clone(), gIn});
-  std::vector<HostTensor> outputs{wIn, HostTensor(t), HostTensor(t)};
-  std::vector<const void *> buffers{outputs[0].raw(), outputs[1].raw(), outputs[2].raw()};
-  for (int run = 0; run < 2; ++run) { // the second run: into fresh outputs again
-    p->run(std::vector{wIn, gIn}, outputs);
-    for (size_t r = 0; r < want.size(); ++r) {
-      EXPECT_EQ(outputs[r].raw(), buffers[r]);
-      for (int64_t i = 0; i < want[r].numel(); ++i)
-        EXPECT_NEAR(outputs[r].get(i), want[r].get(i), 1e-5) << "result " << r << ", element " << i;
-    }
-    if (run == 0) {
-      wIn = random(t, 1);
-      outputs = {wIn, HostTensor(t), HostTensor(t)};
-      buffers = {outputs[0].raw(), outputs[1].raw(), outputs[2].raw()};
-    }
-  }
-}
-
 TEST(Program, CompilationCanBeForbidden) {
   Function f = linregStep();
   int64_t before = runtime::compilationCount();
