@@ -497,9 +497,12 @@ static bool overlaps(const HostTensor &a, const HostTensor &b) {
 
 /// Whether output k may receive its result straight from the kernel that
 /// computes it: the result has its own arena slot (not a view, whose address
-/// a reshape step sets), is not an earlier result too, and no input or other
-/// output shares the buffer (a write-back: later kernels may still read the
-/// input it replaces).
+/// a reshape step sets), is not an earlier result too, and no other output
+/// shares the buffer. An input may share it only where the memory plan says
+/// the result may overwrite that parameter (an optimizer's update of w, by
+/// the kernel that reads w last) and the output is exactly that input's
+/// buffer; otherwise a later kernel may still read the input, and the result
+/// is copied after all kernels ran.
 static bool writableInPlace(const Program::Impl &p, std::span<const HostTensor> inputs,
                             std::span<HostTensor> outputs, size_t k) {
   ValueId r = p.fn.results()[k];
@@ -509,17 +512,22 @@ static bool writableInPlace(const Program::Impl &p, std::span<const HostTensor> 
   for (size_t j = 0; j < k; ++j)
     if (p.fn.results()[j] == r)
       return false;
-  for (const HostTensor &in : inputs)
-    if (overlaps(in, outputs[k]))
-      return false;
   for (size_t j = 0; j < outputs.size(); ++j)
     if (j != k && overlaps(outputs[j], outputs[k]))
       return false;
+  ValueId overwritable = p.plan.resultMayOverwrite[k];
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    bool donated = p.fn.params()[i] == overwritable && inputs[i].raw() == outputs[k].raw() &&
+                   inputs[i].bytes() == outputs[k].bytes();
+    if (!donated && overlaps(inputs[i], outputs[k]))
+      return false;
+  }
   return true;
 }
 
 /// Points the results that writableInPlace allows at their output buffers
-/// for one run (no copy afterwards: an MLP step's gradients are 400 KB),
+/// for one run (no copy afterwards: an MLP step's gradients and updated
+/// weights are 400 KB each),
 /// and back at their arena slots when the run ends, also by an exception.
 class ResultsInOutputs {
 public:
