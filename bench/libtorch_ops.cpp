@@ -9,8 +9,9 @@
 // `threads N VERSION`.
 //
 //===----------------------------------------------------------------------===//
+#include "LibtorchVersion.h"
+
 #include <torch/torch.h>
-#include <torch/version.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,11 +22,7 @@
 
 namespace {
 
-#ifdef TORCH_VERSION
-constexpr const char *kTorchVersion = TORCH_VERSION;
-#else
-constexpr const char *kTorchVersion = "1.13";
-#endif
+using kiln::bench::kTorchVersion;
 
 using Clock = std::chrono::steady_clock;
 

@@ -6,9 +6,10 @@
 // fields), so that the PyTorch column can be measured without Python.
 //
 //===----------------------------------------------------------------------===//
+#include "LibtorchVersion.h"
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
-#include <torch/version.h>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -31,11 +32,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-#ifdef TORCH_VERSION
-constexpr const char *kTorchVersion = TORCH_VERSION;
-#else
-constexpr const char *kTorchVersion = "1.13";
-#endif
+using kiln::bench::kTorchVersion;
 
 struct Options {
   std::string program;
