@@ -527,8 +527,8 @@ static bool writableInPlace(const Program::Impl &p, std::span<const HostTensor> 
 
 /// Points the results that writableInPlace allows at their output buffers
 /// for one run (no copy afterwards: an MLP step's gradients and updated
-/// weights are 400 KB each),
-/// and back at their arena slots when the run ends, also by an exception.
+/// weights are 400 KB each), and back at their arena slots when the run
+/// ends, also by an exception.
 class ResultsInOutputs {
 public:
   ResultsInOutputs(Program::Impl &p, std::span<const HostTensor> inputs,
@@ -557,7 +557,8 @@ void Program::run(std::span<const HostTensor> inputs, std::span<HostTensor> outp
   Impl &p = *impl_;
   checkBinding(p.fn, inputs, p.fn.params(), "inputs");
   checkBinding(p.fn, outputs, p.fn.results(), "outputs");
-  // Kernels read parameters where they are; they never write them.
+  // Kernels read parameters where they are; they write one only where the
+  // plan lets a result overwrite it and the caller asked for that.
   for (size_t i = 0; i < inputs.size(); ++i)
     p.ptrs[size_t(p.fn.params()[i].id)] = const_cast<void *>(inputs[i].raw());
   ResultsInOutputs direct(p, inputs, outputs);
