@@ -5,10 +5,10 @@
 // flush turns every pending value still held by a tensor into one step
 // (parameters: the buffers read; results: the pending values), looks it up in
 // a program cache by its exact structure (a StructureKey walked from the
-// pending values: a hit builds no ir::Function), runs it (interpreted the
-// first time a structure is seen, compiled after that) and stores the
-// results: into the existing buffer for in-place updates, into a fresh one
-// otherwise.
+// pending values: a hit builds no ir::Function), runs it (compiled, or
+// interpreted once first where that is cheap: see compile_after) and stores
+// the results: into the existing buffer for in-place updates, into a fresh
+// one otherwise.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
