@@ -1,5 +1,6 @@
 //===- MatmulTiles.cpp ----------------------------------------------------===//
 #include "MatmulTiles.h"
+#include "../parallel/MeasuredSplit.h"
 
 #include <algorithm>
 
@@ -9,7 +10,8 @@ namespace {
 
 using Dims = ::dnnl::memory::dims;
 
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+using parallel::ceilDiv;
+
 int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
 
 /// Strides of A as [m,k] (a transposed A is a [k,m] buffer) and of B as [k,n].

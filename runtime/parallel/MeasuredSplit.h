@@ -17,6 +17,9 @@
 
 namespace kiln::runtime::parallel {
 
+/// ceil(a / b) for b > 0: how many tasks of b units cover a units.
+inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
 /// The least work, in serial wall time, that one more thread must get to pay
 /// off: handing a job out costs the caller 0.8-2.7 us, and a worker that
 /// slept starts late (docs/threads.md; 10 us measured the same on the MLP).

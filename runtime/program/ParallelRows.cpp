@@ -7,7 +7,7 @@ namespace kiln::runtime {
 
 namespace {
 
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+using parallel::ceilDiv;
 
 int64_t rowsPerTaskOf(const LoopKernel &k) {
   if (k.rows <= 1 || k.cols <= 0)
