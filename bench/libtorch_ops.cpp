@@ -6,51 +6,19 @@
 // stated against the C++ peer as well as against Python.
 //
 // Prints one line per graph, NAME MEDIAN_NS MIN_NS REPS, then
-// `threads N VERSION`.
+// `threads N VERSION`. Timed by bench/Timing.h, whose rule torch_bench.py
+// follows (5 warm-up calls, then at least 20 calls and half a second).
 //
 //===----------------------------------------------------------------------===//
 #include "LibtorchVersion.h"
+#include "Timing.h"
 
 #include <torch/torch.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
-#include <vector>
-
-namespace {
-
-using kiln::bench::kTorchVersion;
-
-using Clock = std::chrono::steady_clock;
-
-struct Sample {
-  double medianNs = 0, minNs = 0;
-  size_t reps = 0;
-};
-
-/// torch_bench.py's rule: 5 warm-up calls, then at least 20 timed calls and
-/// at least half a second.
-Sample measure(const std::function<void()> &fn) {
-  for (int i = 0; i < 5; ++i)
-    fn();
-  std::vector<double> times;
-  Clock::time_point start = Clock::now();
-  while (times.size() < 20 || Clock::now() - start < std::chrono::milliseconds(500)) {
-    Clock::time_point t0 = Clock::now();
-    fn();
-    times.push_back(double(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0)
-                               .count()));
-  }
-  std::sort(times.begin(), times.end());
-  size_t n = times.size();
-  double median = n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
-  return {median, times.front(), n};
-}
-
-} // namespace
+#include <utility>
 
 int main() {
   try {
@@ -68,10 +36,10 @@ int main() {
 
     for (auto [name, fn] : {std::pair<const char *, std::function<void()>>{"chain", chain},
                             {"dense", dense}}) {
-      Sample s = measure(fn);
-      std::printf("%s %.0f %.0f %zu\n", name, s.medianNs, s.minNs, s.reps);
+      kiln::bench::Sample s = kiln::bench::measure(fn);
+      std::printf("%s %.0f %.0f %lld\n", name, s.medianNs, s.minNs, (long long)s.reps);
     }
-    std::printf("threads %d %s\n", torch::get_num_threads(), kTorchVersion);
+    std::printf("threads %d %s\n", torch::get_num_threads(), kiln::bench::kTorchVersion);
     return 0;
   } catch (const std::exception &e) {
     std::fprintf(stderr, "kiln-bench-libtorch-ops: %s\n", e.what());
