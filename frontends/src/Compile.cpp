@@ -134,6 +134,31 @@ public:
   ~TracerScope() { setTraceObserver(nullptr); }
 };
 
+/// Where a replay finds the value of the step parameter `leaf`: an input of
+/// the call; a tensor that outlives the call, re-read at every replay (a
+/// weight, an optimizer's %lr); or a constant of kiln's own code. A value
+/// the step made from host numbers while it ran (`p * 0.01` with a number
+/// that may be a captured variable, tensor({...})) has none: a replay would
+/// reuse a stale value, so the step runs again at every call instead.
+ParamSource paramSource(Tracer &tracer, const LazyValue &leaf, std::span<const Tensor> inputs,
+                        uint64_t firstSerial) {
+  std::shared_ptr<detail::Storage> owner = leaf.owner.lock();
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (owner && owner == inputs[i].impl()->storage)
+      return {ParamSource::Input, i, {}, {}};
+  if (owner && owner->serial <= firstSerial)
+    return {ParamSource::Storage, 0, owner, {}};
+  if (owner && owner->random)
+    tracer.notReplayable("the step uses random values");
+  else if (!leaf.constant)
+    tracer.notReplayable(fmt::format(
+        "the step uses {} {}, which a replay could not re-read; keep values that may change "
+        "in tensors made outside the step, or pass them as arguments",
+        leaf.literal ? "a number written in an expression, as" : "a tensor it made from host values,",
+        leaf.type.str()));
+  return {ParamSource::Constant, 0, {}, leaf.buffer.clone()};
+}
+
 } // namespace
 
 struct CompiledStepState {
@@ -142,6 +167,8 @@ struct CompiledStepState {
   std::vector<Trace> traces;
   int64_t replays = 0, traced = 0;
   std::string lastReason;
+  /// Why the last trace could not be kept ("" if it was).
+  std::string unreplayable;
 
   /// "" if `t` may replay for `inputs`, else why not.
   std::string guardMiss(const Trace &t, std::span<const Tensor> inputs) const;
@@ -231,11 +258,13 @@ Tensor CompiledStepState::trace(std::span<const Tensor> inputs) {
   }
   std::optional<Trace> t = plan(tracer, inputs, result, firstSerial);
   if (!t) {
-    if (logRecompiles())
+    if (logRecompiles() && tracer.unreplayable != unreplayable) // once, not every call
       fmt::print(stderr, "kiln: recompile: compiled step not replayable: {}\n",
                  tracer.unreplayable);
+    unreplayable = std::move(tracer.unreplayable);
     return result;
   }
+  unreplayable.clear();
   if (traces.size() >= kMaxTraces)
     traces.erase(traces.begin());
   traces.push_back(std::move(*t));
@@ -257,25 +286,8 @@ std::optional<Trace> CompiledStepState::plan(Tracer &tracer, std::span<const Ten
     t.inputTypes.push_back(x.impl()->type());
     t.inputRequiresGrad.push_back(x.requires_grad());
   }
-  for (const auto &leaf : r.params) {
-    ParamSource p{ParamSource::Constant};
-    auto owner = leaf->owner.lock();
-    for (size_t i = 0; i < inputs.size() && !leaf->literal; ++i)
-      if (owner && owner == inputs[i].impl()->storage) {
-        p.kind = ParamSource::Input;
-        p.input = i;
-      }
-    if (p.kind == ParamSource::Constant && !leaf->literal && owner &&
-        owner->serial <= firstSerial) {
-      p.kind = ParamSource::Storage;
-      p.storage = owner;
-    } else if (p.kind == ParamSource::Constant) {
-      if (owner && owner->random)
-        tracer.notReplayable("the step uses random values");
-      p.constant = leaf->buffer.clone();
-    }
-    t.params.push_back(std::move(p));
-  }
+  for (const auto &leaf : r.params)
+    t.params.push_back(paramSource(tracer, *leaf, inputs, firstSerial));
   for (size_t k = 0; k < r.results.size(); ++k) {
     const auto &s = r.results[k];
     ResultTarget target{ResultTarget::WriteBack};
@@ -337,7 +349,12 @@ Tensor CompiledStep::call(std::span<const Tensor> inputs) {
     if (firstMiss.empty())
       firstMiss = std::move(miss);
   }
-  state_->lastReason = state_->traces.empty() ? "first call" : firstMiss;
+  if (!state_->traces.empty())
+    state_->lastReason = firstMiss;
+  else if (!state_->unreplayable.empty())
+    state_->lastReason = "not replayable: " + state_->unreplayable;
+  else
+    state_->lastReason = "first call";
   if (!state_->traces.empty() && detail::logRecompiles())
     fmt::print(stderr, "kiln: recompile: compiled step traced again: {}\n", state_->lastReason);
   return state_->trace(inputs);

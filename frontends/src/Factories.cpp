@@ -89,7 +89,9 @@ Tensor named_number(Scalar value, DType dtype, std::string name) {
 }
 
 Tensor zeros(Shape shape, DType dtype, bool requires_grad) {
-  return Tensor(ir::HostTensor({dtype, std::move(shape)}), requires_grad);
+  Tensor t(ir::HostTensor({dtype, std::move(shape)}), requires_grad);
+  t.impl()->storage->constant = true; // its values follow from its type
+  return t;
 }
 
 Tensor full(Shape shape, double value, DType dtype, bool requires_grad) {
@@ -100,7 +102,9 @@ Tensor full(Shape shape, double value, DType dtype, bool requires_grad) {
 }
 
 Tensor ones(Shape shape, DType dtype, bool requires_grad) {
-  return full(std::move(shape), 1, dtype, requires_grad);
+  Tensor t = full(std::move(shape), 1, dtype, requires_grad);
+  t.impl()->storage->constant = true; // its values follow from its type
+  return t;
 }
 
 Tensor zeros_like(const Tensor &t, bool requires_grad) {

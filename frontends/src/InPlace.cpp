@@ -62,7 +62,11 @@ bool isOne(const Scalar &s) { return s.isFloat() ? s.toDouble() == 1 : s.toInt()
 
 } // namespace
 
-Tensor &Tensor::zero_() { return fill_(0); }
+Tensor &Tensor::zero_() {
+  return updateInPlace(*this, "zero_", {}, [&] {
+    return kiln::broadcast_to(detail::constantLiteral(0, dtype()), shape().dims());
+  });
+}
 
 Tensor &Tensor::fill_(Scalar value) {
   return updateInPlace(*this, "fill_", {}, [&] {

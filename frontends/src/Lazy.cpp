@@ -93,6 +93,7 @@ std::shared_ptr<LazyValue> operandValue(const TensorImpl &impl) {
     leaf->buffer = s.data;
     leaf->isLeaf = true;
     leaf->literal = impl.literal;
+    leaf->constant = s.constant;
     leaf->name = impl.name;
     leaf->owner = impl.storage;
     s.leaf = std::move(leaf);
@@ -111,6 +112,12 @@ std::shared_ptr<LazyValue> makeOp(ir::OpKind op, ir::AttrList attrs,
   return v;
 }
 
+void markNotConstant(Storage &s) {
+  s.constant = false;
+  if (s.leaf) // conservative for a pending op that read the old values
+    s.leaf->constant = false;
+}
+
 namespace {
 /// A storage's pending value is always an op, so that it has its own result
 /// (an identity reshape copies a buffer read as is).
@@ -126,6 +133,7 @@ void setPending(const std::shared_ptr<Storage> &storage, std::shared_ptr<LazyVal
   LazyState &st = lazyState();
   checkPendingHere(*storage); // an in-place update of another thread's pending tensor
   storage->pending = asOp(std::move(value));
+  markNotConstant(*storage);
   storage->owner = &st;
   storage->error.reset();
   ++st.opsSinceFlush;

@@ -36,6 +36,9 @@ struct LazyValue {
   bool isLeaf = false;
   /// A leaf that is a number written in an expression.
   bool literal = false;
+  /// A leaf whose values are a constant of kiln's code (Storage::constant),
+  /// kept here as the storage may be gone when a trace is planned.
+  bool constant = false;
   /// For a leaf: the parameter name in the flushed IR ("" = generated).
   std::string name;
   /// For a leaf: the storage whose buffer it reads (traces replay it).
@@ -69,6 +72,9 @@ std::shared_ptr<TensorImpl> makePending(std::shared_ptr<LazyValue> value);
 /// Gives `storage` the new value `value` (an in-place update, written into
 /// its buffer at the next flush). Does not bump the version.
 void setPending(const std::shared_ptr<Storage> &storage, std::shared_ptr<LazyValue> value);
+/// The values of `s` change: they are no longer a constant of kiln's code
+/// (Storage::constant), for the storage and its leaf value.
+void markNotConstant(Storage &s);
 /// Computes every pending value that is still held by a tensor.
 /// `interpretOnly` for flushes that cut a long computation at an arbitrary
 /// point (the pending-op limit): not worth compiling.

@@ -68,6 +68,12 @@ Tensor literal(const Scalar &value, DType dtype) {
   return Tensor(std::move(impl));
 }
 
+Tensor constantLiteral(const Scalar &value, DType dtype) {
+  Tensor t = literal(value, dtype);
+  t.impl()->storage->constant = true;
+  return t;
+}
+
 [[noreturn]] void throwUnsignedOutOfRange(unsigned long long v) {
   throw Error(ErrorKind::Usage, fmt::format("the number {} does not fit in an i64", v));
 }
@@ -96,6 +102,7 @@ void assignInPlace(const Tensor &t, const ir::HostTensor &values) {
   const ir::HostTensor &data = impl.values();
   std::memcpy(const_cast<void *>(data.raw()), values.raw(), values.bytes());
   ++impl.storage->version;
+  markNotConstant(*impl.storage);
 }
 
 void assignInPlace(const Tensor &t, const Tensor &value) {

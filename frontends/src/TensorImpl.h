@@ -74,6 +74,9 @@ struct Storage {
   uint64_t serial;
   /// Filled by a random generator: a trace cannot replay it.
   bool random = false;
+  /// Values fixed by kiln's own code, not by the program's numbers (the 0 of
+  /// zero_(), zeros()): a trace may keep them. Cleared by a pending update.
+  bool constant = false;
 };
 
 struct TensorImpl {
@@ -101,6 +104,9 @@ struct TensorImpl {
 std::shared_ptr<TensorImpl> makeLeaf(ir::HostTensor data, bool requiresGrad = false);
 /// A rank-0 literal of `dtype` (see TensorImpl::literal).
 Tensor literal(const Scalar &value, DType dtype);
+/// A literal that is a constant of kiln's own code (Storage::constant), such
+/// as the 0 of zero_(): not a number the program chose.
+Tensor constantLiteral(const Scalar &value, DType dtype);
 
 /// Computes op on operands with the reference kernel, without recording.
 /// Checks operands against the op table; mismatches are Error(Shape).

@@ -152,7 +152,8 @@ Tensor integerPower(const Tensor &x, int64_t n) {
   if (n < 0)
     throw Error(ErrorKind::Shape, "'pow': integers to negative integer powers are not allowed "
                                   "(as in PyTorch); convert the tensor to a float dtype");
-  Tensor result = x * 0 + 1, base = x;
+  Tensor result = kiln::broadcast_to(detail::constantLiteral(1, x.dtype()), x.shape().dims());
+  Tensor base = x;
   for (; n > 0; n >>= 1) {
     if (n & 1)
       result = result * base;
@@ -314,7 +315,7 @@ Tensor relu(const Tensor &x) {
   if (dtype == DType::Bool)
     throw Error(ErrorKind::Shape, "'relu': bool tensors are not supported (as in PyTorch)");
   if (!ir::isFloat(dtype)) // PyTorch's relu keeps integers: max(x, 0)
-    return apply(OpKind::Maximum, {x, detail::literal(0, dtype)});
+    return apply(OpKind::Maximum, {x, detail::constantLiteral(0, dtype)});
   return apply(OpKind::Relu, {x});
 }
 #define KILN_OP(Name)

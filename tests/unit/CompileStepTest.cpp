@@ -1,9 +1,11 @@
 //===- CompileStepTest.cpp - kiln::compile: trace, guards, replay ---------===//
 #include "StepTestSupport.h"
+#include "kiln/optim/optim.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <string>
 
 using namespace kiln;
 
@@ -31,6 +33,9 @@ Tensor column(int n, double scale, double shift) {
 struct Model {
   Tensor w = zeros({1, 1}, f32, true);
   Tensor b = zeros({1}, f32, true);
+  /// A tensor, not a number: a replay re-reads it (a number written in the
+  /// step would make every call run the step again).
+  Tensor lr = scalar_tensor(0.01);
   bool setToNone = false;
 
   Tensor step(const Tensor &x, const Tensor &y) {
@@ -42,7 +47,7 @@ struct Model {
       NoGradGuard noGrad;
       for (Tensor *p : {&w, &b}) // like PyTorch's optimizers: skip params without grad
         if (p->grad().defined())
-          p->sub_(p->grad() * 0.01);
+          p->sub_(p->grad() * lr);
     }
     kiln::sync();
     return loss;
@@ -121,6 +126,121 @@ TEST_F(CompileStep, GuardsTraceAgainWithAReason) {
   EXPECT_EQ(step.traces(), traces + 2);
   EXPECT_NE(step.last_trace_reason().find("requires_grad"), std::string::npos)
       << step.last_trace_reason();
+}
+
+/// A tensor the step reads is re-read by every replay: a learning rate kept
+/// in a tensor and changed between calls is used at once.
+TEST_F(CompileStep, ATensorChangedBetweenCallsIsReadByTheReplay) {
+  auto run = [](bool compiled) {
+    Model m;
+    auto step = compile([&](Tensor x, Tensor y) { return m.step(x, y); });
+    Tensor x = column(10, 1, 0), y = column(10, 3, 5);
+    for (int i = 0; i < 6; ++i) {
+      if (i == 3)
+        m.lr.fill_(0.002);
+      compiled ? step(x, y) : m.step(x, y);
+    }
+    EXPECT_GE(step.replays(), compiled ? 3 : 0);
+    return std::vector<double>{m.w.item(), m.b.item()};
+  };
+  expectAllNear(run(true), run(false));
+}
+
+namespace {
+/// w after four calls of the step `makeBody(w)`, compiled or plain; each
+/// call takes w -= lr * dloss/dw with dloss/dw = -1.
+template <class MakeBody> double climb(bool compiled, MakeBody makeBody) {
+  Tensor w = zeros({1}, f32, true);
+  Tensor x = tensor({-1.0});
+  auto body = makeBody(w);
+  auto step = compile(body);
+  for (int i = 0; i < 4; ++i)
+    compiled ? step(x) : body(x);
+  return w.item();
+}
+
+/// The step a new user writes: the learning rate is a number in the update.
+Tensor climbStep(Tensor &w, const Tensor &x, double lr) {
+  w.zero_grad();
+  Tensor loss = (w * x).sum();
+  loss.backward();
+  {
+    NoGradGuard noGrad;
+    w.sub_(w.grad() * lr);
+  }
+  kiln::sync();
+  return loss;
+}
+} // namespace
+
+/// A number the step reads from a captured variable is never replayed
+/// stale: it is written in an expression, which a replay cannot re-read, so
+/// the step runs at every call (one program, compiled once). Before, the
+/// first call's number was baked in: w = 0.4 where the loop gives 1.5.
+TEST_F(CompileStep, ANumberCapturedByReferenceIsNeverStale) {
+  double lr = 0.1;
+  auto byReference = [&lr](Tensor &w) {
+    return [&w, &lr](Tensor x) {
+      Tensor loss = climbStep(w, x, lr);
+      lr *= 2;
+      return loss;
+    };
+  };
+  double plain = climb(false, byReference);
+  lr = 0.1;
+  int64_t compiled = runtime::compilationCount();
+  EXPECT_NEAR(climb(true, byReference), plain, 1e-6);
+  EXPECT_NEAR(plain, 0.1 + 0.2 + 0.4 + 0.8, 1e-6);
+  EXPECT_EQ(runtime::compilationCount() - compiled, 1) << "one program for every call";
+}
+
+TEST_F(CompileStep, ANumberCapturedByValueInAMutableStepIsNeverStale) {
+  auto byValue = [](Tensor &w) {
+    return [&w, lr = 0.1](Tensor x) mutable {
+      Tensor loss = climbStep(w, x, lr);
+      lr *= 2;
+      return loss;
+    };
+  };
+  EXPECT_NEAR(climb(true, byValue), climb(false, byValue), 1e-6);
+}
+
+TEST_F(CompileStep, AStepWithANumberInAnExpressionSaysWhyItRunsEveryCall) {
+  Tensor w = zeros({1}, f32, true);
+  auto step = compile([&](Tensor x) { return climbStep(w, x, 0.1); });
+  setenv("KILN_LOG", "recompile", 1);
+  testing::internal::CaptureStderr();
+  for (int i = 0; i < 3; ++i)
+    step(tensor({-1.0}));
+  std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(step.replays(), 0);
+  EXPECT_EQ(step.traces(), 3);
+  EXPECT_NE(step.last_trace_reason().find("a number written in an expression"), std::string::npos)
+      << step.last_trace_reason();
+  EXPECT_NE(log.find("not replayable"), std::string::npos) << log;
+  EXPECT_EQ(log.find("not replayable"), log.rfind("not replayable")) << "logged once: " << log;
+}
+
+/// Adam's bias corrections are host numbers that change every step: a
+/// replay of the first step's numbers trained differently from the loop.
+TEST_F(CompileStep, AdamUnderCompileTrainsAsTheLoop) {
+  auto run = [](bool compiled) {
+    Model m;
+    optim::Adam opt({m.w, m.b}, optim::AdamOptions{.lr = 0.1});
+    auto body = [&](Tensor x, Tensor y) {
+      opt.zero_grad();
+      Tensor loss = (x.matmul(m.w) + m.b - y).pow(2).mean();
+      loss.backward();
+      opt.step();
+      return loss;
+    };
+    auto step = compile(body);
+    Tensor x = column(10, 1, 0), y = column(10, 3, 5);
+    for (int i = 0; i < 6; ++i)
+      compiled ? step(x, y) : body(x, y);
+    return std::vector<double>{m.w.item(), m.b.item()};
+  };
+  expectAllNear(run(true), run(false));
 }
 
 TEST_F(CompileStep, AStepThatReadsValuesIsTracedEveryCall) {
