@@ -221,6 +221,33 @@ TEST_F(CompileStep, AStepWithANumberInAnExpressionSaysWhyItRunsEveryCall) {
   EXPECT_EQ(log.find("not replayable"), log.rfind("not replayable")) << "logged once: " << log;
 }
 
+/// An optimizer keeps its learning rate in a tensor: set_lr between calls
+/// is read by the next replay, and the step is replayed, not run again.
+TEST_F(CompileStep, AnOptimizersNewLearningRateIsReadByTheReplay) {
+  auto run = [](bool compiled) {
+    Model m;
+    optim::SGD opt({m.w, m.b}, optim::SGDOptions{.lr = 0.01, .momentum = 0.9});
+    auto body = [&](Tensor x, Tensor y) {
+      opt.zero_grad();
+      Tensor loss = (x.matmul(m.w) + m.b - y).pow(2).mean();
+      loss.backward();
+      opt.step();
+      return loss;
+    };
+    auto step = compile(body);
+    Tensor x = column(10, 1, 0), y = column(10, 3, 5);
+    for (int i = 0; i < 8; ++i) {
+      if (i == 4)
+        opt.set_lr(0.001);
+      compiled ? step(x, y) : body(x, y);
+    }
+    EXPECT_GE(step.replays(), compiled ? 5 : 0) << step.last_trace_reason();
+    EXPECT_EQ(opt.lr(), 0.001);
+    return std::vector<double>{m.w.item(), m.b.item()};
+  };
+  expectAllNear(run(true), run(false));
+}
+
 /// Adam's bias corrections are host numbers that change every step: a
 /// replay of the first step's numbers trained differently from the loop.
 TEST_F(CompileStep, AdamUnderCompileTrainsAsTheLoop) {

@@ -20,6 +20,12 @@ Adam::Adam(std::vector<Tensor> params, AdamOptions options)
                             options.weight_decay));
 }
 
+void Adam::set_lr(double lr) {
+  if (lr < 0)
+    throw Error(ErrorKind::Usage, fmt::format("Adam: lr ({}) must be >= 0", lr));
+  options_.lr = lr;
+}
+
 void Adam::update(size_t index, Tensor &param, const Tensor &grad) {
   State &s = state_[index];
   if (!s.expAvg.defined()) {

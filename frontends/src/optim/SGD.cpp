@@ -1,6 +1,8 @@
 //===- SGD.cpp - Stochastic gradient descent ------------------------------===//
 #include "kiln/optim/SGD.h"
 
+#include "../TensorImpl.h"
+
 #include "kiln/ir/Error.h"
 
 #include <fmt/format.h>
@@ -19,13 +21,24 @@ SGD::SGD(std::vector<Tensor> params, SGDOptions options)
 
 const Tensor &SGD::number(std::string_view name, double value, DType dtype) {
   auto [it, fresh] = numbers_.try_emplace({name, dtype});
-  if (fresh)
-    it->second = named_number(value, dtype, std::string(name));
+  if (fresh) {
+    it->second = scalar_tensor(value, dtype);
+    it->second.set_name(std::string(name));
+  }
   return it->second;
 }
 
+void SGD::set_lr(double lr) {
+  if (lr < 0)
+    throw Error(ErrorKind::Usage, fmt::format("SGD: lr ({}) must be >= 0", lr));
+  options_.lr = lr;
+  for (auto &[key, number] : numbers_)
+    if (key.first == "lr")
+      detail::assignInPlace(number, ir::HostTensor::scalar(lr, key.second));
+}
+
 /// The hyperparameters enter the step as named inputs (%lr, %momentum,
-/// %weight_decay), as every number written in an expression does.
+/// %weight_decay).
 void SGD::update(size_t index, Tensor &param, const Tensor &grad) {
   DType dtype = param.dtype();
   Tensor g = grad;

@@ -29,6 +29,8 @@ public:
       : Adam(std::move(params), AdamOptions{lr, beta1, beta2, eps, weight_decay}) {}
 
   const AdamOptions &options() const { return options_; }
+  double lr() const override { return options_.lr; }
+  void set_lr(double lr) override;
 
 protected:
   void update(size_t index, Tensor &param, const Tensor &grad) override;

@@ -29,6 +29,11 @@ public:
   void step();
 
   const std::vector<Tensor> &params() const { return params_; }
+  /// The learning rate, and a new one for the following steps (what a
+  /// schedule sets; a compiled step replayed after it uses the new one).
+  /// set_lr throws Error(Usage) for a negative rate.
+  virtual double lr() const = 0;
+  virtual void set_lr(double lr) = 0;
   /// Updates run so far.
   int64_t steps() const { return steps_; }
 

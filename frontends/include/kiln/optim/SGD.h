@@ -33,13 +33,16 @@ public:
             SGDOptions{.lr = lr, .momentum = momentum, .weight_decay = weight_decay}) {}
 
   const SGDOptions &options() const { return options_; }
+  double lr() const override { return options_.lr; }
+  void set_lr(double lr) override;
 
 protected:
   void update(size_t index, Tensor &param, const Tensor &grad) override;
 
 private:
-  /// The hyperparameter `name` as a named number of `dtype` (%lr in step
-  /// IR), made once and shared by every parameter and step.
+  /// The hyperparameter `name` as a named rank-0 tensor of `dtype` (%lr in
+  /// step IR), made once and shared by every parameter and step: a tensor,
+  /// not a number, so that a replayed compiled step re-reads it.
   const Tensor &number(std::string_view name, double value, DType dtype);
 
   SGDOptions options_;
