@@ -25,13 +25,13 @@ namespace kiln {
 
 namespace detail {
 
+namespace {
+
 void checkArity(size_t expected, size_t got) {
   if (expected != got)
     throw Error(ErrorKind::Usage,
-                fmt::format("compiled step: takes {} inputs, got {}", expected, got));
+                fmt::format("compiled step: takes {} arguments, got {}", expected, got));
 }
-
-namespace {
 
 bool logRecompiles() {
   const char *v = std::getenv("KILN_LOG");
@@ -46,11 +46,14 @@ struct ParamSource {
   ir::HostTensor constant;
 };
 
-/// Where a result of the step program goes on a replay.
+/// Where a result of the step program goes on a replay: into the buffer of
+/// a tensor the step updated in place, or into a new tensor that becomes
+/// the .grad of a leaf and/or some of the step's results.
 struct ResultTarget {
-  enum Kind { WriteBack, Return, GradOf } kind;
+  enum Kind { WriteBack, Fresh } kind;
   std::weak_ptr<detail::Storage> storage;
-  std::weak_ptr<TensorImpl> impl;
+  std::weak_ptr<TensorImpl> gradOf;
+  std::vector<size_t> outputs;
 };
 
 /// A tensor whose requires_grad (and, if touched, .grad) the trace relied on.
@@ -65,8 +68,12 @@ struct LeafGuard {
 };
 
 struct Trace {
+  /// Per argument: the tensor's type and requires_grad, or the number.
   std::vector<ir::TensorType> inputTypes;
   std::vector<bool> inputRequiresGrad;
+  std::vector<Scalar> numbers;
+  /// How many results the step function returns.
+  size_t outputs = 0;
   std::vector<LeafGuard> leaves;
   std::vector<ParamSource> params;
   std::vector<ResultTarget> results;
@@ -164,27 +171,80 @@ ParamSource paramSource(Tracer &tracer, const LazyValue &leaf, std::span<const T
 struct CompiledStepState {
   static constexpr size_t kMaxTraces = 8;
   CompiledStep::Body body;
+  std::vector<bool> numberParams;
   std::vector<Trace> traces;
   int64_t replays = 0, traced = 0;
   std::string lastReason;
   /// Why the last trace could not be kept ("" if it was).
   std::string unreplayable;
 
-  /// "" if `t` may replay for `inputs`, else why not.
-  std::string guardMiss(const Trace &t, std::span<const Tensor> inputs) const;
-  Tensor replay(const Trace &t, std::span<const Tensor> inputs);
-  Tensor trace(std::span<const Tensor> inputs);
+  /// The arguments as the body takes them: a number for a Tensor parameter
+  /// becomes a rank-0 tensor.
+  std::vector<StepArgument> normalize(std::span<const StepArgument> args) const;
+  /// "" if `t` may replay for `args`, else why not.
+  std::string guardMiss(const Trace &t, std::span<const StepArgument> args) const;
+  std::vector<Tensor> replay(const Trace &t, std::span<const StepArgument> args);
+  std::vector<Tensor> trace(std::span<const StepArgument> args);
   /// Builds the replay plan of a finished trace, or says why there is none.
-  std::optional<Trace> plan(Tracer &tracer, std::span<const Tensor> inputs, const Tensor &result,
-                            uint64_t firstSerial);
+  std::optional<Trace> plan(Tracer &tracer, std::span<const StepArgument> args,
+                            const std::vector<Tensor> &results, uint64_t firstSerial);
 };
 
-std::string CompiledStepState::guardMiss(const Trace &t, std::span<const Tensor> inputs) const {
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const ir::TensorType &type = inputs[i].impl()->type();
+namespace {
+
+bool sameNumber(const Scalar &a, const Scalar &b) {
+  if (a.kind() != b.kind())
+    return false;
+  if (!a.isFloat())
+    return a.toInt() == b.toInt();
+  double x = a.toDouble(), y = b.toDouble();
+  return std::memcmp(&x, &y, sizeof x) == 0; // NaN equals NaN; 0.0 differs from -0.0
+}
+
+std::string numberText(const Scalar &n) {
+  switch (n.kind()) {
+  case Scalar::Kind::Bool:
+    return n.toInt() ? "true" : "false";
+  case Scalar::Kind::Integer:
+    return fmt::format("{}", n.toInt());
+  case Scalar::Kind::Float:
+    break;
+  }
+  return fmt::format("{}", n.toDouble());
+}
+
+} // namespace
+
+std::vector<StepArgument>
+CompiledStepState::normalize(std::span<const StepArgument> args) const {
+  checkArity(numberParams.size(), args.size());
+  std::vector<StepArgument> out(args.begin(), args.end());
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (numberParams[i] && !args[i].is_number())
+      throw Error(ErrorKind::Usage,
+                  fmt::format("compiled step: argument {} is a number parameter, got a tensor", i));
+    if (!numberParams[i] && args[i].is_number())
+      out[i] = Tensor(scalarData(args[i].number(), args[i].number().dtype()));
+    else if (!numberParams[i] && !args[i].tensor().defined())
+      throw Error(ErrorKind::Usage,
+                  fmt::format("compiled step: argument {} is an undefined tensor", i));
+  }
+  return out;
+}
+
+std::string CompiledStepState::guardMiss(const Trace &t, std::span<const StepArgument> args) const {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (numberParams[i]) {
+      if (!sameNumber(args[i].number(), t.numbers[i]))
+        return fmt::format("argument {} changed from {} to {}", i, numberText(t.numbers[i]),
+                           numberText(args[i].number()));
+      continue;
+    }
+    const Tensor &x = args[i].tensor();
+    const ir::TensorType &type = x.impl()->type();
     if (type != t.inputTypes[i])
       return fmt::format("input {} changed from {} to {}", i, t.inputTypes[i].str(), type.str());
-    if (inputs[i].requires_grad() != t.inputRequiresGrad[i])
+    if (x.requires_grad() != t.inputRequiresGrad[i])
       return fmt::format("input {} changed requires_grad", i);
   }
   for (const LeafGuard &g : t.leaves) {
@@ -204,18 +264,18 @@ std::string CompiledStepState::guardMiss(const Trace &t, std::span<const Tensor>
       return "a tensor the step read was destroyed";
   for (const ResultTarget &r : t.results)
     if ((r.kind == ResultTarget::WriteBack && r.storage.expired()) ||
-        (r.kind == ResultTarget::GradOf && r.impl.expired()))
+        (r.outputs.empty() && r.kind == ResultTarget::Fresh && r.gradOf.expired()))
       return "a tensor the step updates was destroyed";
   return "";
 }
 
-Tensor CompiledStepState::replay(const Trace &t, std::span<const Tensor> inputs) {
+std::vector<Tensor> CompiledStepState::replay(const Trace &t, std::span<const StepArgument> args) {
   std::vector<ir::HostTensor> in, out;
   in.reserve(t.params.size());
   for (const ParamSource &p : t.params) {
     switch (p.kind) {
     case ParamSource::Input:
-      in.push_back(inputs[p.input].host());
+      in.push_back(args[p.input].tensor().host());
       break;
     case ParamSource::Storage:
       in.push_back(p.storage.lock()->data);
@@ -229,52 +289,56 @@ Tensor CompiledStepState::replay(const Trace &t, std::span<const Tensor> inputs)
   for (const ResultTarget &r : t.results)
     out.push_back(r.kind == ResultTarget::WriteBack ? r.storage.lock()->data : ir::HostTensor());
   replayStep(*t.step, in, out);
-  Tensor result;
+  std::vector<Tensor> results(t.outputs);
   for (size_t k = 0; k < t.results.size(); ++k) {
     const ResultTarget &r = t.results[k];
     if (r.kind == ResultTarget::WriteBack) {
       ++r.storage.lock()->version;
-    } else if (r.kind == ResultTarget::GradOf) {
-      r.impl.lock()->grad = makeLeaf(std::move(out[k]));
-    } else {
-      result = Tensor(makeLeaf(std::move(out[k])));
+      continue;
     }
+    std::shared_ptr<TensorImpl> fresh = makeLeaf(std::move(out[k]));
+    if (auto leaf = r.gradOf.lock())
+      leaf->grad = fresh;
+    for (size_t o : r.outputs)
+      results[o] = Tensor(fresh);
   }
   ++replays;
   lastReason.clear();
-  return result;
+  return results;
 }
 
-Tensor CompiledStepState::trace(std::span<const Tensor> inputs) {
+std::vector<Tensor> CompiledStepState::trace(std::span<const StepArgument> args) {
   ++traced;
   uint64_t firstSerial = lastStorageSerial();
   Tracer tracer;
-  Tensor result;
+  std::vector<Tensor> results;
   {
     TracerScope scope(tracer);
-    result = body(inputs);
+    results = body(args);
     tracer.finishing = true;
     flushPending();
   }
-  std::optional<Trace> t = plan(tracer, inputs, result, firstSerial);
+  std::optional<Trace> t = plan(tracer, args, results, firstSerial);
   if (!t) {
     if (logRecompiles() && tracer.unreplayable != unreplayable) // once, not every call
       fmt::print(stderr, "kiln: recompile: compiled step not replayable: {}\n",
                  tracer.unreplayable);
     unreplayable = std::move(tracer.unreplayable);
-    return result;
+    return results;
   }
   unreplayable.clear();
   if (traces.size() >= kMaxTraces)
     traces.erase(traces.begin());
   traces.push_back(std::move(*t));
-  return result;
+  return results;
 }
 
-std::optional<Trace> CompiledStepState::plan(Tracer &tracer, std::span<const Tensor> inputs,
-                                             const Tensor &result, uint64_t firstSerial) {
-  if (!result.defined())
-    tracer.notReplayable("the step returned an undefined tensor");
+std::optional<Trace> CompiledStepState::plan(Tracer &tracer, std::span<const StepArgument> args,
+                                             const std::vector<Tensor> &results,
+                                             uint64_t firstSerial) {
+  for (size_t o = 0; o < results.size(); ++o)
+    if (!results[o].defined())
+      tracer.notReplayable(fmt::format("the step's result {} is an undefined tensor", o));
   if (!tracer.record)
     tracer.notReplayable("the step computed nothing");
   if (!tracer.unreplayable.empty())
@@ -282,44 +346,49 @@ std::optional<Trace> CompiledStepState::plan(Tracer &tracer, std::span<const Ten
   const FlushRecord &r = *tracer.record;
   Trace t;
   t.step = r.step;
-  for (const Tensor &x : inputs) {
-    t.inputTypes.push_back(x.impl()->type());
-    t.inputRequiresGrad.push_back(x.requires_grad());
+  t.outputs = results.size();
+  std::vector<Tensor> inputs;
+  for (const StepArgument &a : args) {
+    inputs.push_back(a.tensor()); // undefined for a number parameter
+    t.inputTypes.push_back(a.is_number() ? ir::TensorType{} : a.tensor().impl()->type());
+    t.inputRequiresGrad.push_back(!a.is_number() && a.tensor().requires_grad());
+    t.numbers.push_back(a.is_number() ? a.number() : Scalar(0));
   }
   for (const auto &leaf : r.params)
     t.params.push_back(paramSource(tracer, *leaf, inputs, firstSerial));
+  std::vector<bool> returned(results.size(), false);
   for (size_t k = 0; k < r.results.size(); ++k) {
     const auto &s = r.results[k];
-    ResultTarget target{ResultTarget::WriteBack};
+    ResultTarget target{r.writeBack[k] ? ResultTarget::WriteBack : ResultTarget::Fresh};
     if (r.writeBack[k]) {
       if (s->serial > firstSerial)
         tracer.notReplayable("the step updates a tensor it created");
       target.storage = s;
-    } else if (s == result.impl()->storage) {
-      target.kind = ResultTarget::Return;
-    } else {
-      target.kind = ResultTarget::GradOf;
-      for (const LeafGuard &g : tracer.leaves)
-        if (auto impl = g.impl.lock();
-            impl && g.gradTouched && impl->grad && impl->grad->storage == s)
-          target.impl = impl;
-      if (target.impl.expired())
-        tracer.notReplayable("the step keeps new tensors alive besides its result and .grad "
-                             "(e.g. optimizer state made on the first call)");
+      t.results.push_back(std::move(target));
+      continue;
     }
+    for (size_t o = 0; o < results.size(); ++o)
+      if (results[o].impl()->storage == s) {
+        target.outputs.push_back(o);
+        returned[o] = true;
+      }
+    for (const LeafGuard &g : tracer.leaves)
+      if (auto impl = g.impl.lock(); impl && g.gradTouched && impl->grad && impl->grad->storage == s)
+        target.gradOf = impl;
+    if (target.outputs.empty() && target.gradOf.expired())
+      tracer.notReplayable("the step keeps new tensors alive besides its results and .grad "
+                           "(e.g. optimizer state made on the first call)");
     t.results.push_back(std::move(target));
   }
-  bool returns = false;
-  for (const ResultTarget &x : t.results)
-    returns = returns || x.kind == ResultTarget::Return;
-  if (!returns)
-    tracer.notReplayable("the step's result is not a value it computed");
+  for (size_t o = 0; o < results.size(); ++o)
+    if (!returned[o])
+      tracer.notReplayable(fmt::format("the step's result {} is not a value it computed", o));
   // Inputs are guarded by type, not identity: each call passes new ones.
   for (LeafGuard &g : tracer.leaves) {
     auto impl = g.impl.lock();
     bool isInput = false;
     for (const Tensor &x : inputs)
-      isInput = isInput || impl == x.impl();
+      isInput = isInput || (x.defined() && impl == x.impl());
     if (impl && (!isInput || g.gradTouched))
       t.leaves.push_back(std::move(g));
   }
@@ -330,22 +399,22 @@ std::optional<Trace> CompiledStepState::plan(Tracer &tracer, std::span<const Ten
 
 } // namespace detail
 
-CompiledStep::CompiledStep(Body body) : state_(std::make_shared<detail::CompiledStepState>()) {
+CompiledStep::CompiledStep(Body body, std::vector<bool> numberParams)
+    : state_(std::make_shared<detail::CompiledStepState>()) {
   state_->body = std::move(body);
+  state_->numberParams = std::move(numberParams);
 }
 
-Tensor CompiledStep::call(std::span<const Tensor> inputs) {
+std::vector<Tensor> CompiledStep::call(std::span<const StepArgument> arguments) {
+  std::vector<StepArgument> args = state_->normalize(arguments);
   if (!detail::lazyMode())
-    return state_->body(inputs); // eager: a plain call
-  for (const Tensor &x : inputs)
-    if (!x.defined())
-      throw Error(ErrorKind::Usage, "compiled step: an input is an undefined tensor");
+    return state_->body(args); // eager: a plain call
   sync();
   std::string firstMiss;
   for (const detail::Trace &t : state_->traces) {
-    std::string miss = state_->guardMiss(t, inputs);
+    std::string miss = state_->guardMiss(t, args);
     if (miss.empty())
-      return state_->replay(t, inputs);
+      return state_->replay(t, args);
     if (firstMiss.empty())
       firstMiss = std::move(miss);
   }
@@ -357,7 +426,7 @@ Tensor CompiledStep::call(std::span<const Tensor> inputs) {
     state_->lastReason = "first call";
   if (!state_->traces.empty() && detail::logRecompiles())
     fmt::print(stderr, "kiln: recompile: compiled step traced again: {}\n", state_->lastReason);
-  return state_->trace(inputs);
+  return state_->trace(args);
 }
 
 int64_t CompiledStep::replays() const { return state_->replays; }

@@ -59,11 +59,15 @@ std::shared_ptr<TensorImpl> makeLeaf(ir::HostTensor data, bool requiresGrad) {
   return impl;
 }
 
-Tensor literal(const Scalar &value, DType dtype) {
+ir::HostTensor scalarData(const Scalar &value, DType dtype) {
   ir::HostTensor data = ir::HostTensor::scalar(value.toDouble(), dtype);
   if (!value.isFloat()) // exactly, also past 2^53
     data.setInt(0, value.toInt());
-  auto impl = makeLeaf(std::move(data));
+  return data;
+}
+
+Tensor literal(const Scalar &value, DType dtype) {
+  auto impl = makeLeaf(scalarData(value, dtype));
   impl->literal = true;
   return Tensor(std::move(impl));
 }

@@ -102,6 +102,8 @@ struct TensorImpl {
 
 /// A new leaf holding `data`.
 std::shared_ptr<TensorImpl> makeLeaf(ir::HostTensor data, bool requiresGrad = false);
+/// `value` as a rank-0 tensor of `dtype` (integers exactly).
+ir::HostTensor scalarData(const Scalar &value, DType dtype);
 /// A rank-0 literal of `dtype` (see TensorImpl::literal).
 Tensor literal(const Scalar &value, DType dtype);
 /// A literal that is a constant of kiln's own code (Storage::constant), such

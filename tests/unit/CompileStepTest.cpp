@@ -81,7 +81,7 @@ void expectAllNear(const std::vector<double> &got, const std::vector<double> &wa
 TEST_F(CompileStep, ReplaysGiveTheNumbersOfTheUncompiledLoop) {
   for (bool setToNone : {false, true}) {
     std::vector<double> plain = train(false, setToNone, 8);
-    CompiledStep step([](std::span<const Tensor>) { return Tensor(); });
+    CompiledStep step = compile([](Tensor x) { return x; });
     expectAllNear(train(true, setToNone, 8, &step), plain);
     // Kept grads: call 1 makes them, call 2 traces the accumulating form.
     EXPECT_LE(step.traces(), 2) << "set_to_none=" << setToNone;
@@ -281,6 +281,102 @@ TEST_F(CompileStep, AStepThatReadsValuesIsTracedEveryCall) {
   EXPECT_EQ(step(x).to_vector(), (std::vector<double>{3, 3}));
   EXPECT_EQ(step.replays(), 0);
   EXPECT_EQ(step.traces(), 2);
+}
+
+/// A number passed for a Tensor parameter is a rank-0 input: a learning
+/// rate new at every call is replayed, not traced again.
+TEST_F(CompileStep, ANumberForATensorParameterIsAnInputOfEveryReplay) {
+  auto run = [](bool compiled) {
+    Model m;
+    auto body = [&](Tensor x, Tensor y, Tensor lr) {
+      m.lr = lr;
+      return m.step(x, y);
+    };
+    auto step = compile(body);
+    Tensor x = column(10, 1, 0), y = column(10, 3, 5);
+    for (int i = 0; i < 8; ++i) {
+      double lr = 0.02 / (1 + i);
+      compiled ? step(x, y, lr) : body(x, y, scalar_tensor(lr));
+    }
+    EXPECT_GE(step.replays(), compiled ? 6 : 0) << step.last_trace_reason();
+    return std::vector<double>{m.w.item(), m.b.item()};
+  };
+  expectAllNear(run(true), run(false));
+}
+
+/// A number parameter receives the number; the host code may branch on it,
+/// so a trace holds for that value only.
+TEST_F(CompileStep, ANumberParameterIsGuardedByItsValue) {
+  auto step = compile([](Tensor x, int64_t n) {
+    Tensor y = x;
+    for (int64_t i = 0; i < n; ++i)
+      y = y + x;
+    return y;
+  });
+  Tensor x = tensor({1.0, 2.0});
+  EXPECT_EQ(step(x, 1).to_vector(), (std::vector<double>{2, 4}));
+  EXPECT_EQ(step(x, 1).to_vector(), (std::vector<double>{2, 4}));
+  EXPECT_EQ(step.replays(), 1);
+  EXPECT_EQ(step(x, 2).to_vector(), (std::vector<double>{3, 6}));
+  EXPECT_EQ(step.last_trace_reason(), "argument 1 changed from 1 to 2");
+  EXPECT_EQ(step(x, 1).to_vector(), (std::vector<double>{2, 4})) << "the first trace holds";
+  EXPECT_EQ(step.replays(), 2);
+}
+
+/// A step returns a tuple: every result is a value of the program, fresh at
+/// each replay (a second result kept in a variable outside the step would
+/// make it run every call instead).
+TEST_F(CompileStep, ATupleOfResultsIsReplayed) {
+  auto run = [](bool compiled) {
+    Model m;
+    auto body = [&](Tensor x, Tensor y) {
+      // Detached, as a result that kept its history would keep the step's
+      // intermediate tensors alive.
+      Tensor pred = (x.matmul(m.w) + m.b).detach();
+      Tensor loss = m.step(x, y);
+      return std::make_tuple(loss, pred, loss);
+    };
+    auto step = compile(body);
+    Tensor x = column(10, 1, 0), y = column(10, 3, 5);
+    std::vector<double> r;
+    for (int i = 0; i < 6; ++i) {
+      auto [loss, pred, again] = compiled ? step(x, y) : body(x, y);
+      r.push_back(loss.item());
+      r.push_back(pred.to_vector()[9]);
+      EXPECT_TRUE(again.is_same(loss));
+    }
+    EXPECT_GE(step.replays(), compiled ? 4 : 0) << step.last_trace_reason();
+    return r;
+  };
+  expectAllNear(run(true), run(false));
+}
+
+TEST_F(CompileStep, AnOutputKeptOutsideTheStepIsNeverStale) {
+  auto run = [](bool compiled) {
+    Model m;
+    Tensor kept;
+    auto body = [&](Tensor x, Tensor y) {
+      kept = x.matmul(m.w) + m.b;
+      return m.step(x, y);
+    };
+    auto step = compile(body);
+    Tensor x = column(10, 1, 0), y = column(10, 3, 5);
+    std::vector<double> r;
+    for (int i = 0; i < 4; ++i) {
+      compiled ? step(x, y) : body(x, y);
+      r.push_back(kept.to_vector()[9]);
+    }
+    EXPECT_EQ(step.replays(), 0);
+    return r;
+  };
+  expectAllNear(run(true), run(false));
+}
+
+TEST_F(CompileStep, ATensorForANumberParameterIsAUsageError) {
+  auto step = compile([](Tensor x, double s) { return x * s; });
+  Tensor a = tensor({1.0});
+  EXPECT_THROW(step(a, a), Error);
+  EXPECT_EQ(step(a, 2.5).item(), 2.5);
 }
 
 TEST_F(CompileStep, WrongInputCountIsAUsageError) {
