@@ -32,7 +32,7 @@ Shape TensorLiteral::shape() const {
                               "shape {}",
                               i, other.str(), inner.str()));
   }
-  dims.insert(dims.end(), inner.dims().begin(), inner.dims().end());
+  dims.insert(dims.end(), inner.begin(), inner.end());
   return Shape(std::move(dims));
 }
 

@@ -64,19 +64,19 @@ bool isOne(const Scalar &s) { return s.isFloat() ? s.toDouble() == 1 : s.toInt()
 
 Tensor &Tensor::zero_() {
   return updateInPlace(*this, "zero_", {}, [&] {
-    return kiln::broadcast_to(detail::constantLiteral(0, dtype()), shape().dims());
+    return kiln::broadcast_to(detail::constantLiteral(0, dtype()), shape().toVector());
   });
 }
 
 Tensor &Tensor::fill_(Scalar value) {
   return updateInPlace(*this, "fill_", {}, [&] {
-    return kiln::broadcast_to(detail::literal(value, dtype()), shape().dims());
+    return kiln::broadcast_to(detail::literal(value, dtype()), shape().toVector());
   });
 }
 
 Tensor &Tensor::copy_(const Tensor &src) {
   return updateInPlace(*this, "copy_", {src},
-                       [&] { return kiln::broadcast_to(src.to(dtype()), shape().dims()); });
+                       [&] { return kiln::broadcast_to(src.to(dtype()), shape().toVector()); });
 }
 
 Tensor &Tensor::add_(const Tensor &other, Scalar alpha) {

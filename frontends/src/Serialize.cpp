@@ -207,7 +207,7 @@ void save_safetensors(const std::filesystem::path &path, const NamedTensors &ten
     SafetensorsEntry e;
     e.name = name;
     e.dtype = host.dtype();
-    e.shape = host.shape().dims();
+    e.shape = host.shape().toVector();
     e.begin = offset;
     e.end = offset + host.bytes();
     offset = e.end;

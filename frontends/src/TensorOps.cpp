@@ -152,7 +152,7 @@ Tensor integerPower(const Tensor &x, int64_t n) {
   if (n < 0)
     throw Error(ErrorKind::Shape, "'pow': integers to negative integer powers are not allowed "
                                   "(as in PyTorch); convert the tensor to a float dtype");
-  Tensor result = kiln::broadcast_to(detail::constantLiteral(1, x.dtype()), x.shape().dims());
+  Tensor result = kiln::broadcast_to(detail::constantLiteral(1, x.dtype()), x.shape().toVector());
   Tensor base = x;
   for (; n > 0; n >>= 1) {
     if (n & 1)
@@ -374,7 +374,7 @@ Tensor one_hot(const Tensor &labels, int64_t num_classes, DType dtype) {
     for (double v : defined(labels, "one_hot").to_vector())
       num_classes = std::max(num_classes, int64_t(v) + 1);
   }
-  IntList dims = defined(labels, "one_hot").shape().dims();
+  IntList dims = defined(labels, "one_hot").shape().toVector();
   dims.push_back(num_classes);
   return apply(OpKind::OneHot, {labels}, {}, TensorType{dtype, Shape(std::move(dims))});
 }
@@ -432,13 +432,13 @@ Tensor Tensor::reshape(IntList shape) const { return kiln::reshape(*this, std::m
 Tensor Tensor::flatten() const { return kiln::reshape(*this, {numel()}); }
 
 Tensor Tensor::unsqueeze(int64_t d) const {
-  IntList dims = shape().dims();
+  IntList dims = shape().toVector();
   dims.insert(dims.begin() + axis(d, dim() + 1, "unsqueeze"), 1);
   return kiln::reshape(*this, std::move(dims));
 }
 
 Tensor Tensor::squeeze(int64_t d) const {
-  IntList dims = shape().dims();
+  IntList dims = shape().toVector();
   int64_t n = axis(d, dim(), "squeeze");
   if (dims[size_t(n)] == 1)
     dims.erase(dims.begin() + n);

@@ -63,7 +63,7 @@ Shape reducedShape(const Shape &shape, const IntList &axes, bool keepdims) {
   return Shape(std::move(dims));
 }
 
-BroadcastIndex::BroadcastIndex(const Shape &from, const Shape &to) : toDims_(to.dims()) {
+BroadcastIndex::BroadcastIndex(const Shape &from, const Shape &to) : toDims_(to.toVector()) {
   std::vector<int64_t> strides = from.strides();
   fromStrides_.assign(toDims_.size(), 0);
   int offset = to.rank() - from.rank();
@@ -81,7 +81,7 @@ int64_t BroadcastIndex::operator()(int64_t flat) const {
   return out;
 }
 
-ReduceIndex::ReduceIndex(const Shape &in, const IntList &axes) : inDims_(in.dims()) {
+ReduceIndex::ReduceIndex(const Shape &in, const IntList &axes) : inDims_(in.toVector()) {
   Shape out = reducedShape(in, axes, /*keepdims=*/true);
   outStrides_ = out.strides();
   for (int64_t a : axes)

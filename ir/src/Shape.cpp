@@ -6,17 +6,36 @@
 
 namespace kiln::ir {
 
+void Shape::assign(const int64_t *dims, size_t rank) {
+  if (rank > size_t(kInlineRank)) {
+    if (!heap_ || rank_ < int(rank))
+      heap_ = std::make_unique<int64_t[]>(rank);
+  } else {
+    heap_.reset();
+  }
+  rank_ = int(rank);
+  std::copy(dims, dims + rank, heap_ ? heap_.get() : inline_);
+}
+
+void Shape::take(Shape &o) {
+  rank_ = o.rank_;
+  heap_ = std::move(o.heap_);
+  if (!heap_)
+    std::copy(o.inline_, o.inline_ + rank_, inline_);
+  o.rank_ = 0;
+}
+
 int64_t Shape::numel() const {
   int64_t n = 1;
-  for (int64_t d : dims_)
+  for (int64_t d : *this)
     n *= d;
   return n;
 }
 
 std::vector<int64_t> Shape::strides() const {
-  std::vector<int64_t> s(dims_.size(), 1);
+  std::vector<int64_t> s(size_t(rank_), 1);
   for (int i = rank() - 2; i >= 0; --i)
-    s[size_t(i)] = s[size_t(i) + 1] * dims_[size_t(i) + 1];
+    s[size_t(i)] = s[size_t(i) + 1] * (*this)[i + 1];
   return s;
 }
 
@@ -24,7 +43,7 @@ std::optional<std::string> Shape::validate() const {
   // The product of the non-zero dims is bounded too, wherever a zero stands,
   // so that strides() can never overflow.
   int64_t n = 1;
-  for (int64_t d : dims_) {
+  for (int64_t d : *this) {
     if (d < 0)
       return fmt::format("shape {} has a negative dimension", str());
     if (d == 0)
@@ -36,19 +55,25 @@ std::optional<std::string> Shape::validate() const {
   return std::nullopt;
 }
 
-std::string Shape::str() const { return fmt::format("[{}]", fmt::join(dims_, ",")); }
+std::string Shape::str() const { return fmt::format("[{}]", fmt::join(begin(), end(), ",")); }
 
 std::optional<Shape> broadcastShapes(const Shape &a, const Shape &b) {
-  int rank = std::max(a.rank(), b.rank());
-  std::vector<int64_t> out(size_t(rank), 1);
-  for (int i = 0; i < rank; ++i) {
-    int ia = a.rank() - rank + i, ib = b.rank() - rank + i;
-    int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
-    if (da != db && da != 1 && db != 1)
+  // The wider shape is the result unless a dim of it is 1: then it is copied
+  // and changed, so that the common case allocates nothing.
+  const Shape &wide = a.rank() >= b.rank() ? a : b, &narrow = a.rank() >= b.rank() ? b : a;
+  int lead = wide.rank() - narrow.rank();
+  std::optional<std::vector<int64_t>> changed;
+  for (int i = 0; i < narrow.rank(); ++i) {
+    int64_t dw = wide[lead + i], dn = narrow[i];
+    if (dw == dn || dn == 1)
+      continue;
+    if (dw != 1)
       return std::nullopt;
-    out[size_t(i)] = da == 1 ? db : da;
+    if (!changed)
+      changed = wide.toVector();
+    (*changed)[size_t(lead + i)] = dn;
   }
-  return Shape(std::move(out));
+  return changed ? Shape(*changed) : wide;
 }
 
 bool broadcastsTo(const Shape &from, const Shape &to) {

@@ -146,7 +146,7 @@ std::vector<int64_t> broadcastStrides(const Shape &from, const Shape &to) {
 
 /// `s` with extent 1 on `axes`: a reduction's output shape with kept dims.
 Shape keptDimsShape(const Shape &s, const IntList &axes) {
-  std::vector<int64_t> dims = s.dims();
+  std::vector<int64_t> dims = s.toVector();
   for (int64_t a : axes)
     dims.at(size_t(a)) = 1;
   return Shape(std::move(dims));

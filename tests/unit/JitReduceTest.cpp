@@ -69,7 +69,7 @@ Function fusedReduction(OpKind op, const TensorType &in, const IntList &axes, bo
   const Shape &s = in.shape;
   ValueId x = b.param("x", in);
   ValueId row = b.param("row", {in.dtype, Shape{s.rank() ? s[s.rank() - 1] : 1}});
-  std::vector<int64_t> colDims = s.dims();
+  std::vector<int64_t> colDims = s.toVector();
   if (!colDims.empty())
     colDims.back() = 1;
   ValueId col = b.param("col", {in.dtype, Shape(colDims)});

@@ -41,7 +41,41 @@ TEST(ShapeSpec, RankIsTheNumberOfDims) {
   EXPECT_EQ((Shape{5}).rank(), 1);
   EXPECT_EQ((Shape{2, 3, 4}).rank(), 3);
   EXPECT_EQ((Shape{2, 3, 4})[1], 3);
-  EXPECT_EQ((Shape{2, 3, 4}).dims(), (std::vector<int64_t>{2, 3, 4}));
+  EXPECT_EQ((Shape{2, 3, 4}).toVector(), (std::vector<int64_t>{2, 3, 4}));
+}
+
+/// Ranks up to kInlineRank are stored inline, larger ones on the heap: every
+/// copy, move and assignment between the two keeps the dims.
+TEST(ShapeSpec, InlineAndHeapShapesCopyMoveAndCompare) {
+  std::vector<int64_t> big{1, 2, 3, 4, 5, 6, 7, 8};
+  ASSERT_GT(int(big.size()), Shape::kInlineRank);
+  Shape small{2, 3}, large(big);
+  EXPECT_EQ(large.toVector(), big);
+  EXPECT_EQ(large.rank(), 8);
+  EXPECT_EQ(large.numel(), 40320);
+
+  Shape copy = large;
+  EXPECT_EQ(copy, large);
+  EXPECT_NE(copy.begin(), large.begin()) << "a copy owns its dims";
+  Shape moved = std::move(copy);
+  EXPECT_EQ(moved, large);
+  EXPECT_EQ(copy.rank(), 0) << "a moved-from shape is a scalar";
+
+  Shape s = small;
+  s = large; // inline -> heap
+  EXPECT_EQ(s, large);
+  s = small; // heap -> inline
+  EXPECT_EQ(s, small);
+  EXPECT_EQ(s.toVector(), (std::vector<int64_t>{2, 3}));
+  s = Shape(std::vector<int64_t>{9, 8, 7, 6, 5, 4, 3}); // heap, moved in
+  EXPECT_EQ(s.toVector(), (std::vector<int64_t>{9, 8, 7, 6, 5, 4, 3}));
+  s = s; // NOLINT: self-assignment keeps the dims
+  EXPECT_EQ(s.rank(), 7);
+  EXPECT_NE(Shape({1, 2, 3, 4, 5, 6, 7}), Shape({1, 2, 3, 4, 5, 6, 8}));
+  EXPECT_NE(Shape({1, 2}), Shape({1, 2, 1}));
+  EXPECT_EQ(broadcastShapes(large, Shape{1, 8})->toVector(), big);
+  EXPECT_EQ(broadcastShapes(Shape{4, 1}, Shape{1, 5, 1, 3})->toVector(),
+            (std::vector<int64_t>{1, 5, 4, 3}));
 }
 
 TEST(ShapeSpec, NumelIsTheProductOfDims) {

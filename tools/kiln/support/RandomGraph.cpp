@@ -201,7 +201,7 @@ Shape Generator::iterationShape() {
 
 Shape Generator::broadcastingTo(const Shape &s) {
   int rank = rng_.below(size_t(s.rank()) + 1);
-  std::vector<int64_t> dims(s.dims().end() - rank, s.dims().end());
+  std::vector<int64_t> dims(s.end() - rank, s.end());
   for (int64_t &d : dims)
     if (rng_.percent(30))
       d = 1;
@@ -462,7 +462,7 @@ Val Generator::argmax(bool oneHot) {
   used_.insert(a.id.id);
   if (!oneHot)
     return record(b_.cast(index, DType::F32), 0, double(s[int(axis)] - 1), true);
-  std::vector<int64_t> dims = fn_.type(index).shape.dims();
+  std::vector<int64_t> dims = fn_.type(index).shape.toVector();
   // Depth: the class count plus up to 2 spare classes, within maxExtent.
   int64_t spare = std::clamp<int64_t>(options_.maxExtent - s[int(axis)], 0, 2);
   dims.push_back(s[int(axis)] + rng_.below(size_t(spare) + 1));
@@ -580,7 +580,7 @@ Val Generator::reshape() {
       dims.back() *= f;
   if (dims.size() < 3 && rng_.percent(30))
     dims.insert(dims.begin() + rng_.below(dims.size() + 1), 1);
-  if (dims == fn_.type(a.id).shape.dims()) // the builder returns a no-op reshape's operand
+  if (dims == fn_.type(a.id).shape.toVector()) // the builder returns a no-op reshape's operand
     dims.insert(dims.begin(), 1);
   used_.insert(a.id.id);
   return record(b_.reshape(a.id, Shape(dims)), a.lo, a.hi, a.exact);
@@ -589,11 +589,11 @@ Val Generator::reshape() {
 /// Expands unit extents and sometimes adds a leading axis.
 Val Generator::broadcastTo() {
   Val a = pickAny();
-  std::vector<int64_t> dims = fn_.type(a.id).shape.dims();
+  std::vector<int64_t> dims = fn_.type(a.id).shape.toVector();
   for (int64_t &d : dims)
     if (d == 1 && rng_.percent(60))
       d = 1 + rng_.below(size_t(options_.maxExtent)); // stays 1 when maxExtent is 1
-  if (dims.size() < 4 && (rng_.percent(40) || dims == fn_.type(a.id).shape.dims()))
+  if (dims.size() < 4 && (rng_.percent(40) || dims == fn_.type(a.id).shape.toVector()))
     dims.insert(dims.begin(), 1 + rng_.below(size_t(options_.maxExtent)));
   used_.insert(a.id.id);
   return record(b_.broadcastTo(a.id, Shape(dims)), a.lo, a.hi, a.exact);

@@ -3,9 +3,12 @@
 
 #include "kiln/ir/DType.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,16 +18,37 @@ namespace kiln::ir {
 /// no input can make kiln compute an overflowing size or allocate without bound.
 inline constexpr int64_t kMaxElements = int64_t(1) << 40;
 
-/// A static shape; rank 0 is a scalar. Dimensions are >= 0.
+/// A static shape; rank 0 is a scalar. Dimensions are >= 0. Shapes up to
+/// rank kInlineRank are stored inline: a recorded op copies several types,
+/// and a heap allocation per copy was a visible part of a step's host work.
 class Shape {
 public:
-  Shape() = default;
-  Shape(std::initializer_list<int64_t> dims) : dims_(dims) {}
-  explicit Shape(std::vector<int64_t> dims) : dims_(std::move(dims)) {}
+  static constexpr int kInlineRank = 6;
 
-  int rank() const { return int(dims_.size()); }
-  int64_t operator[](int i) const { return dims_[size_t(i)]; }
-  const std::vector<int64_t> &dims() const { return dims_; }
+  Shape() = default;
+  Shape(std::initializer_list<int64_t> dims) { assign(dims.begin(), dims.size()); }
+  explicit Shape(const std::vector<int64_t> &dims) { assign(dims.data(), dims.size()); }
+  Shape(const Shape &o) { assign(o.begin(), size_t(o.rank_)); }
+  Shape(Shape &&o) noexcept { take(o); }
+  Shape &operator=(const Shape &o) {
+    if (this != &o)
+      assign(o.begin(), size_t(o.rank_));
+    return *this;
+  }
+  Shape &operator=(Shape &&o) noexcept {
+    if (this != &o)
+      take(o);
+    return *this;
+  }
+  ~Shape() = default;
+
+  int rank() const { return rank_; }
+  int64_t operator[](int i) const { return begin()[i]; }
+  const int64_t *begin() const { return heap_ ? heap_.get() : inline_; }
+  const int64_t *end() const { return begin() + rank_; }
+  std::span<const int64_t> dims() const { return {begin(), end()}; }
+  /// The dims as a new list, to edit.
+  std::vector<int64_t> toVector() const { return {begin(), end()}; }
   /// Product of dims. Only call on validated shapes (see validate()).
   int64_t numel() const;
   /// Row-major strides in elements.
@@ -35,11 +59,19 @@ public:
 
   /// "[10,1]"
   std::string str() const;
-  bool operator==(const Shape &o) const { return dims_ == o.dims_; }
-  bool operator!=(const Shape &o) const { return dims_ != o.dims_; }
+  bool operator==(const Shape &o) const {
+    return rank_ == o.rank_ && std::equal(begin(), end(), o.begin());
+  }
+  bool operator!=(const Shape &o) const { return !(*this == o); }
 
 private:
-  std::vector<int64_t> dims_;
+  void assign(const int64_t *dims, size_t rank);
+  void take(Shape &o);
+
+  int rank_ = 0;
+  int64_t inline_[kInlineRank] = {};
+  /// The dims of a shape of rank > kInlineRank (null otherwise).
+  std::unique_ptr<int64_t[]> heap_;
 };
 
 /// numpy broadcasting of two shapes, or nullopt if incompatible.

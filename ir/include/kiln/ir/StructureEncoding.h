@@ -23,7 +23,7 @@ namespace kiln::ir {
 template <class Sink> void encodeType(Sink &sink, const TensorType &t) {
   sink.word(uint64_t(t.dtype));
   sink.word(uint64_t(t.shape.rank()));
-  for (int64_t d : t.shape.dims())
+  for (int64_t d : t.shape)
     sink.word(uint64_t(d));
 }
 
