@@ -252,6 +252,8 @@ std::shared_ptr<detail::TensorImpl> record(OpKind op, const std::vector<Tensor> 
   const ir::OpDef &def = ir::opDef(op);
   std::vector<TensorType> types;
   std::vector<std::shared_ptr<detail::LazyValue>> values;
+  types.reserve(operands.size()); // one allocation each, not one per growth
+  values.reserve(operands.size());
   detail::TraceObserver *observer = detail::traceObserver();
   for (const Tensor &t : operands) {
     types.push_back(defined(t, def.name).impl()->type());
@@ -281,6 +283,8 @@ Tensor apply(OpKind op, const std::vector<Tensor> &operands, ir::AttrList attrs,
   if (anyRequiresGrad && is_grad_enabled() && def.differentiable &&
       ir::isFloat(impl->type().dtype)) {
     auto node = std::make_shared<detail::GradNode>(op, std::move(attrs), impl->type());
+    node->inputs.reserve(operands.size());
+    node->inputVersions.reserve(operands.size());
     for (const Tensor &t : operands) {
       node->inputs.push_back(t.impl());
       node->inputVersions.push_back(t.impl()->version());
