@@ -35,6 +35,8 @@ KILN_EXAMPLE(linreg, "linreg", "textbook §2: fit y = 3x + 5 with Linear(1, 1), 
   double lr = args.number("--lr", 0.01, "Learning rate of SGD");
   double momentum = args.number("--momentum", 0, "Momentum of SGD");
   int64_t printEvery = args.integer("--print-every", 100, "Print the loss every N epochs", 1);
+  bool compiled = args.flag("--compiled", "Run each step through kiln::compile: traced on the "
+                                          "first call, then replayed without running the loop body");
   TrainingOptions options = TrainingOptions::parse(args);
   args.finish();
 
@@ -45,13 +47,18 @@ KILN_EXAMPLE(linreg, "linreg", "textbook §2: fit y = 3x + 5 with Linear(1, 1), 
   nn::MSELoss criterion;
 
   TrainingRun run(options, "linreg", epochs);
-  for (int64_t epoch = 0; epoch < epochs; ++epoch) {
+  auto body = [&](Tensor x, Tensor y) {
     optimiser.zero_grad();
     Tensor out = model(x);
     Tensor loss = criterion(out, y);
     run.beforeBackward(loss);
     loss.backward();
     optimiser.step();
+    return loss;
+  };
+  auto step = kiln::compile(body);
+  for (int64_t epoch = 0; epoch < epochs; ++epoch) {
+    Tensor loss = compiled ? step(x, y) : body(x, y);
     run.afterStep(loss);
     if (options.text() && (epoch % printEvery == 0 || epoch == epochs - 1))
       run.println(fmt::format("epoch {}, loss {:.6f}", epoch, run.losses().back()));
@@ -66,6 +73,7 @@ KILN_EXAMPLE(linreg, "linreg", "textbook §2: fit y = 3x + 5 with Linear(1, 1), 
                            .number("bias", bias, f32)
                            .number("loss", loss, f32)
                            .integer("steps", run.steps())
+                           .integer("replays", step.replays())
                            .number("us_per_step", run.usPerStep())
                            .number("compile_ms", run.compileMs())
                            .number("train_seconds", run.seconds())
