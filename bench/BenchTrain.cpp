@@ -4,7 +4,8 @@
 // libtorch 1.13 (C++) and with PyTorch 1.13 in the same run, each
 // configuration in its own process, and prints one markdown table with the
 // ratios libtorch / kiln and PyTorch / kiln:
-//  - linreg: Linear(1, 1), MSELoss, SGD lr 0.01, 1000 steps;
+//  - linreg: Linear(1, 1), MSELoss, SGD lr 0.01, 1000 steps; kiln also with
+//    its step in kiln::compile (`--compiled`);
 //  - mnist linear (784 -> 10) and MLP (784 -> 128 -> ReLU -> 10): batch 100,
 //    SGD lr 1e-4, 5 epochs on Fashion-MNIST (60,000 / 10,000).
 // kiln runs `kiln example linreg|mnist --json` (examples/); libtorch runs
@@ -340,7 +341,9 @@ void linreg(Runner &runner, Report &report, const Options &o) {
   Run kiln = runner.kiln("linreg", {seed}, "loss", {"--epochs", "3"}, warm, threads);
   Run libtorch = runner.libtorch({"linreg", seed}, "loss", threads);
   Run torch = runner.torch({"linreg", seed}, "loss", threads);
+  Run compiled = runner.kilnOnce("linreg", {seed, "--compiled"}, "loss", threads);
   record(report, "kiln linreg", kiln);
+  record(report, "kiln linreg --compiled", compiled);
   record(report, "libtorch linreg", libtorch);
   record(report, "pytorch linreg", torch);
   auto row = [&](std::string metric, double Run::*field, int decimals) {
@@ -353,6 +356,11 @@ void linreg(Runner &runner, Report &report, const Options &o) {
     return &report.rows.back();
   };
   row("us/step", &Run::usPerStep, 1)->atMost = 2;
+  // The same loop with its step in kiln::compile (replayed without running
+  // the body), against the same libtorch and PyTorch loops.
+  Row *replayed = row("us/step, kiln::compile", &Run::usPerStep, 1);
+  replayed->kiln = compiled.usPerStep;
+  replayed->atMost = 0.5;
   row("final loss", &Run::quality, 6)->compare = Compare::None;
   row("first step, cold (ms)", &Run::firstStepMs, 1)->atMost = 100;
   report.rows.push_back({.workload = "linreg",
