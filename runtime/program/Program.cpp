@@ -3,6 +3,7 @@
 #include "CheckNumerics.h"
 #include "LogSoftmax.h"
 #include "ParallelRows.h"
+#include "SmallMatmul.h"
 #include "SoftmaxCrossEntropy.h"
 #include "kiln/compiler/FuseCrossEntropy.h"
 #include "kiln/compiler/MemoryPlan.h"
@@ -281,8 +282,17 @@ private:
 
   void addMatmulStep(std::string name, const onednn::MatmulDesc &desc, ValueId a, ValueId b,
                      ValueId bias, ValueId c) {
-    std::shared_ptr<onednn::Matmul> mm = onednn::Matmul::get(desc);
     Program::Impl &p = p_;
+    if (runsAsSmallMatmul(desc)) {
+      p.addStep(std::move(name), KernelKind::Native, [&p, desc, a, b, bias, c] {
+        runSmallMatmul(desc, static_cast<const float *>(p.ptr(a)),
+                       static_cast<const float *>(p.ptr(b)),
+                       bias.valid() ? static_cast<const float *>(p.ptr(bias)) : nullptr,
+                       static_cast<float *>(p.ptr(c)));
+      });
+      return;
+    }
+    std::shared_ptr<onednn::Matmul> mm = onednn::Matmul::get(desc);
     p.addStep(std::move(name), KernelKind::OneDnn, [&p, mm, a, b, bias, c] {
       mm->run(static_cast<const float *>(p.ptr(a)), static_cast<const float *>(p.ptr(b)),
               bias.valid() ? static_cast<const float *>(p.ptr(bias)) : nullptr,
