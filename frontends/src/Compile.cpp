@@ -54,6 +54,9 @@ struct ResultTarget {
   std::weak_ptr<detail::Storage> storage;
   std::weak_ptr<TensorImpl> gradOf;
   std::vector<size_t> outputs;
+  /// A Fresh result's tensor of the last replay, whose buffer the next
+  /// replay writes into when nobody else holds it any more.
+  std::shared_ptr<TensorImpl> last;
 };
 
 /// A tensor whose requires_grad (and, if touched, .grad) the trace relied on.
@@ -166,6 +169,22 @@ ParamSource paramSource(Tracer &tracer, const LazyValue &leaf, std::span<const T
   return {ParamSource::Constant, 0, {}, leaf.buffer.clone()};
 }
 
+/// The tensor `r` made at the last replay (a .grad, or a result the step
+/// returned) when nothing but kiln holds it any more, so that its buffer can
+/// take the new value unseen instead of a new allocation; else null.
+std::shared_ptr<TensorImpl> reusableResult(const ResultTarget &r) {
+  std::shared_ptr<TensorImpl> candidate = r.last;
+  if (!candidate)
+    return nullptr;
+  std::shared_ptr<TensorImpl> leaf = r.gradOf.lock();
+  long holders = 2 + (leaf && leaf->grad == candidate ? 1 : 0); // r.last, candidate, .grad
+  const detail::Storage &s = *candidate->storage;
+  bool alone = candidate.use_count() == holders && candidate->storage.use_count() == 1 &&
+               s.data.storageUnshared() && !s.pending && !s.leaf && !candidate->gradFn &&
+               !candidate->grad;
+  return alone ? candidate : nullptr;
+}
+
 } // namespace
 
 struct CompiledStepState {
@@ -183,7 +202,7 @@ struct CompiledStepState {
   std::vector<StepArgument> normalize(std::span<const StepArgument> args) const;
   /// "" if `t` may replay for `args`, else why not.
   std::string guardMiss(const Trace &t, std::span<const StepArgument> args) const;
-  std::vector<Tensor> replay(const Trace &t, std::span<const StepArgument> args);
+  std::vector<Tensor> replay(Trace &t, std::span<const StepArgument> args);
   std::vector<Tensor> trace(std::span<const StepArgument> args);
   /// Builds the replay plan of a finished trace, or says why there is none.
   std::optional<Trace> plan(Tracer &tracer, std::span<const StepArgument> args,
@@ -269,7 +288,7 @@ std::string CompiledStepState::guardMiss(const Trace &t, std::span<const StepArg
   return "";
 }
 
-std::vector<Tensor> CompiledStepState::replay(const Trace &t, std::span<const StepArgument> args) {
+std::vector<Tensor> CompiledStepState::replay(Trace &t, std::span<const StepArgument> args) {
   std::vector<ir::HostTensor> in, out;
   in.reserve(t.params.size());
   for (const ParamSource &p : t.params) {
@@ -286,21 +305,36 @@ std::vector<Tensor> CompiledStepState::replay(const Trace &t, std::span<const St
     }
   }
   out.reserve(t.results.size());
-  for (const ResultTarget &r : t.results)
-    out.push_back(r.kind == ResultTarget::WriteBack ? r.storage.lock()->data : ir::HostTensor());
+  std::vector<std::shared_ptr<TensorImpl>> reused(t.results.size());
+  for (size_t k = 0; k < t.results.size(); ++k) {
+    ResultTarget &r = t.results[k];
+    if (r.kind == ResultTarget::WriteBack) {
+      out.push_back(r.storage.lock()->data);
+      continue;
+    }
+    reused[k] = reusableResult(r);
+    out.push_back(reused[k] ? reused[k]->storage->data : ir::HostTensor());
+  }
   replayStep(*t.step, in, out);
   std::vector<Tensor> results(t.outputs);
   for (size_t k = 0; k < t.results.size(); ++k) {
-    const ResultTarget &r = t.results[k];
+    ResultTarget &r = t.results[k];
     if (r.kind == ResultTarget::WriteBack) {
       ++r.storage.lock()->version;
       continue;
     }
-    std::shared_ptr<TensorImpl> fresh = makeLeaf(std::move(out[k]));
+    std::shared_ptr<TensorImpl> fresh;
+    if (reused[k]) {
+      fresh = std::move(reused[k]);
+      ++fresh->storage->version; // a new value in the same buffer
+    } else {
+      fresh = makeLeaf(std::move(out[k]));
+    }
     if (auto leaf = r.gradOf.lock())
       leaf->grad = fresh;
     for (size_t o : r.outputs)
       results[o] = Tensor(fresh);
+    r.last = std::move(fresh);
   }
   ++replays;
   lastReason.clear();
@@ -411,7 +445,7 @@ std::vector<Tensor> CompiledStep::call(std::span<const StepArgument> arguments) 
     return state_->body(args); // eager: a plain call
   sync();
   std::string firstMiss;
-  for (const detail::Trace &t : state_->traces) {
+  for (detail::Trace &t : state_->traces) {
     std::string miss = state_->guardMiss(t, args);
     if (miss.empty())
       return state_->replay(t, args);

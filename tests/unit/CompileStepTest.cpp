@@ -372,6 +372,31 @@ TEST_F(CompileStep, AnOutputKeptOutsideTheStepIsNeverStale) {
   expectAllNear(run(true), run(false));
 }
 
+/// A replay writes a result into the buffer of the last replay's result
+/// when nobody holds that any more, and never into one that is kept.
+TEST_F(CompileStep, AReplayReusesOnlyResultsNobodyKept) {
+  Model m;
+  auto step = compile([&](Tensor x, Tensor y) { return m.step(x, y); });
+  Tensor x = column(10, 1, 0), y = column(10, 3, 5);
+  for (int i = 0; i < 3; ++i)
+    step(x, y);
+  ASSERT_GE(step.replays(), 1);
+  const void *dropped = step(x, y).host().raw();
+  const void *grad = m.w.grad().host().raw();
+  EXPECT_EQ(step(x, y).host().raw(), dropped) << "the dropped loss's buffer is reused";
+  EXPECT_EQ(m.w.grad().host().raw(), grad) << "so is the .grad's";
+
+  Tensor keptLoss = step(x, y);
+  Tensor keptGrad = m.w.grad();
+  double loss = keptLoss.item(), g = keptGrad.item();
+  Tensor next = step(x, y);
+  EXPECT_NE(next.host().raw(), keptLoss.host().raw());
+  EXPECT_NE(m.w.grad().host().raw(), keptGrad.host().raw());
+  EXPECT_EQ(keptLoss.item(), loss) << "a kept result keeps its value";
+  EXPECT_EQ(keptGrad.item(), g) << "a kept .grad keeps its value";
+  EXPECT_NE(next.item(), loss) << "the step moved on";
+}
+
 TEST_F(CompileStep, ATensorForANumberParameterIsAUsageError) {
   auto step = compile([](Tensor x, double s) { return x * s; });
   Tensor a = tensor({1.0});
