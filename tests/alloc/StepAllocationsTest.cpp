@@ -31,11 +31,15 @@ void *operator new(std::size_t n) {
   throw std::bad_alloc();
 }
 // GCC cannot see that these pair with the operator new above.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 void operator delete(void *p) noexcept { std::free(p); }
 void operator delete(void *p, std::size_t) noexcept { std::free(p); }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 using namespace kiln;
 
@@ -69,8 +73,17 @@ struct Linreg {
   }
 };
 
-bool sanitized() {
+// GCC says __SANITIZE_*__, clang __has_feature.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define KILN_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define KILN_SANITIZED 1
+#endif
+#endif
+
+bool sanitized() {
+#ifdef KILN_SANITIZED
   return true;
 #else
   return false;
