@@ -162,10 +162,11 @@ ParamSource paramSource(Tracer &tracer, const LazyValue &leaf, std::span<const T
     tracer.notReplayable("the step uses random values");
   else if (!leaf.constant)
     tracer.notReplayable(fmt::format(
-        "the step uses {} {}, which a replay could not re-read; keep values that may change "
-        "in tensors made outside the step, or pass them as arguments",
-        leaf.literal ? "a number written in an expression, as" : "a tensor it made from host values,",
-        leaf.type.str()));
+        "the step uses {}, which a replay could not re-read; keep values that may change in "
+        "tensors made outside the step, or pass them as arguments",
+        leaf.literal ? fmt::format("a number written in an expression (an {} literal)",
+                                   ir::dtypeName(leaf.type.dtype))
+                     : fmt::format("a {} tensor it made from host values", leaf.type.str())));
   return {ParamSource::Constant, 0, {}, leaf.buffer.clone()};
 }
 
