@@ -42,6 +42,8 @@ KILN_EXAMPLE(linreg, "linreg", "textbook §2: fit y = 3x + 5 with Linear(1, 1), 
 
   Tensor x = arange(1, 11).to(f32).reshape({10, 1});
   Tensor y = x * 3 + 5;
+  x.set_name("x"); // %x and %y in the step's IR
+  y.set_name("y");
   LinearModel model;
   optim::SGD optimiser(model.parameters(), lr, momentum);
   nn::MSELoss criterion;
