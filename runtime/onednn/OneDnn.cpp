@@ -12,7 +12,10 @@
 // oneDNN's GEMM-based matmul takes a sum post-op only before an eltwise one,
 // and the order kiln needs (act, then sum) falls back to oneDNN's reference
 // matmul, ~2500x slower at 100x784x10; so with both, the product goes to a
-// scratch buffer and the sum is a loop.
+// scratch buffer and the sum is a loop. Relu is applied by Matmul after the
+// primitive, not as oneDNN's post-op, which gives 0 for NaN and +0 for -0
+// where PyTorch's relu (and kiln's) keep them: a NaN in a layer's output
+// would vanish silently.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/runtime/OneDnn.h"
@@ -204,10 +207,13 @@ MatmulDesc normalized(MatmulDesc d) {
   return ::dnnl::algorithm::undef;
 }
 
+/// Whether Matmul applies the activation itself after the primitive.
+bool activatesAfter(const MatmulDesc &d) { return d.activation == Activation::Relu; }
+
 /// The epilogue in the order the header defines: act(...) + beta * C.
 ::dnnl::primitive_attr matmulAttr(const MatmulDesc &d) {
   ::dnnl::post_ops ops;
-  if (d.activation != Activation::None)
+  if (d.activation != Activation::None && !activatesAfter(d))
     ops.append_eltwise(1.0f, eltwiseAlgorithm(d.activation), 0.0f, 0.0f);
   if (d.accumulate)
     ops.append_sum(d.beta);
@@ -243,7 +249,7 @@ float activate(Activation a, float v) {
   case Activation::None:
     return v;
   case Activation::Relu:
-    return v > 0 ? v : 0;
+    return relu(v);
   case Activation::Sigmoid:
     return 1 / (1 + std::exp(-v));
   case Activation::Tanh:
@@ -252,13 +258,20 @@ float activate(Activation a, float v) {
   return v;
 }
 
-/// C = product + beta * C over a [rows, cols] block of matrices with row
-/// stride `stride`.
-void accumulate(float *c, const float *product, float beta, int64_t rows, int64_t cols,
-                int64_t stride) {
+/// C = act(product) + beta * C over a [rows, cols] block of matrices with
+/// row stride `stride`; `act` is the activation the primitive left out.
+void accumulate(float *c, const float *product, Activation act, float beta, int64_t rows,
+                int64_t cols, int64_t stride) {
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j)
-      c[i * stride + j] = product[i * stride + j] + beta * c[i * stride + j];
+      c[i * stride + j] = activate(act, product[i * stride + j]) + beta * c[i * stride + j];
+}
+
+/// relu over a [rows, cols] block with row stride `stride`, in place.
+void reluInPlace(float *c, int64_t rows, int64_t cols, int64_t stride) {
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      c[i * stride + j] = relu(c[i * stride + j]);
 }
 
 /// The calling thread's scratch buffer, grown to at least `size` floats.
@@ -378,8 +391,11 @@ void Matmul::Impl::runBlock(const BoundPrimitive &p, const std::array<int64_t, 4
                      out + at[ArgC],
                      desc.bias ? const_cast<float *>(io.bias) + at[ArgBias] : nullptr};
   p.run(std::span(buffers, desc.bias ? 4 : 3));
+  Activation after = activatesAfter(desc) ? desc.activation : Activation::None;
   if (accumulatesAfter)
-    accumulate(io.c + at[ArgC], io.product + at[ArgC], desc.beta, rows, cols, desc.n);
+    accumulate(io.c + at[ArgC], io.product + at[ArgC], after, desc.beta, rows, cols, desc.n);
+  else if (after == Activation::Relu)
+    reluInPlace(io.c + at[ArgC], rows, cols, desc.n);
 }
 
 namespace {

@@ -43,7 +43,7 @@ void runSmallMatmul(const onednn::MatmulDesc &desc, const float *a, const float 
       if (desc.bias)
         x += bias[j];
       if (desc.activation == onednn::Activation::Relu)
-        x = x > 0 ? x : 0.0f; // as oneDNN's relu post-op: +0 for -0 and for NaN
+        x = onednn::relu(x);
     }
 }
 

@@ -5,8 +5,7 @@
 // multiply-adds. Such products run as a plain loop instead: each output is
 // summed over k in order with one fused multiply-add per term, as oneDNN
 // does for these shapes (a k = 1 product is the same bits either way), then
-// the bias is added and relu applied as oneDNN's post-ops do (its relu maps
-// -0 and NaN to +0).
+// the bias is added and relu applied as onednn::Matmul does.
 //
 //===----------------------------------------------------------------------===//
 #pragma once

@@ -95,8 +95,7 @@ TEST(Program, TinyMatmulsRunAsALoopWithOneDnnBits) {
     std::vector<HostTensor> in;
     for (ValueId v : f.params())
       in.push_back(random(f.type(v), uint64_t(v.id) + 11));
-    in[0].set(0, std::nan("")); // relu's NaN and -0 as oneDNN's
-    in[0].set(1, -0.0);
+    in[0].set(1, -0.0); // relu's -0 as oneDNN's matmul gives it
     HostTensor got = p->run(in)[0];
     runtime::onednn::MatmulDesc d{.m = 10, .k = 1, .n = 3, .transposeB = transposeW,
                                   .bias = true, .activation = runtime::onednn::Activation::Relu};
@@ -107,6 +106,34 @@ TEST(Program, TinyMatmulsRunAsALoopWithOneDnnBits) {
                                          static_cast<float *>(const_cast<void *>(want.raw())));
     EXPECT_EQ(std::memcmp(got.raw(), want.raw(), size_t(want.bytes())), 0)
         << "transposeW=" << transposeW;
+  }
+}
+
+/// A matmul with a relu epilogue keeps a NaN, as PyTorch's relu and the
+/// interpreter do, on both of its kernels: oneDNN's relu post-op gave 0 for
+/// it, so a NaN in a layer's output vanished.
+TEST(Program, AMatmulsReluKeepsNaN) {
+  for (int64_t k : {4, 784}) { // the small-matmul loop, then oneDNN
+    Function f("layer");
+    Builder b(f);
+    ValueId x = b.param("x", {DType::F32, Shape{8, k}});
+    ValueId w = b.param("w", {DType::F32, Shape{10, k}});
+    ValueId bias = b.param("b", {DType::F32, Shape{10}});
+    f.setResults({b.create(OpKind::Relu, {b.add(b.matmul(x, b.transpose(w)), bias)})});
+    auto p = runtime::Program::compile(f);
+    std::vector<HostTensor> in;
+    for (ValueId v : f.params())
+      in.push_back(random(f.type(v), uint64_t(v.id) + 3));
+    in[0].set(5 * k + 1, std::nan("")); // row 5 of x
+    HostTensor got = p->run(in)[0], want = runtime::interpret(f, in)[0];
+    for (int64_t i = 0; i < want.numel(); ++i) {
+      bool nan = std::isnan(want.get(i));
+      EXPECT_EQ(std::isnan(got.get(i)), nan) << "k=" << k << ", element " << i;
+      if (!nan) {
+        EXPECT_NEAR(got.get(i), want.get(i), 1e-5) << "k=" << k << ", element " << i;
+      }
+    }
+    EXPECT_TRUE(std::isnan(got.get(5 * 10))) << "k=" << k;
   }
 }
 

@@ -18,6 +18,9 @@ namespace kiln::runtime::onednn {
 enum class Activation { None, Relu, Sigmoid, Tanh };
 /// The post-op computing kiln's `op`, if oneDNN has one.
 std::optional<Activation> activationFor(ir::OpKind op);
+/// relu as PyTorch and kiln's own kernels compute it: a negative becomes +0,
+/// NaN and -0 pass (oneDNN's relu gives 0 for NaN: Matmul applies this one).
+inline float relu(float v) { return v < 0 ? 0.0f : v; }
 
 /// C[m,n] = act(op(A)[m,k] * op(B)[k,n] + bias[n]) (+ beta * C_old when
 /// accumulate), op = optional transpose. All f32, row-major, dense; C must
