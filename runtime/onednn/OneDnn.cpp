@@ -27,6 +27,9 @@
 #include <fmt/format.h>
 
 #include <climits>
+#ifdef __SSE__
+#include <immintrin.h>
+#endif
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -267,11 +270,21 @@ void accumulate(float *c, const float *product, Activation act, float beta, int6
       c[i * stride + j] = activate(act, product[i * stride + j]) + beta * c[i * stride + j];
 }
 
-/// relu over a [rows, cols] block with row stride `stride`, in place.
+/// relu over a [rows, cols] block with row stride `stride`, in place. Four
+/// at a time: max(0, x) returns x when x is NaN or -0, as relu() does, and
+/// GCC's -O2 keeps the scalar loop branchy (~1 ns an element on random signs).
 void reluInPlace(float *c, int64_t rows, int64_t cols, int64_t stride) {
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j)
-      c[i * stride + j] = relu(c[i * stride + j]);
+  for (int64_t i = 0; i < rows; ++i) {
+    float *row = c + i * stride;
+    int64_t j = 0;
+#ifdef __SSE__
+    const __m128 zero = _mm_setzero_ps();
+    for (; j + 4 <= cols; j += 4)
+      _mm_storeu_ps(row + j, _mm_max_ps(zero, _mm_loadu_ps(row + j)));
+#endif
+    for (; j < cols; ++j)
+      row[j] = relu(row[j]);
+  }
 }
 
 /// The calling thread's scratch buffer, grown to at least `size` floats.
