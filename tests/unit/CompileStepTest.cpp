@@ -221,19 +221,24 @@ TEST_F(CompileStep, AStepWithANumberInAnExpressionSaysWhyItRunsEveryCall) {
   EXPECT_EQ(log.find("not replayable"), log.rfind("not replayable")) << "logged once: " << log;
 }
 
+namespace {
+/// The linreg step of `m` with its update made by `opt`.
+Tensor optimizerStep(Model &m, optim::Optimizer &opt, const Tensor &x, const Tensor &y) {
+  opt.zero_grad();
+  Tensor loss = (x.matmul(m.w) + m.b - y).pow(2).mean();
+  loss.backward();
+  opt.step();
+  return loss;
+}
+} // namespace
+
 /// An optimizer keeps its learning rate in a tensor: set_lr between calls
 /// is read by the next replay, and the step is replayed, not run again.
 TEST_F(CompileStep, AnOptimizersNewLearningRateIsReadByTheReplay) {
   auto run = [](bool compiled) {
     Model m;
     optim::SGD opt({m.w, m.b}, optim::SGDOptions{.lr = 0.01, .momentum = 0.9});
-    auto body = [&](Tensor x, Tensor y) {
-      opt.zero_grad();
-      Tensor loss = (x.matmul(m.w) + m.b - y).pow(2).mean();
-      loss.backward();
-      opt.step();
-      return loss;
-    };
+    auto body = [&](Tensor x, Tensor y) { return optimizerStep(m, opt, x, y); };
     auto step = compile(body);
     Tensor x = column(10, 1, 0), y = column(10, 3, 5);
     for (int i = 0; i < 8; ++i) {
@@ -254,13 +259,7 @@ TEST_F(CompileStep, AdamUnderCompileTrainsAsTheLoop) {
   auto run = [](bool compiled) {
     Model m;
     optim::Adam opt({m.w, m.b}, optim::AdamOptions{.lr = 0.1});
-    auto body = [&](Tensor x, Tensor y) {
-      opt.zero_grad();
-      Tensor loss = (x.matmul(m.w) + m.b - y).pow(2).mean();
-      loss.backward();
-      opt.step();
-      return loss;
-    };
+    auto body = [&](Tensor x, Tensor y) { return optimizerStep(m, opt, x, y); };
     auto step = compile(body);
     Tensor x = column(10, 1, 0), y = column(10, 3, 5);
     for (int i = 0; i < 6; ++i)
