@@ -85,6 +85,9 @@ void TrainingRun::afterStep(const Tensor &loss) {
   compilations_ = compilations;
   ++steps_;
   losses_.push_back(loss.item()); // materialised by the step: no extra work
+  if (steps_ == 1 && options_.emitIr != "recorded" &&
+      (!options_.emitIr.empty() || !options_.dotFile.empty()))
+    stepIr_ = last_step_ir(options_.emitIr == "optimized");
   if (!std::isfinite(losses_.back()))
     stopDiverged();
   if (steps_ == 2)
@@ -169,9 +172,8 @@ void TrainingRun::finish() {
   finished_ = true;
   seconds_ = secondsBetween(start_, stepStart_);
   if (!options_.emitIr.empty() || !options_.dotFile.empty()) {
-    ir::Function fn = options_.emitIr == "recorded" && recorded_ ? *recorded_
-                      : options_.emitIr == "optimized"           ? last_step_ir(true)
-                                                                 : last_step_ir(false);
+    std::optional<ir::Function> &kept = options_.emitIr == "recorded" ? recorded_ : stepIr_;
+    ir::Function fn = kept ? *kept : ir::Function("step");
     if (!options_.emitIr.empty())
       std::cout << ir::print(fn);
     if (!options_.dotFile.empty())

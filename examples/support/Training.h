@@ -106,6 +106,9 @@ private:
   std::vector<Series> lossPlotExtras_;
   std::string rightAxisTitle_;
   std::optional<ir::Function> recorded_;
+  /// The first training step's IR (--emit-ir, --dot), kept when it ran:
+  /// later flushes (an evaluation) are other steps.
+  std::optional<ir::Function> stepIr_;
   std::chrono::steady_clock::time_point start_, stepStart_, warmEnd_, lastProgress_;
   double seconds_ = 0;
   double compileMs_ = 0;
