@@ -154,6 +154,13 @@ void accumulateLazy(const std::shared_ptr<TensorImpl> &leaf,
     observer->onGradAccess(leaf);
   if (!leaf->grad) {
     leaf->grad = detail::makePending(std::move(grad));
+    // Named after the leaf, not after the cached gradient function's values,
+    // which may come from another graph of the same structure.
+    if (!leaf->name.empty()) {
+      leaf->grad->name = leaf->name + "_grad";
+      if (std::string &valueName = leaf->grad->storage->pending->name; valueName.empty())
+        valueName = leaf->grad->name;
+    }
     return;
   }
   TensorImpl &acc = *leaf->grad;
@@ -161,9 +168,10 @@ void accumulateLazy(const std::shared_ptr<TensorImpl> &leaf,
   ir::TensorType type = acc.type();
   // new + old, not old + new: the same sum, and the fused matmul kernel of
   // the runtime expects the matmul as the add's first operand.
-  detail::setPending(acc.storage, detail::makeOp(ir::OpKind::Add, {},
-                                                 {std::move(grad), detail::operandValue(acc)},
-                                                 std::move(type)));
+  auto sum = detail::makeOp(ir::OpKind::Add, {}, {std::move(grad), detail::operandValue(acc)},
+                            std::move(type));
+  sum->name = acc.name;
+  detail::setPending(acc.storage, std::move(sum));
   ++acc.storage->version;
 }
 

@@ -224,7 +224,10 @@ private:
       mix(uint64_t(operands.back().id));
     }
     size_t k = r_.fn.appendNode(v.op, std::move(operands), v.attrs, {v.type});
-    return r_.fn.nodes()[k].result();
+    ValueId result = r_.fn.nodes()[k].result();
+    if (!v.name.empty())
+      r_.fn.value(result).name = unique(v.name);
+    return result;
   }
 
   std::string unique(const std::string &base) {

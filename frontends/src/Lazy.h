@@ -39,7 +39,10 @@ struct LazyValue {
   /// A leaf whose values are a constant of kiln's code (Storage::constant),
   /// kept here as the storage may be gone when a trace is planned.
   bool constant = false;
-  /// For a leaf: the parameter name in the flushed IR ("" = generated).
+  /// The value's name in the flushed IR ("" = generated): a leaf's
+  /// parameter name, or an op's result name (a parameter's new value or
+  /// gradient, a tensor named by set_name), so that the step reads as the
+  /// program that made it.
   std::string name;
   /// For a leaf: the storage whose buffer it reads (traces replay it).
   std::weak_ptr<Storage> owner;

@@ -118,6 +118,8 @@ void assignInPlace(const Tensor &t, const Tensor &value) {
   check(value.impl()->type() == impl.type(), "assignInPlace: type mismatch");
   setPending(impl.storage, operandValue(*value.impl()));
   ++impl.storage->version;
+  if (LazyValue &pending = *impl.storage->pending; pending.name.empty() && !impl.name.empty())
+    pending.name = impl.name + "_new";
 }
 
 } // namespace detail
@@ -246,7 +248,10 @@ std::string Tensor::grad_fn_name() const {
 }
 
 Tensor &Tensor::set_name(std::string name) {
-  self().name = std::move(name);
+  TensorImpl &impl = self();
+  if (impl.storage->pending) // names the value in the step IR too
+    impl.storage->pending->name = name;
+  impl.name = std::move(name);
   return *this;
 }
 

@@ -159,6 +159,38 @@ TEST_F(LazyStep, ReplayedStepsCompileNothing) {
   EXPECT_EQ(runtime::compilationCount(), before + 1);
 }
 
+/// A user reading KILN_LOG=step-ir or --emit-ir sees their own names:
+/// parameters, their gradients and new values, and tensors named with
+/// set_name, also after the optimiser's rewrites.
+TEST_F(LazyStep, TheStepNamesValuesAfterTheProgram) {
+  set_execution(Execution::Compiled);
+  set_compile_after(0);
+  Linreg m;
+  m.w.set_name("w");
+  m.b.set_name("b");
+  Tensor x = Linreg::inputs(10), y = Linreg::targets(10);
+  m.w.zero_grad();
+  m.b.zero_grad();
+  Tensor l = m.loss(x, y).set_name("loss");
+  l.backward();
+  {
+    NoGradGuard noGrad;
+    m.w.sub_(m.w.grad() * m.lr);
+    m.b.sub_(m.b.grad() * m.lr);
+  }
+  kiln::sync();
+  auto resultNames = [](const ir::Function &f) {
+    std::vector<std::string> names;
+    for (ir::ValueId r : f.results())
+      names.push_back(f.value(r).name);
+    return names;
+  };
+  std::vector<std::string> want = {"loss", "w_grad", "b_grad", "w_new", "b_new"};
+  EXPECT_EQ(resultNames(last_step_ir(false)), want);
+  EXPECT_EQ(resultNames(last_step_ir(true)), want);
+  EXPECT_EQ(m.w.grad().name(), "w_grad") << "the .grad tensor is named too";
+}
+
 // ---- When a structure compiles (compile_after) -------------------------------------------
 
 /// By default a structure the interpreter runs in well under a millisecond

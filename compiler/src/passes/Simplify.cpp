@@ -192,6 +192,14 @@ struct SweepFlags {
   bool fold = true;
 };
 
+/// A replaced value's name moves to its unnamed replacement, so that the
+/// optimised IR still says `%weight_grad` where the program named it.
+void keepName(Function &g, ValueId replacement, const std::string &name) {
+  std::string &now = g.value(replacement).name;
+  if (now.empty() && !name.empty() && !g.isParam(replacement))
+    now = name;
+}
+
 /// One front-to-back rebuild. Sets `changed` when anything was replaced.
 Function sweep(const Function &f, const SimplifyOptions &options, SweepFlags flags,
                bool &changed) {
@@ -226,6 +234,7 @@ Function sweep(const Function &f, const SimplifyOptions &options, SweepFlags fla
     if (replacement) {
       changed = true;
       map[size_t(n.result().id)] = *replacement;
+      keepName(g, *replacement, f.value(n.result()).name);
       continue;
     }
     cse.insert(c, cloneNode(g, f, n, c.operands, map));
