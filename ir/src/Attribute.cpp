@@ -42,22 +42,33 @@ std::optional<FusionKind> parseFusionKind(std::string_view s) {
   return std::nullopt;
 }
 
+const AttrList::Entries AttrList::kNoEntries;
+
 AttrList::AttrList(std::initializer_list<std::pair<std::string, Attr>> init) {
+  if (init.size() == 0)
+    return;
+  entries_ = std::make_shared<Entries>();
+  entries_->reserve(init.size());
   for (const auto &[name, value] : init)
     set(name, value);
 }
 
 void AttrList::set(std::string name, Attr value) {
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), name,
-                             [](const auto &e, const std::string &n) { return e.first < n; });
-  if (it != entries_.end() && it->first == name)
+  if (!entries_)
+    entries_ = std::make_shared<Entries>();
+  else if (entries_.use_count() > 1) // a copy reads these: change our own
+    entries_ = std::make_shared<Entries>(*entries_);
+  Entries &e = *entries_;
+  auto it = std::lower_bound(e.begin(), e.end(), name,
+                             [](const auto &x, const std::string &n) { return x.first < n; });
+  if (it != e.end() && it->first == name)
     it->second = std::move(value);
   else
-    entries_.insert(it, {std::move(name), std::move(value)});
+    e.insert(it, {std::move(name), std::move(value)});
 }
 
 const Attr *AttrList::find(std::string_view name) const {
-  for (const auto &e : entries_)
+  for (const auto &e : entries())
     if (e.first == name)
       return &e.second;
   return nullptr;
@@ -108,11 +119,11 @@ static bool sameAttr(const Attr &a, const Attr &b) {
 }
 
 bool AttrList::operator==(const AttrList &o) const {
-  if (entries_.size() != o.entries_.size())
+  const Entries &a = entries(), &b = o.entries();
+  if (a.size() != b.size())
     return false;
-  for (size_t i = 0; i < entries_.size(); ++i)
-    if (entries_[i].first != o.entries_[i].first ||
-        !sameAttr(entries_[i].second, o.entries_[i].second))
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].first != b[i].first || !sameAttr(a[i].second, b[i].second))
       return false;
   return true;
 }

@@ -4,6 +4,7 @@
 #include "kiln/ir/HostTensor.h"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -31,7 +32,9 @@ AttrKind attrKind(const Attr &a);
 std::string_view attrKindName(AttrKind k);
 
 /// Attributes of one node, kept sorted by name so that printing and hashing
-/// are deterministic.
+/// are deterministic. Copies share the entries until one of them is changed
+/// (set): every recorded op copies its attributes into the pending graph and
+/// its autograd node, and the autodiff'd step's nodes into each step.
 class AttrList {
 public:
   AttrList() = default;
@@ -48,12 +51,15 @@ public:
   const HostTensor &getDense(std::string_view name) const;
   FusionKind getFusionKind(std::string_view name) const;
 
-  const std::vector<std::pair<std::string, Attr>> &entries() const { return entries_; }
-  bool empty() const { return entries_.empty(); }
+  using Entries = std::vector<std::pair<std::string, Attr>>;
+  const Entries &entries() const { return entries_ ? *entries_ : kNoEntries; }
+  bool empty() const { return !entries_ || entries_->empty(); }
   bool operator==(const AttrList &o) const;
 
 private:
-  std::vector<std::pair<std::string, Attr>> entries_;
+  static const Entries kNoEntries;
+  /// Null when empty; shared by copies, copied by set() when shared.
+  std::shared_ptr<Entries> entries_;
 };
 
 } // namespace kiln::ir
