@@ -36,14 +36,14 @@ void checkNodeUsable(const GradNode &node) {
   if (node.released)
     throw Error(ErrorKind::Autograd, kGraphFreedMessage);
   for (size_t i = 0; i < node.inputs.size(); ++i) {
-    uint64_t now = node.inputs[i]->version();
-    if (now != node.inputVersions[i])
+    uint64_t now = node.inputs[i].impl->version();
+    if (now != node.inputs[i].version)
       throw Error(ErrorKind::Autograd,
                   fmt::format("one of the variables needed for gradient computation has been "
                               "modified by an inplace operation: [{}], which is operand {} of "
                               "'{}', is at version {}; expected version {} instead.",
-                              node.inputs[i]->type().str(), i, ir::opName(node.op), now,
-                              node.inputVersions[i]));
+                              node.inputs[i].impl->type().str(), i, ir::opName(node.op), now,
+                              node.inputs[i].version));
   }
 }
 
@@ -69,7 +69,7 @@ public:
       if (top.next == 0 && node)
         checkUsable(*node);
       if (node && top.next < node->inputs.size()) {
-        const std::shared_ptr<TensorImpl> &input = node->inputs[top.next++];
+        const std::shared_ptr<TensorImpl> &input = node->inputs[top.next++].impl;
         if (!ids_.count(input.get()))
           stack.push_back({input}); // invalidates `top`
         continue;
@@ -99,8 +99,8 @@ private:
     }
     const GradNode &node = *impl->gradFn;
     std::vector<ir::ValueId> operands;
-    for (const auto &input : node.inputs)
-      operands.push_back(ids_.at(input.get()));
+    for (const GradInput &input : node.inputs)
+      operands.push_back(ids_.at(input.impl.get()));
     std::optional<ir::TensorType> declared;
     if (ir::opDef(node.op).declaresResultType)
       declared = node.type;
@@ -138,7 +138,6 @@ void releaseNodes(const std::vector<std::shared_ptr<GradNode>> &nodes) {
   for (const auto &node : nodes) {
     node->released = true;
     node->inputs.clear();
-    node->inputVersions.clear();
   }
 }
 
@@ -162,8 +161,8 @@ int32_t encodeHistoryValue(const std::shared_ptr<TensorImpl> &impl, HistoryKey &
     key.word(uint64_t(KeyTag::Op));
     key.word(uint64_t(node.op));
     key.word(node.inputs.size());
-    for (const auto &input : node.inputs)
-      key.word(uint64_t(input->walkId));
+    for (const GradInput &input : node.inputs)
+      key.word(uint64_t(input.impl->walkId));
     key.type(node.type);
     key.attrs(node.attrs);
     out.nodes.push_back(impl->gradFn);
@@ -195,7 +194,7 @@ void walkHistory(const std::shared_ptr<TensorImpl> &root, HistoryKey &out) {
     if (top.next == 0 && node)
       checkNodeUsable(*node);
     if (node && top.next < node->inputs.size()) {
-      const std::shared_ptr<TensorImpl> &input = node->inputs[top.next++];
+      const std::shared_ptr<TensorImpl> &input = node->inputs[top.next++].impl;
       if (input->walkMark != epoch)
         stack.push_back({&input}); // invalidates `top`
       continue;

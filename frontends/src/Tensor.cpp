@@ -19,9 +19,9 @@ GradNode::~GradNode() {
   // Unlink the chain below this node one tensor at a time: a tensor that
   // only this chain owns hands its own node's inputs to the stack before it
   // dies, so destroying a history of any depth uses constant stack.
-  std::vector<std::shared_ptr<TensorImpl>> stack = std::move(inputs);
+  std::vector<GradInput> stack = std::move(inputs);
   while (!stack.empty()) {
-    std::shared_ptr<TensorImpl> impl = std::move(stack.back());
+    std::shared_ptr<TensorImpl> impl = std::move(stack.back().impl);
     stack.pop_back();
     if (impl && impl.use_count() == 1 && impl->gradFn && impl->gradFn.use_count() == 1) {
       for (auto &input : impl->gradFn->inputs)

@@ -26,14 +26,19 @@ struct TensorImpl;
 struct LazyValue;
 struct LazyState;
 
+/// An operand of a recorded op.
+struct GradInput {
+  std::shared_ptr<TensorImpl> impl;
+  /// Its version when the op ran; backward() checks it, so that values
+  /// changed in place since then are an error, not a wrong gradient.
+  uint64_t version = 0;
+};
+
 /// One recorded op (PyTorch's grad_fn).
 struct GradNode {
   ir::OpKind op;
   ir::AttrList attrs;
-  std::vector<std::shared_ptr<TensorImpl>> inputs;
-  /// The inputs' versions when the op ran; backward() checks them, so that
-  /// values changed in place since then are an error, not a wrong gradient.
-  std::vector<uint64_t> inputVersions;
+  std::vector<GradInput> inputs;
   ir::TensorType type;
   /// Set by a backward() without retain_graph; `inputs` are dropped then.
   bool released = false;

@@ -18,7 +18,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <array>
 #include <numeric>
+#include <span>
 
 namespace kiln {
 
@@ -250,13 +252,21 @@ std::shared_ptr<detail::TensorImpl> record(OpKind op, const std::vector<Tensor> 
   if (detail::lazyState().opsSinceFlush >= kMaxPendingOps && !detail::traceObserver())
     detail::flushPending(/*interpretOnly=*/true);
   const ir::OpDef &def = ir::opDef(op);
-  std::vector<TensorType> types;
+  // Operand types on the stack for the usual few operands (shapes are inline).
+  constexpr size_t kInline = 4;
+  std::array<TensorType, kInline> inlineTypes;
+  std::vector<TensorType> manyTypes;
+  if (operands.size() > kInline)
+    manyTypes.resize(operands.size());
+  std::span<TensorType> types = operands.size() > kInline
+                                    ? std::span<TensorType>(manyTypes)
+                                    : std::span<TensorType>(inlineTypes.data(), operands.size());
   std::vector<std::shared_ptr<detail::LazyValue>> values;
-  types.reserve(operands.size()); // one allocation each, not one per growth
-  values.reserve(operands.size());
+  values.reserve(operands.size()); // the pending op's operand list: one allocation
   detail::TraceObserver *observer = detail::traceObserver();
-  for (const Tensor &t : operands) {
-    types.push_back(defined(t, def.name).impl()->type());
+  for (size_t i = 0; i < operands.size(); ++i) {
+    const Tensor &t = operands[i];
+    types[i] = defined(t, def.name).impl()->type();
     values.push_back(detail::operandValue(*t.impl()));
     if (observer && !t.impl()->gradFn)
       observer->onLeafUse(t.impl());
@@ -284,11 +294,8 @@ Tensor apply(OpKind op, const std::vector<Tensor> &operands, ir::AttrList attrs,
       ir::isFloat(impl->type().dtype)) {
     auto node = std::make_shared<detail::GradNode>(op, std::move(attrs), impl->type());
     node->inputs.reserve(operands.size());
-    node->inputVersions.reserve(operands.size());
-    for (const Tensor &t : operands) {
-      node->inputs.push_back(t.impl());
-      node->inputVersions.push_back(t.impl()->version());
-    }
+    for (const Tensor &t : operands)
+      node->inputs.push_back({t.impl(), t.impl()->version()});
     impl->gradFn = std::move(node);
     impl->requiresGrad = true;
   }
