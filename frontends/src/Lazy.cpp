@@ -163,13 +163,15 @@ namespace {
 /// Turns the pending values of `targets` into one function, iteratively.
 class StepBuilder {
 public:
-  explicit StepBuilder(FlushRecord &r) : r_(r) {}
+  ir::Function fn{"step"};
+  /// The leaf value behind each parameter of fn.
+  std::vector<std::shared_ptr<LazyValue>> params;
 
   void run(const std::vector<std::shared_ptr<Storage>> &targets) {
     std::vector<ValueId> results;
     for (const auto &s : targets)
       results.push_back(visit(s->pending));
-    r_.fn.setResults(results);
+    fn.setResults(results);
     mix(results.size());
   }
 
@@ -204,12 +206,12 @@ private:
   ValueId emitLeaf(LazyValue &v) {
     if (!v.literal) {
       auto it = buffers_.find(v.buffer.raw());
-      if (it != buffers_.end() && r_.fn.type(it->second) == v.type)
+      if (it != buffers_.end() && fn.type(it->second) == v.type)
         return it->second;
     }
     std::string base = !v.name.empty() ? v.name : v.literal ? "lit" : "arg";
-    ValueId p = r_.fn.addParam(v.type, unique(base));
-    r_.params.push_back(leafRefs_.at(&v));
+    ValueId p = fn.addParam(v.type, unique(base));
+    params.push_back(leafRefs_.at(&v));
     if (!v.literal)
       buffers_[v.buffer.raw()] = p;
     mix(v.literal ? 0xA11 : 0xB0F);
@@ -223,10 +225,10 @@ private:
       operands.push_back(ids_.at(o.get()));
       mix(uint64_t(operands.back().id));
     }
-    size_t k = r_.fn.appendNode(v.op, std::move(operands), v.attrs, {v.type});
-    ValueId result = r_.fn.nodes()[k].result();
+    size_t k = fn.appendNode(v.op, std::move(operands), v.attrs, {v.type});
+    ValueId result = fn.nodes()[k].result();
     if (!v.name.empty())
-      r_.fn.value(result).name = unique(v.name);
+      fn.value(result).name = unique(v.name);
     return result;
   }
 
@@ -246,7 +248,6 @@ public:
   std::unordered_map<const LazyValue *, std::shared_ptr<LazyValue>> leafRefs_;
 
 private:
-  FlushRecord &r_;
   std::unordered_map<const LazyValue *, ValueId> ids_;
   std::unordered_map<const void *, ValueId> buffers_;
   std::unordered_set<std::string> names_;
@@ -500,11 +501,11 @@ void runInterpreted(const CachedStep &step, const std::vector<HostTensor> &input
   }
 }
 
-/// A new cache entry for the function `r.fn` (built on a miss).
-std::shared_ptr<CachedStep> addStep(FlushRecord &r, uint64_t structureKey,
+/// A new cache entry for the function `fn` (built on a miss).
+std::shared_ptr<CachedStep> addStep(ir::Function fn, uint64_t structureKey,
                                     const StructureKey &key) {
   auto step = std::make_shared<CachedStep>();
-  step->fn = r.fn;
+  step->fn = std::move(fn);
   step->structureKey = structureKey;
   step->key = key;
   lazyState().cache.add(step);
@@ -512,16 +513,15 @@ std::shared_ptr<CachedStep> addStep(FlushRecord &r, uint64_t structureKey,
 }
 
 /// On a miss: builds the step function, the way the key walk saw it.
-std::shared_ptr<CachedStep> buildStep(FlushRecord &record,
-                                      const std::vector<std::shared_ptr<Storage>> &targets,
+std::shared_ptr<CachedStep> buildStep(const std::vector<std::shared_ptr<Storage>> &targets,
                                       const StepKeyWalk &walk) {
-  StepBuilder builder(record);
+  StepBuilder builder;
   collectLeaves(targets, builder.leafRefs_);
   builder.run(targets);
-  check(record.params.size() == walk.params.size(), "flush: key walk and builder disagree");
-  for (size_t i = 0; i < record.params.size(); ++i)
-    check(record.params[i] == *walk.params[i], "flush: key walk and builder disagree");
-  return addStep(record, builder.structureKey(), walk.key);
+  check(builder.params.size() == walk.params.size(), "flush: key walk and builder disagree");
+  for (size_t i = 0; i < builder.params.size(); ++i)
+    check(builder.params[i] == *walk.params[i], "flush: key walk and builder disagree");
+  return addStep(std::move(builder.fn), builder.structureKey(), walk.key);
 }
 
 /// Whether a structure not compiled yet is interpreted this time
@@ -560,46 +560,41 @@ void replayStep(CachedStep &step, std::vector<HostTensor> &inputs, std::vector<H
   runCompiled(step, inputs, outputs);
 }
 
-void flushPending(bool interpretOnly) {
-  LazyState &st = lazyState();
-  if (st.queue.empty())
-    return;
-  if (gObserver && !gObserver->onFlush())
-    return;
-  std::vector<std::shared_ptr<Storage>> targets;
+namespace {
+
+/// Fills `scratch.record.results` with the storages to compute (the queue's
+/// live, still pending entries) and empties the queue.
+void takeTargets(LazyState &st, FlushScratch &scratch) {
   for (const auto &w : st.queue)
     if (auto s = w.lock()) {
       s->queued = false;
       if (s->pending)
-        targets.push_back(std::move(s));
+        scratch.record.results.push_back(std::move(s));
     }
   st.queue.clear();
   st.opsSinceFlush = 0;
-  if (targets.empty())
-    return;
+}
 
-  FlushRecord record;
+/// Runs the flush whose targets `scratch` holds.
+void flushTargets(LazyState &st, FlushScratch &scratch, bool interpretOnly) {
+  FlushRecord &record = scratch.record;
+  const std::vector<std::shared_ptr<Storage>> &targets = record.results;
   StepKeyWalk &walk = stepKeyWalk();
   walk.run(targets);
   std::shared_ptr<CachedStep> step = st.cache.find(walk.key);
-  if (step) {
-    record.params.reserve(walk.params.size());
-    for (const std::shared_ptr<LazyValue> *p : walk.params)
-      record.params.push_back(*p);
-  } else {
-    step = buildStep(record, targets, walk);
-  }
+  if (!step)
+    step = buildStep(targets, walk);
   st.last = step;
-
-  std::vector<HostTensor> inputs, outputs;
-  for (const auto &p : record.params)
-    inputs.push_back(p->buffer);
+  for (const std::shared_ptr<LazyValue> *p : walk.params) {
+    record.params.push_back(*p);
+    scratch.inputs.push_back((*p)->buffer);
+  }
   for (const auto &s : targets) {
     record.writeBack.push_back(s->data.defined());
-    outputs.push_back(s->data);
+    scratch.outputs.push_back(s->data);
   }
   try {
-    replayStep(*step, inputs, outputs, interpretOnly);
+    replayStep(*step, scratch.inputs, scratch.outputs, interpretOnly);
   } catch (const Error &e) {
     auto error = std::make_shared<const Error>(e);
     for (const auto &s : targets) {
@@ -611,15 +606,48 @@ void flushPending(bool interpretOnly) {
   for (size_t k = 0; k < targets.size(); ++k) {
     Storage &s = *targets[k];
     if (!record.writeBack[k]) {
-      s.data = std::move(outputs[k]);
+      s.data = std::move(scratch.outputs[k]);
       s.leaf.reset();
     }
     s.pending.reset();
   }
-  record.results = std::move(targets);
-  record.step = step;
+  record.step = std::move(step);
   if (gObserver)
     gObserver->onFlushed(record);
+}
+
+} // namespace
+
+void FlushScratch::clear() {
+  record.params.clear();
+  record.results.clear();
+  record.writeBack.clear();
+  record.step.reset();
+  inputs.clear();
+  outputs.clear();
+}
+
+void flushPending(bool interpretOnly) {
+  LazyState &st = lazyState();
+  if (st.queue.empty())
+    return;
+  if (gObserver && !gObserver->onFlush())
+    return;
+  // The thread's lists, emptied (not freed) after each flush; a flush that
+  // starts while one runs, if ever, gets its own.
+  FlushScratch nested;
+  FlushScratch &scratch = st.scratch.inUse ? nested : st.scratch;
+  scratch.inUse = true;
+  struct Release {
+    FlushScratch &s;
+    ~Release() {
+      s.clear();
+      s.inUse = false;
+    }
+  } release{scratch};
+  takeTargets(st, scratch);
+  if (!scratch.record.results.empty())
+    flushTargets(st, scratch, interpretOnly);
 }
 
 } // namespace kiln::detail

@@ -89,10 +89,9 @@ bool anyPending();
 
 /// What a flush did, for a trace to replay.
 struct FlushRecord {
-  ir::Function fn{"step"};
-  /// The leaf value behind each parameter of fn.
+  /// The leaf value behind each parameter of the step's function.
   std::vector<std::shared_ptr<LazyValue>> params;
-  /// The storage behind each result of fn, and whether its buffer existed
+  /// The storage behind each result of the function, and whether its buffer existed
   /// before (an in-place update written back) or was fresh.
   std::vector<std::shared_ptr<Storage>> results;
   std::vector<bool> writeBack;

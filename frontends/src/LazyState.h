@@ -21,6 +21,15 @@ struct StepSettings {
 /// KILN_CHECK_NUMERICS.
 StepSettings settingsFromEnvironment();
 
+/// The lists of one flush, kept so that a steady step reuses their memory.
+struct FlushScratch {
+  FlushRecord record;
+  std::vector<ir::HostTensor> inputs, outputs;
+  bool inUse = false;
+  /// Empties the lists (keeping their memory): drops every reference.
+  void clear();
+};
+
 struct LazyState {
   StepSettings settings = settingsFromEnvironment();
   /// Storages given a pending value since the last flush (may have died since).
@@ -35,6 +44,7 @@ struct LazyState {
   std::unordered_map<uint64_t, std::weak_ptr<CachedStep>> byStructure;
   std::shared_ptr<CachedStep> last;
   StepCacheStats stats;
+  FlushScratch scratch;
 };
 
 /// This thread's state (several reads per recorded op: kept cheap to reach).
