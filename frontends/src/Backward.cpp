@@ -230,8 +230,18 @@ void recordLazy(const std::vector<std::shared_ptr<TensorImpl>> &leaves,
 void Tensor::backward(const Tensor &gradient, bool retain_graph) const {
   TensorImpl &root = self();
   checkBackward(root, gradient.defined() ? &gradient.impl()->type() : nullptr);
-  detail::HistoryKey history;
-  history.key.reserve(512); // one allocation for a typical step's history
+  // The walk's lists are the thread's, emptied (not freed) after each
+  // backward, so that a steady step allocates none for them. backward()
+  // runs no user code, so it never nests.
+  thread_local detail::HistoryKey history;
+  struct Empty {
+    detail::HistoryKey &h;
+    ~Empty() {
+      h.key.clear();
+      h.inputs.clear();
+      h.nodes.clear();
+    }
+  } empty{history};
   detail::walkHistory(impl_, history);
   std::vector<size_t> wrt = leavesRequiringGrad(history.inputs);
   auto fn = gradientFunction(impl_, history, wrt, gradient.defined());
