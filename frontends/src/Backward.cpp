@@ -183,7 +183,8 @@ inlineFunction(const ir::Function &f, std::vector<std::shared_ptr<detail::LazyVa
     values[size_t(f.params()[i].id)] = std::move(params[i]);
   for (const ir::Node &n : f.nodes()) {
     check(n.results.size() == 1 && !n.body, "backward: a gradient node with several results");
-    std::vector<std::shared_ptr<detail::LazyValue>> operands;
+    detail::OperandList operands;
+    operands.reserve(n.operands.size());
     for (ir::ValueId v : n.operands)
       operands.push_back(values[size_t(v.id)]);
     values[size_t(n.result().id)] =

@@ -25,17 +25,31 @@ namespace kiln::detail {
 using ir::HostTensor;
 using ir::ValueId;
 
+namespace {
+/// The operands still to release by the outermost ~LazyValue running on
+/// this thread (null when none runs).
+[[gnu::tls_model("initial-exec")]] thread_local std::vector<std::shared_ptr<LazyValue>>
+    *tTeardown = nullptr;
+} // namespace
+
 LazyValue::~LazyValue() {
-  std::vector<std::shared_ptr<LazyValue>> stack = std::move(operands);
+  if (operands.empty())
+    return;
+  if (tTeardown) { // an outer teardown releases them: no recursion down a chain
+    for (auto &o : operands)
+      tTeardown->push_back(std::move(o));
+    return;
+  }
+  std::vector<std::shared_ptr<LazyValue>> stack;
+  tTeardown = &stack;
+  for (auto &o : operands)
+    o.reset(); // a value dying here hands its operands to `stack`
   while (!stack.empty()) {
     std::shared_ptr<LazyValue> v = std::move(stack.back());
     stack.pop_back();
-    if (v && v.use_count() == 1) {
-      for (auto &o : v->operands)
-        stack.push_back(std::move(o));
-      v->operands.clear();
-    }
+    v.reset();
   }
+  tTeardown = nullptr;
 }
 
 namespace {
@@ -101,8 +115,7 @@ std::shared_ptr<LazyValue> operandValue(const TensorImpl &impl) {
   return s.leaf;
 }
 
-std::shared_ptr<LazyValue> makeOp(ir::OpKind op, ir::AttrList attrs,
-                                  std::vector<std::shared_ptr<LazyValue>> operands,
+std::shared_ptr<LazyValue> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList operands,
                                   ir::TensorType type) {
   auto v = std::make_shared<LazyValue>();
   v->op = op;

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "SmallList.h"
 #include "TensorImpl.h"
 #include "kiln/Step.h"
 
@@ -22,15 +23,19 @@
 
 namespace kiln::detail {
 
+class CachedStep;
+struct LazyValue;
+
+/// A pending op's operands (three inline: nearly every op).
+using OperandList = SmallList<std::shared_ptr<LazyValue>, 3>;
+
 /// One SSA value of the pending graph: an op over other values, or a leaf
 /// reading a buffer.
-class CachedStep;
-
 struct LazyValue {
   ir::TensorType type;
   ir::OpKind op = ir::OpKind::Constant;
   ir::AttrList attrs;
-  std::vector<std::shared_ptr<LazyValue>> operands;
+  OperandList operands;
   /// For a leaf: the buffer it reads (shared, not copied).
   ir::HostTensor buffer;
   bool isLeaf = false;
@@ -67,8 +72,7 @@ void checkPendingHere(const Storage &s);
 /// The current value of `impl` as an operand of a pending op.
 std::shared_ptr<LazyValue> operandValue(const TensorImpl &impl);
 /// A pending op value (the type must be the op's result type).
-std::shared_ptr<LazyValue> makeOp(ir::OpKind op, ir::AttrList attrs,
-                                  std::vector<std::shared_ptr<LazyValue>> operands,
+std::shared_ptr<LazyValue> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList operands,
                                   ir::TensorType type);
 /// A new tensor whose value is `value` (pending until the next flush).
 std::shared_ptr<TensorImpl> makePending(std::shared_ptr<LazyValue> value);

@@ -15,20 +15,33 @@ using detail::TensorImpl;
 
 namespace detail {
 
+namespace {
+/// The tensors still to release by the outermost ~GradNode running on this
+/// thread (null when none runs).
+[[gnu::tls_model("initial-exec")]] thread_local std::vector<std::shared_ptr<TensorImpl>>
+    *tTeardown = nullptr;
+} // namespace
+
 GradNode::~GradNode() {
-  // Unlink the chain below this node one tensor at a time: a tensor that
-  // only this chain owns hands its own node's inputs to the stack before it
-  // dies, so destroying a history of any depth uses constant stack.
-  std::vector<GradInput> stack = std::move(inputs);
-  while (!stack.empty()) {
-    std::shared_ptr<TensorImpl> impl = std::move(stack.back().impl);
-    stack.pop_back();
-    if (impl && impl.use_count() == 1 && impl->gradFn && impl->gradFn.use_count() == 1) {
-      for (auto &input : impl->gradFn->inputs)
-        stack.push_back(std::move(input));
-      impl->gradFn->inputs.clear();
-    }
+  // A history of any depth dies with constant stack: a node dying inside
+  // another's teardown hands its inputs to the outermost one.
+  if (inputs.empty())
+    return;
+  if (tTeardown) {
+    for (GradInput &input : inputs)
+      tTeardown->push_back(std::move(input.impl));
+    return;
   }
+  std::vector<std::shared_ptr<TensorImpl>> stack;
+  tTeardown = &stack;
+  for (GradInput &input : inputs)
+    input.impl.reset();
+  while (!stack.empty()) {
+    std::shared_ptr<TensorImpl> impl = std::move(stack.back());
+    stack.pop_back();
+    impl.reset();
+  }
+  tTeardown = nullptr;
 }
 
 namespace {

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "SmallList.h"
 #include "StructureKey.h"
 #include "kiln/Tensor.h"
 #include "kiln/ir/Function.h"
@@ -38,7 +39,7 @@ struct GradInput {
 struct GradNode {
   ir::OpKind op;
   ir::AttrList attrs;
-  std::vector<GradInput> inputs;
+  SmallList<GradInput, 3> inputs;
   ir::TensorType type;
   /// Set by a backward() without retain_graph; `inputs` are dropped then.
   bool released = false;

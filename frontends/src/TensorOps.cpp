@@ -261,8 +261,8 @@ std::shared_ptr<detail::TensorImpl> record(OpKind op, const std::vector<Tensor> 
   std::span<TensorType> types = operands.size() > kInline
                                     ? std::span<TensorType>(manyTypes)
                                     : std::span<TensorType>(inlineTypes.data(), operands.size());
-  std::vector<std::shared_ptr<detail::LazyValue>> values;
-  values.reserve(operands.size()); // the pending op's operand list: one allocation
+  detail::OperandList values;
+  values.reserve(operands.size());
   detail::TraceObserver *observer = detail::traceObserver();
   for (size_t i = 0; i < operands.size(); ++i) {
     const Tensor &t = operands[i];
