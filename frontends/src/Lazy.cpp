@@ -102,7 +102,7 @@ std::shared_ptr<LazyValue> operandValue(const TensorImpl &impl) {
   if (s.pending)
     return s.pending;
   if (!s.leaf) {
-    auto leaf = std::make_shared<LazyValue>();
+    auto leaf = makeRecycled<LazyValue>();
     leaf->type = s.type;
     leaf->buffer = s.data;
     leaf->isLeaf = true;
@@ -117,7 +117,7 @@ std::shared_ptr<LazyValue> operandValue(const TensorImpl &impl) {
 
 std::shared_ptr<LazyValue> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList operands,
                                   ir::TensorType type) {
-  auto v = std::make_shared<LazyValue>();
+  auto v = makeRecycled<LazyValue>();
   v->op = op;
   v->attrs = std::move(attrs);
   v->operands = std::move(operands);
@@ -161,8 +161,8 @@ void setPending(const std::shared_ptr<Storage> &storage, std::shared_ptr<LazyVal
 }
 
 std::shared_ptr<TensorImpl> makePending(std::shared_ptr<LazyValue> value) {
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(value->type);
+  auto impl = makeRecycled<TensorImpl>();
+  impl->storage = makeRecycled<Storage>(value->type);
   setPending(impl->storage, std::move(value));
   return impl;
 }

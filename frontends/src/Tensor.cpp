@@ -66,8 +66,8 @@ const ir::HostTensor &TensorImpl::values() const {
 }
 
 std::shared_ptr<TensorImpl> makeLeaf(ir::HostTensor data, bool requiresGrad) {
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(std::move(data));
+  auto impl = makeRecycled<TensorImpl>();
+  impl->storage = makeRecycled<Storage>(std::move(data));
   impl->requiresGrad = requiresGrad;
   return impl;
 }
@@ -249,7 +249,7 @@ void Tensor::zero_grad(bool set_to_none) {
 
 Tensor Tensor::detach() const {
   TensorImpl &impl = self();
-  auto out = std::make_shared<TensorImpl>();
+  auto out = detail::makeRecycled<TensorImpl>();
   out->storage = impl.storage; // an alias: in-place updates show in both
   out->name = impl.name;
   return Tensor(std::move(out));

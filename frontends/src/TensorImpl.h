@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "Recycled.h"
 #include "SmallList.h"
 #include "StructureKey.h"
 #include "kiln/Tensor.h"

@@ -292,7 +292,7 @@ Tensor apply(OpKind op, const std::vector<Tensor> &operands, ir::AttrList attrs,
     anyRequiresGrad = anyRequiresGrad || t.requires_grad();
   if (anyRequiresGrad && is_grad_enabled() && def.differentiable &&
       ir::isFloat(impl->type().dtype)) {
-    auto node = std::make_shared<detail::GradNode>(op, std::move(attrs), impl->type());
+    auto node = detail::makeRecycled<detail::GradNode>(op, std::move(attrs), impl->type());
     node->inputs.reserve(operands.size());
     for (const Tensor &t : operands)
       node->inputs.push_back({t.impl(), t.impl()->version()});
