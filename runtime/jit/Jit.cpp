@@ -28,8 +28,12 @@
 #include <llvm/Support/xxhash.h>
 
 #include <cctype>
+#include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <set>
+#include <vector>
 
 #ifndef KILN_VERSION
 #define KILN_VERSION "0.1.0"
@@ -87,10 +91,19 @@ struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
   explicit Impl(const JitOptions &options);
 
   LoopKernel compile(const Function &body, const std::string &name, FusionKind kind);
-  /// The verified, optimised module of a kernel.
-  std::unique_ptr<llvm::Module> buildModule(llvm::LLVMContext &ctx, const Function &body,
-                                            const jit::IterationSpace &space,
+  /// The verified, optimised module of a kernel, for the target `tm`.
+  std::unique_ptr<llvm::Module> buildModule(llvm::LLVMContext &ctx, llvm::TargetMachine &tm,
+                                            const Function &body, const jit::IterationSpace &space,
                                             const std::string &symbol);
+  /// The kernel's object code (no lock held: kernels compile in parallel).
+  std::unique_ptr<llvm::MemoryBuffer> codegen(const Function &body,
+                                              const jit::IterationSpace &space,
+                                              const std::string &symbol);
+  /// A target machine for one compilation (they are not reentrant): a
+  /// returned one, or a new one.
+  std::unique_ptr<llvm::TargetMachine> takeMachine();
+  void returnMachine(std::unique_ptr<llvm::TargetMachine> tm);
+
   /// Links `object` under a tracker of its own (set in `tracker`) and
   /// returns the address of `symbol` in it; on failure nothing of the object
   /// stays in the JIT.
@@ -104,9 +117,10 @@ struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
   std::string uniqueSymbol(const KernelKey &key, uint64_t hash);
   /// Everything that decides a kernel's object code, for the disk cache.
   std::string diskIdentity(const KernelKey &key, const std::string &symbol) const;
+  /// The kernel `key` if it is loaded and alive (mu held).
+  std::optional<LoopKernel> loadedLocked(const KernelKey &key);
 
   jit::HostTarget host;
-  std::unique_ptr<llvm::TargetMachine> tm;
   std::unique_ptr<llvm::orc::LLJIT> lljit;
   jit::DiskObjectCache disk;
 
@@ -123,8 +137,13 @@ struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
   void unload(const KernelKey &key, const void *token);
   void unloadLocked(std::map<KernelKey, Loaded>::iterator it);
 
-  /// Guards everything below and the TargetMachine, which is not reentrant.
+  /// Guards everything below.
   std::mutex mu;
+  /// Target machines not in use.
+  std::vector<std::unique_ptr<llvm::TargetMachine>> machines;
+  /// Kernels being compiled; a second caller of one waits for the first.
+  std::set<KernelKey> inFlight;
+  std::condition_variable compiled;
   std::map<KernelKey, Loaded> kernels;
   /// Which kernel owns each symbol, to keep symbols unique if short hashes collide.
   std::map<std::string, KernelKey> symbols;
@@ -134,7 +153,8 @@ struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
 Jit::Impl::Impl(const JitOptions &options)
     : host(jit::HostTarget::detect()), disk(jit::resolveCacheDir(options.cacheDir)) {
   llvm::orc::JITTargetMachineBuilder jtmb = host.machineBuilder();
-  tm = orThrow(jtmb.createTargetMachine(), "cannot create a target machine for the host");
+  machines.push_back(
+      orThrow(jtmb.createTargetMachine(), "cannot create a target machine for the host"));
   lljit = orThrow(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(jtmb).create(),
                   "cannot create the LLJIT");
   // The loop vectorizer calls libmvec's _ZGV* functions; make them resolvable.
@@ -148,14 +168,48 @@ Jit::Impl::Impl(const JitOptions &options)
   }
 }
 
-std::unique_ptr<llvm::Module> Jit::Impl::buildModule(llvm::LLVMContext &ctx, const Function &body,
+std::unique_ptr<llvm::Module> Jit::Impl::buildModule(llvm::LLVMContext &ctx,
+                                                     llvm::TargetMachine &tm, const Function &body,
                                                      const jit::IterationSpace &space,
                                                      const std::string &symbol) {
   std::unique_ptr<llvm::Module> m = jit::emitLoopKernel(ctx, body, space, symbol);
-  jit::prepareModule(*m, *tm);
+  jit::prepareModule(*m, tm);
   jit::verifyModuleOrThrow(*m);
-  jit::optimizeModule(*m, *tm, host);
+  jit::optimizeModule(*m, tm, host);
   return m;
+}
+
+std::unique_ptr<llvm::TargetMachine> Jit::Impl::takeMachine() {
+  {
+    std::lock_guard lock(mu);
+    if (!machines.empty()) {
+      std::unique_ptr<llvm::TargetMachine> tm = std::move(machines.back());
+      machines.pop_back();
+      return tm;
+    }
+  }
+  return orThrow(host.machineBuilder().createTargetMachine(),
+                 "cannot create a target machine for the host");
+}
+
+void Jit::Impl::returnMachine(std::unique_ptr<llvm::TargetMachine> tm) {
+  std::lock_guard lock(mu);
+  machines.push_back(std::move(tm));
+}
+
+std::unique_ptr<llvm::MemoryBuffer> Jit::Impl::codegen(const Function &body,
+                                                       const jit::IterationSpace &space,
+                                                       const std::string &symbol) {
+  std::unique_ptr<llvm::TargetMachine> tm = takeMachine();
+  struct Return {
+    Impl &jit;
+    std::unique_ptr<llvm::TargetMachine> &tm;
+    ~Return() { jit.returnMachine(std::move(tm)); }
+  } giveBack{*this, tm};
+  llvm::LLVMContext ctx; // one context per compilation
+  std::unique_ptr<llvm::Module> m = buildModule(ctx, *tm, body, space, symbol);
+  llvm::orc::SimpleCompiler compiler(*tm);
+  return orThrow(compiler(*m), "cannot compile kernel " + symbol);
 }
 
 llvm::Expected<KernelFn> Jit::Impl::link(std::unique_ptr<llvm::MemoryBuffer> object,
@@ -200,9 +254,14 @@ void Jit::Impl::unloadLocked(std::map<KernelKey, Loaded>::iterator it) {
 std::string Jit::Impl::emit(const Function &body, const std::string &name, FusionKind kind,
                             Emit what) {
   checkKernelBody(body, kind);
-  std::lock_guard lock(mu);
+  std::unique_ptr<llvm::TargetMachine> tm = takeMachine();
+  struct Return {
+    Impl &jit;
+    std::unique_ptr<llvm::TargetMachine> &tm;
+    ~Return() { jit.returnMachine(std::move(tm)); }
+  } giveBack{*this, tm};
   llvm::LLVMContext ctx;
-  std::unique_ptr<llvm::Module> m = buildModule(ctx, body, jit::analyzeIterationSpace(body),
+  std::unique_ptr<llvm::Module> m = buildModule(ctx, *tm, body, jit::analyzeIterationSpace(body),
                                                 symbolFor(name, body.structuralHash()));
   if (what != Emit::LLVM)
     return jit::emitMachineCode(*m, *tm, /*object=*/what == Emit::Object);
@@ -229,28 +288,57 @@ std::string Jit::Impl::diskIdentity(const KernelKey &key, const std::string &sym
          key.first;
 }
 
+std::optional<LoopKernel> Jit::Impl::loadedLocked(const KernelKey &key) {
+  auto it = kernels.find(key);
+  if (it == kernels.end())
+    return std::nullopt;
+  if (std::shared_ptr<const void> alive = it->second.lifetime.lock()) {
+    LoopKernel kernel = it->second.kernel;
+    kernel.lifetime = std::move(alive);
+    return kernel;
+  }
+  unloadLocked(it); // its last user is going; its unload() will find nothing
+  return std::nullopt;
+}
+
 LoopKernel Jit::Impl::compile(const Function &body, const std::string &name, FusionKind kind) {
   checkKernelBody(body, kind);
   KernelKey key{body.structuralKey(), name};
-  std::lock_guard lock(mu);
-  if (auto it = kernels.find(key); it != kernels.end()) {
-    if (std::shared_ptr<const void> alive = it->second.lifetime.lock()) {
-      ++stats.memoryHits;
-      LoopKernel kernel = it->second.kernel;
-      kernel.lifetime = std::move(alive);
-      return kernel;
-    }
-    unloadLocked(it); // its last user is going; its unload() will find nothing
-  }
   jit::IterationSpace space = jit::analyzeIterationSpace(body);
-  LoopKernel kernel{nullptr, uniqueSymbol(key, body.structuralHash()), jit::launchRows(space),
-                    space.cols};
+  LoopKernel kernel{nullptr, {}, jit::launchRows(space), space.cols};
   if (space.reduction && space.reduction->acrossRows)
     kernel.scratchBytes = space.reduction->outputs * int64_t(sizeof(double));
+  {
+    std::unique_lock lock(mu);
+    // The same kernel from another thread: wait for it rather than compile twice.
+    compiled.wait(lock, [&] { return !inFlight.count(key); });
+    if (std::optional<LoopKernel> loaded = loadedLocked(key)) {
+      ++stats.memoryHits;
+      return *loaded;
+    }
+    inFlight.insert(key);
+    kernel.name = uniqueSymbol(key, body.structuralHash());
+    symbols[kernel.name] = key; // reserved while it compiles
+  }
+  // Whatever happens below, waiting callers go on (and compile it themselves
+  // if this one failed).
+  struct Done {
+    Impl &jit;
+    const KernelKey &key;
+    ~Done() {
+      {
+        std::lock_guard lock(jit.mu);
+        jit.inFlight.erase(key);
+      }
+      jit.compiled.notify_all();
+    }
+  } done{*this, key};
   std::string identity = diskIdentity(key, kernel.name);
 
+  // Disk and codegen without the lock: kernels of one step compile in parallel.
   llvm::orc::ResourceTrackerSP tracker;
-  if (auto cached = disk.load(identity)) {
+  if (std::unique_ptr<llvm::MemoryBuffer> cached = disk.load(identity)) {
+    std::lock_guard lock(mu);
     llvm::Expected<KernelFn> fn = link(std::move(cached), kernel.name, tracker);
     if (fn) {
       kernel.fn = *fn;
@@ -261,16 +349,14 @@ LoopKernel Jit::Impl::compile(const Function &body, const std::string &name, Fus
     }
   }
   if (!kernel.fn) {
-    llvm::LLVMContext ctx; // one context per compilation
-    std::unique_ptr<llvm::Module> m = buildModule(ctx, body, space, kernel.name);
-    llvm::orc::SimpleCompiler compiler(*tm);
-    auto object = orThrow(compiler(*m), "cannot compile kernel " + kernel.name);
+    std::unique_ptr<llvm::MemoryBuffer> object = codegen(body, space, kernel.name);
     disk.store(identity, object->getBuffer());
+    std::lock_guard lock(mu);
     kernel.fn = orThrow(link(std::move(object), kernel.name, tracker),
                         "cannot link kernel " + kernel.name);
     ++stats.compiled;
   }
-  symbols[kernel.name] = key;
+  std::lock_guard lock(mu);
   std::shared_ptr<const void> lifetime = newLifetime(key);
   kernels[key] = Loaded{kernel, lifetime, lifetime.get(), std::move(tracker)};
   kernel.lifetime = std::move(lifetime);

@@ -281,6 +281,22 @@ TEST(JitCache, ConcurrentCompilesOfOneBodyCompileOnce) {
     EXPECT_EQ(k.fn, kernels[0].fn);
 }
 
+/// Kernels of different bodies compile at the same time (LLVM runs outside
+/// the JIT's lock, each with its own target machine), and each is right.
+TEST(JitCache, DifferentBodiesCompileConcurrently) {
+  Jit jit(JitOptions{"off"});
+  std::vector<std::thread> threads;
+  std::vector<LoopKernel> kernels(4);
+  for (size_t i = 0; i < kernels.size(); ++i)
+    threads.emplace_back([&, i] { kernels[i] = jit.compile(chainKernel(1000 + int64_t(i)), "chain"); });
+  for (std::thread &t : threads)
+    t.join();
+  EXPECT_EQ(jit.stats().compiled, 4);
+  EXPECT_EQ(jit.stats().memoryHits, 0);
+  for (size_t i = 0; i < kernels.size(); ++i)
+    EXPECT_TRUE(kernelMatches(kernels[i], chainKernel(1000 + int64_t(i)), unsigned(i)));
+}
+
 TEST(JitCache, AKernelIsUnloadedWithItsLastUser) {
   Jit jit(JitOptions{"off"});
   LoopKernel first = jit.compile(chainKernel(), "chain");
