@@ -13,6 +13,7 @@
 #include "kiln/ir/Verifier.h"
 #include "kiln/runtime/Jit.h"
 #include "kiln/runtime/OneDnn.h"
+#include "kiln/runtime/Threads.h"
 
 #include <fmt/format.h>
 
@@ -106,6 +107,12 @@ Function singleNodeBody(const Function &fn, const Node &n) {
   return body;
 }
 
+/// The JIT's body for node `n`: a fused node's own, or a one-node body (so
+/// every loop kernel, fused or not, goes through the JIT).
+Function loopKernelBody(const Function &fn, const Node &n) {
+  return n.body ? *n.body : singleNodeBody(fn, n);
+}
+
 /// Turns each node of the optimised function into a step of the program.
 class Lowering {
 public:
@@ -113,6 +120,7 @@ public:
 
   void run() {
     allocateArena();
+    compileLoopKernels();
     for (const Node &n : p_.fn.nodes()) {
       p_.lowering = &n;
       lower(n);
@@ -121,6 +129,31 @@ public:
   }
 
 private:
+  /// The JIT's kernels of the program, compiled in parallel (up to
+  /// maxThreads()) before lowering, which then finds them loaded: LLVM takes
+  /// ~20 ms per kernel, most of a new step's first-run time.
+  void compileLoopKernels() {
+    std::vector<const Node *> nodes;
+    for (const Node &n : p_.fn.nodes())
+      if (jitKernelKind(p_.fn, n))
+        nodes.push_back(&n);
+    int threads = int(std::min<int64_t>(maxThreads(), int64_t(nodes.size())));
+    if (threads < 2)
+      return;
+    std::vector<LoopKernel> kernels(nodes.size());
+    runTasks(int64_t(nodes.size()), threads, [&](int64_t i) {
+      const Node &n = *nodes[size_t(i)];
+      kernels[size_t(i)] = compileLoopKernel(n, *jitKernelKind(p_.fn, n));
+    });
+    for (size_t i = 0; i < nodes.size(); ++i)
+      compiled_[nodes[i]] = std::move(kernels[i]);
+  }
+
+  LoopKernel compileLoopKernel(const Node &n, FusionKind kind) {
+    Function body = loopKernelBody(p_.fn, n);
+    return Jit::instance().compile(body, body.name(), kind);
+  }
+
   /// One allocation for every intermediate value, laid out by the plan.
   void allocateArena() {
     const Function &f = p_.fn;
@@ -201,11 +234,10 @@ private:
     p.addStep("reshape", KernelKind::Alias, [&p, in, out] { p.ptrs[out] = p.ptrs[in]; });
   }
 
-  /// A single elementwise node becomes a one-node body, so every loop
-  /// kernel, fused or not, goes through the JIT.
+  /// A loop or reduction kernel of the JIT (compiled ahead when there are several).
   void lowerLoopKernel(const Node &n, FusionKind kind) {
-    Function body = n.body ? *n.body : singleNodeBody(p_.fn, n);
-    LoopKernel k = Jit::instance().compile(body, body.name(), kind);
+    auto ahead = compiled_.find(&n);
+    LoopKernel k = ahead != compiled_.end() ? std::move(ahead->second) : compileLoopKernel(n, kind);
     std::vector<ValueId> buffers = n.operands;
     buffers.insert(buffers.end(), n.results.begin(), n.results.end());
     Program::Impl &p = p_;
@@ -404,6 +436,8 @@ private:
   }
 
   Program::Impl &p_;
+  /// Kernels compiled ahead of lowering, by node.
+  std::map<const Node *, LoopKernel> compiled_;
 };
 
 void checkBinding(const Function &f, std::span<const HostTensor> values,
@@ -442,7 +476,7 @@ std::vector<KernelBody> loopKernelBodies(const Function &optimized) {
   std::vector<KernelBody> bodies;
   for (const Node &n : optimized.nodes())
     if (std::optional<FusionKind> kind = jitKernelKind(optimized, n))
-      bodies.push_back({n.body ? *n.body : singleNodeBody(optimized, n), *kind});
+      bodies.push_back({loopKernelBody(optimized, n), *kind});
   return bodies;
 }
 

@@ -9,6 +9,8 @@
 #include "kiln/ir/Builder.h"
 #include "kiln/runtime/Jit.h"
 #include "kiln/runtime/Program.h"
+#include "kiln/runtime/Interpreter.h"
+#include "kiln/runtime/Threads.h"
 
 #include <gtest/gtest.h>
 
@@ -83,4 +85,33 @@ TEST(ProgramCache, ADifferentShapeIsADifferentKernel) {
   runtime::JitStats after = jit.stats();
   EXPECT_EQ(after.memoryHits - before.memoryHits, 0);
   EXPECT_EQ((after.compiled + after.diskHits) - (before.compiled + before.diskHits), 1);
+}
+
+/// With two threads, a program's loop kernels are compiled ahead of lowering,
+/// in parallel; lowering then uses them (no second request to the JIT), and
+/// the program computes what the interpreter does.
+TEST(ProgramCache, AProgramsKernelsCompileAheadInParallel) {
+  runtime::Jit &jit = runtime::Jit::instance();
+  runtime::setMaxThreads(2);
+  Function f("three_kernels"); // shapes no other test uses
+  Builder b(f);
+  ValueId x = b.param("x", {DType::F32, Shape{8, 19}});
+  ValueId w = b.param("w", {DType::F32, Shape{19, 5}});
+  ValueId h = b.create(OpKind::Tanh, {b.mul(x, b.scalar(0.29))});
+  ValueId y = b.matmul(h, w);
+  ValueId z = b.exp(b.sub(y, b.scalar(0.5)));
+  f.setResults({z, b.create(OpKind::ReduceSum, {h}, {{"axes", IntList{0}}, {"keepdims", false}})});
+  runtime::JitStats before = jit.stats();
+  auto program = runtime::Program::compile(f);
+  runtime::JitStats after = jit.stats();
+  runtime::setMaxThreads(0);
+  ASSERT_EQ(jitKernels(*program), 3u);
+  EXPECT_EQ((after.compiled - before.compiled) + (after.diskHits - before.diskHits), 3);
+  EXPECT_EQ(after.memoryHits - before.memoryHits, 0) << "lowering asked the JIT again";
+  std::vector<HostTensor> inputs = inputsFor(f);
+  std::vector<HostTensor> got = program->run(inputs), want = runtime::interpret(f, inputs);
+  ASSERT_EQ(got.size(), 2u);
+  for (size_t r = 0; r < got.size(); ++r)
+    for (int64_t i = 0; i < got[r].numel(); ++i)
+      EXPECT_NEAR(got[r].get(i), want[r].get(i), 1e-4) << "result " << r << " element " << i;
 }
