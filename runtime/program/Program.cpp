@@ -72,6 +72,13 @@ struct Program::Impl {
   /// Result slots a run points at its output buffers, with their arena
   /// addresses (ResultsInOutputs; kept to reuse its capacity).
   std::vector<std::pair<size_t, void *>> moved;
+  /// The last run's input and output addresses and which outputs
+  /// writableInPlace allowed for them: a replayed step binds the same buffers
+  /// every time (types are checked per run, so addresses decide).
+  std::vector<const void *> lastBuffers;
+  std::vector<char> lastWritable;
+  /// Where copyResults reads each result (kept to reuse its capacity).
+  std::vector<const void *> copyFrom;
   /// One kernel of the program: its name, kind and profile, the node of `fn`
   /// it computes, and what a run executes for it -- nothing for a constant,
   /// which is in place from compile time.
@@ -505,7 +512,8 @@ std::shared_ptr<Program> Program::compile(const Function &f, const CompileOption
 /// read until the end). A result that is a parameter may live in another
 /// output's buffer: such results are read before any output is written.
 static void copyResults(Program::Impl &p, std::span<HostTensor> outputs) {
-  std::vector<const void *> from(outputs.size());
+  std::vector<const void *> &from = p.copyFrom;
+  from.assign(outputs.size(), nullptr);
   std::vector<HostTensor> saved;
   for (size_t i = 0; i < outputs.size(); ++i) {
     from[i] = p.ptr(p.fn.results()[i]);
@@ -578,8 +586,13 @@ public:
   ResultsInOutputs(Program::Impl &p, std::span<const HostTensor> inputs,
                    std::span<HostTensor> outputs)
       : p_(p) {
+    if (!sameBuffersAsLastRun(inputs, outputs)) {
+      p.lastWritable.resize(outputs.size());
+      for (size_t k = 0; k < outputs.size(); ++k)
+        p.lastWritable[k] = outputs[k].bytes() && writableInPlace(p, inputs, outputs, k);
+    }
     for (size_t k = 0; k < outputs.size(); ++k)
-      if (outputs[k].bytes() && writableInPlace(p, inputs, outputs, k)) {
+      if (p.lastWritable[k]) {
         size_t slot = size_t(p.fn.results()[k].id);
         p.moved.emplace_back(slot, p.ptrs[slot]);
         p.ptrs[slot] = outputs[k].raw();
@@ -594,6 +607,24 @@ public:
   ResultsInOutputs &operator=(const ResultsInOutputs &) = delete;
 
 private:
+  /// Whether the run binds the buffers of the last one; if not, remembers these.
+  bool sameBuffersAsLastRun(std::span<const HostTensor> inputs, std::span<HostTensor> outputs) {
+    std::vector<const void *> &last = p_.lastBuffers;
+    bool same = last.size() == inputs.size() + outputs.size();
+    for (size_t i = 0; same && i < inputs.size(); ++i)
+      same = last[i] == inputs[i].raw();
+    for (size_t k = 0; same && k < outputs.size(); ++k)
+      same = last[inputs.size() + k] == outputs[k].raw();
+    if (same)
+      return true;
+    last.clear();
+    for (const HostTensor &t : inputs)
+      last.push_back(t.raw());
+    for (const HostTensor &t : outputs)
+      last.push_back(t.raw());
+    return false;
+  }
+
   Program::Impl &p_;
 };
 

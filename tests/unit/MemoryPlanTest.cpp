@@ -274,6 +274,33 @@ func @f(%w: f32[8,8], %x: f32[8,8]) -> (f32[8,8], f32[8,8]) {
   expectNear(outputs, want);
 }
 
+// A run remembers where it could write results in place for the buffers it
+// was given; a later run that binds other buffers decides again: here the
+// second run's output is %w's buffer, which the matmul still reads, so %n may
+// no longer be written there by its kernel. The third run repeats the second.
+TEST(ProgramArena, InPlaceDecisionsFollowTheBuffersOfEachRun) {
+  Function f = parseOne(R"(
+func @f(%w: f32[8,8], %x: f32[8,8]) -> (f32[8,8], f32[8,8]) {
+  %n = neg %w : f32[8,8]
+  %m = matmul %x, %w : f32[8,8]
+  %t = tanh %m : f32[8,8]
+  return %n, %t
+})");
+  auto program = runtime::Program::compile(f);
+  std::vector<HostTensor> inputs = inputsFor(f);
+  std::vector<HostTensor> fresh = {HostTensor(f.type(f.results()[0])),
+                                   HostTensor(f.type(f.results()[1]))};
+  program->run(inputs, fresh);
+  expectNear(fresh, runtime::interpret(f, inputs));
+  for (int run = 0; run < 2; ++run) {
+    std::vector<HostTensor> copies = {inputs[0].clone(), inputs[1].clone()};
+    std::vector<HostTensor> want = runtime::interpret(f, copies);
+    std::vector<HostTensor> intoW = {inputs[0], fresh[1]};
+    program->run(inputs, intoW);
+    expectNear(intoW, want);
+  }
+}
+
 // An optimizer's update: the kernel that reads %w last computes %u element
 // by element from it, so the plan lets %u be written into %w's buffer when
 // the caller passes it as %u's output (no copy after the run); so may
