@@ -197,6 +197,10 @@ struct CompiledStepState {
   std::string lastReason;
   /// Why the last trace could not be kept ("" if it was).
   std::string unreplayable;
+  /// A replay's buffer lists, emptied (not freed) after each replay. No user
+  /// code runs in a replay, so it never nests.
+  std::vector<ir::HostTensor> in, out;
+  std::vector<std::shared_ptr<TensorImpl>> reused;
 
   /// The arguments as the body takes them: a number for a Tensor parameter
   /// becomes a rank-0 tensor.
@@ -290,8 +294,14 @@ std::string CompiledStepState::guardMiss(const Trace &t, std::span<const StepArg
 }
 
 std::vector<Tensor> CompiledStepState::replay(Trace &t, std::span<const StepArgument> args) {
-  std::vector<ir::HostTensor> in, out;
-  in.reserve(t.params.size());
+  struct Empty {
+    CompiledStepState &s;
+    ~Empty() {
+      s.in.clear();
+      s.out.clear();
+      s.reused.clear();
+    }
+  } empty{*this};
   for (const ParamSource &p : t.params) {
     switch (p.kind) {
     case ParamSource::Input:
@@ -305,8 +315,7 @@ std::vector<Tensor> CompiledStepState::replay(Trace &t, std::span<const StepArgu
       break;
     }
   }
-  out.reserve(t.results.size());
-  std::vector<std::shared_ptr<TensorImpl>> reused(t.results.size());
+  reused.resize(t.results.size());
   for (size_t k = 0; k < t.results.size(); ++k) {
     ResultTarget &r = t.results[k];
     if (r.kind == ResultTarget::WriteBack) {
