@@ -146,27 +146,28 @@ TEST_F(StepAllocations, TheSeedsLoopStaysWithinItsBudget) {
   Linreg m;
   double perStep = allocationsPerSteadyStep([&] { m.step(m.x, m.y); });
   std::printf("lazy linreg step: %.1f allocations\n", perStep);
-  EXPECT_LE(perStep, 36);
+  EXPECT_LE(perStep, 35);
   EXPECT_GT(perStep, 0) << "the counter counts";
 }
 
 /// The MNIST loop, its batches included (the loader gathers each into the
-/// last one's buffers).
+/// last one's buffers). oneDNN's primitive execution allocates inside the
+/// library, per call.
 TEST_F(StepAllocations, TheMnistLoopStaysWithinItsBudget) {
   MnistLinear m;
   double perStep = allocationsPerSteadyStep([&] { m.step(); });
   std::printf("lazy mnist linear step: %.1f allocations\n", perStep);
-  EXPECT_LE(perStep, 74);
+  EXPECT_LE(perStep, 73);
 }
 
-/// A kiln::compile replay: the argument and buffer lists of the call, the
-/// results' list, and no result tensor while nobody keeps the last one (its
-/// buffer is reused: 8 allocations fewer).
+/// A kiln::compile replay: the normalised arguments and the results' list;
+/// its buffer lists are kept between calls, and no result tensor is made
+/// while nobody keeps the last one (its buffer is reused).
 TEST_F(StepAllocations, AReplayOfTheSeedsLoopStaysWithinItsBudget) {
   Linreg m;
   auto step = compile([&](Tensor x, Tensor y) { return m.step(x, y); });
   double perStep = allocationsPerSteadyStep([&] { step(m.x, m.y); });
   ASSERT_GE(step.replays(), 10);
   std::printf("kiln::compile replay of the linreg step: %.1f allocations\n", perStep);
-  EXPECT_LE(perStep, 6);
+  EXPECT_LE(perStep, 2);
 }
