@@ -496,6 +496,14 @@ std::shared_ptr<Program> Program::compile(const Function &f, const CompileOption
                 fmt::format("compiling @{} is forbidden (setCompilationForbidden)", f.name()));
   ++gCompilations;
   verify(f);
+  // oneDNN's one-time setup runs while this compiles, not in the first run.
+  std::future<void> setUp;
+  auto isMatmul = [](const Node &n) {
+    return n.op == OpKind::Matmul ||
+           (n.op == OpKind::Fused && n.attrs.getFusionKind("kind") == FusionKind::Matmul);
+  };
+  if (std::any_of(f.nodes().begin(), f.nodes().end(), isMatmul))
+    setUp = onednn::setUpMatmulsAsync();
   std::shared_ptr<Program> program(new Program());
   Impl &p = *program->impl_;
   p.options = options;
@@ -505,6 +513,8 @@ std::shared_ptr<Program> Program::compile(const Function &f, const CompileOption
   if (options.checkNumerics)
     p.source = f;
   Lowering(p).run();
+  if (setUp.valid())
+    setUp.get();
   return program;
 }
 

@@ -10,6 +10,7 @@
 #include "kiln/runtime/Jit.h"
 #include "kiln/runtime/Program.h"
 #include "kiln/runtime/Interpreter.h"
+#include "kiln/runtime/OneDnn.h"
 #include "kiln/runtime/Threads.h"
 
 #include <gtest/gtest.h>
@@ -114,4 +115,15 @@ TEST(ProgramCache, AProgramsKernelsCompileAheadInParallel) {
   for (size_t r = 0; r < got.size(); ++r)
     for (int64_t i = 0; i < got[r].numel(); ++i)
       EXPECT_NEAR(got[r].get(i), want[r].get(i), 1e-4) << "result " << r << " element " << i;
+}
+
+/// oneDNN's one-time setup starts once per process: whoever asks later gets
+/// nothing to wait for (Program::compile waits for it when it started it).
+TEST(ProgramCache, OneDnnSetsUpOncePerProcess) {
+  runtime::setMaxThreads(2);
+  std::future<void> first = runtime::onednn::setUpMatmulsAsync();
+  if (first.valid())
+    first.get();
+  EXPECT_FALSE(runtime::onednn::setUpMatmulsAsync().valid());
+  runtime::setMaxThreads(0);
 }

@@ -9,6 +9,7 @@
 #include "kiln/ir/OpDef.h"
 
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <optional>
 
@@ -64,6 +65,14 @@ private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+/// oneDNN's one-time setup for f32 matmuls (~16 ms on the 2-core machine:
+/// its first execution generates its gemm kernels), started on a thread of
+/// its own for the first caller in the process, so that it overlaps the work
+/// the caller does until it waits for the returned future (Program::compile
+/// waits before it returns: no thread outlives it). An invalid future for
+/// later callers, and under maxThreads() == 1 (the first run pays then).
+std::future<void> setUpMatmulsAsync();
 
 /// (log-)softmax along the last axis of a row-major [rows, cols] f32 buffer.
 class Softmax {
