@@ -176,7 +176,13 @@ GradientFunction differentiate(const Function &f, ValueId output, std::span<cons
   }
   g.setResults(std::move(results));
   g.resultLocs.clear();
-  g = eliminateDeadCode(g);
+  std::vector<ValueId> map;
+  g = eliminateDeadCodeMapping(g, map);
+  // The joint function began as a copy of f: f's values kept their ids.
+  result.forwardValues.assign(g.numValues(), ValueId{});
+  for (size_t v = 0; v < f.numValues(); ++v)
+    if (map[v].valid())
+      result.forwardValues[size_t(map[v].id)] = ValueId{int32_t(v)};
   return result;
 }
 

@@ -7,6 +7,11 @@ namespace kiln::compiler {
 using namespace kiln::ir;
 
 Function eliminateDeadCode(const Function &f) {
+  std::vector<ValueId> map;
+  return eliminateDeadCodeMapping(f, map);
+}
+
+Function eliminateDeadCodeMapping(const Function &f, std::vector<ValueId> &map) {
   std::vector<bool> live(f.numValues(), false);
   for (ValueId r : f.results())
     live[size_t(r.id)] = true;
@@ -20,7 +25,6 @@ Function eliminateDeadCode(const Function &f) {
         live[size_t(v.id)] = true;
   }
 
-  std::vector<ValueId> map;
   Function g = startRebuild(f, map);
   for (size_t i = 0; i < f.nodes().size(); ++i)
     if (keep[i])

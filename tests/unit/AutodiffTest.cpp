@@ -100,6 +100,29 @@ TEST(Autodiff, KeepsForwardResultsWhenAsked) {
   EXPECT_EQ(out[1].get(0), 6);
 }
 
+TEST(Autodiff, SaysWhichOfItsValuesAreTheForwards) {
+  // loss = sum(tanh(x * w)): the gradient function keeps the forward's x * w
+  // and tanh, which tanh's gradient rule reads; the sum is dead there.
+  Function f("forward");
+  Builder b(f);
+  ValueId x = b.param("x", {DType::F32, Shape{4}});
+  ValueId w = b.param("w", {DType::F32, Shape{4}});
+  ValueId xw = b.mul(x, w);
+  ValueId y = b.create(OpKind::Tanh, {xw});
+  ValueId loss = b.reduceSum(y, {0});
+  f.setResults({loss});
+  auto g = compiler::differentiate(f, loss, std::vector{w});
+  ASSERT_EQ(g.forwardValues.size(), g.fn.numValues());
+  std::vector<ValueId> forwardNodes;
+  for (const Node &n : g.fn.nodes())
+    if (ValueId v = g.forwardValues[size_t(n.result().id)]; v.valid()) {
+      forwardNodes.push_back(v);
+      EXPECT_EQ(n.op, f.defOf(v).op) << "a forward value is the same op";
+    }
+  EXPECT_EQ(forwardNodes, (std::vector<ValueId>{xw, y})) << "the dead sum is not among them";
+  EXPECT_EQ(g.forwardValues[size_t(g.fn.params()[1].id)], w);
+}
+
 TEST(Autodiff, SeedParamForNonScalarOutputs) {
   Function f("vec");
   Builder b(f);

@@ -34,6 +34,11 @@ struct GradientFunction {
   /// hasGradient[i] is false when wrt[i] does not influence the output; its
   /// result is then a zero tensor (PyTorch would leave .grad as None).
   std::vector<bool> hasGradient;
+  /// For each value of `fn` (by id): the value of the forward function it
+  /// is -- a parameter, or a forward node carried over -- or invalid for a
+  /// value of the backward. A caller that still has the forward's values can
+  /// use them instead of computing those nodes again.
+  std::vector<ir::ValueId> forwardValues;
 };
 
 /// Differentiates `output` of `f` with respect to `wrt` (parameters or any
