@@ -167,6 +167,7 @@ int32_t encodeHistoryValue(const std::shared_ptr<TensorImpl> &impl, HistoryKey &
     key.attrs(node.attrs);
     out.nodes.push_back(impl->gradFn);
   }
+  out.values.push_back(impl);
   return id;
 }
 
@@ -178,6 +179,7 @@ void walkHistory(const std::shared_ptr<TensorImpl> &root, HistoryKey &out) {
   out.key.clear();
   out.inputs.clear();
   out.nodes.clear();
+  out.values.clear();
   // The traversal of GraphRecorder::run, with marks instead of a map.
   struct Frame {
     const std::shared_ptr<TensorImpl> *impl;

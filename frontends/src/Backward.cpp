@@ -175,20 +175,40 @@ void accumulateLazy(const std::shared_ptr<TensorImpl> &leaf,
   ++acc.storage->version;
 }
 
-/// The nodes of `f` as pending values over `params`; returns its results.
+/// The value of forward tensor `t` when its op was recorded, if it still
+/// holds it: a tensor an op made is at version 0 until it is changed in
+/// place (with grad disabled, or through a detach()ed alias).
+std::shared_ptr<detail::LazyValue> recordedValue(const TensorImpl &t) {
+  if (t.version() != 0)
+    return nullptr;
+  return detail::operandValue(t);
+}
+
+/// The nodes of the gradient function as pending values over `params`;
+/// returns its results. Its forward nodes are the history's own values where
+/// they are unchanged (`history.values`): the pending forward of this step,
+/// or the computed values of an earlier flush (a loss read before
+/// backward()), not a second computation of them.
 std::vector<std::shared_ptr<detail::LazyValue>>
-inlineFunction(const ir::Function &f, std::vector<std::shared_ptr<detail::LazyValue>> params) {
+inlineFunction(const compiler::GradientFunction &g, const detail::HistoryKey &history,
+               std::vector<std::shared_ptr<detail::LazyValue>> params) {
+  const ir::Function &f = g.fn;
   std::vector<std::shared_ptr<detail::LazyValue>> values(f.numValues());
   for (size_t i = 0; i < params.size(); ++i)
     values[size_t(f.params()[i].id)] = std::move(params[i]);
   for (const ir::Node &n : f.nodes()) {
     check(n.results.size() == 1 && !n.body, "backward: a gradient node with several results");
+    std::shared_ptr<detail::LazyValue> &value = values[size_t(n.result().id)];
+    if (ir::ValueId forward = g.forwardValues[size_t(n.result().id)]; forward.valid()) {
+      check(size_t(forward.id) < history.values.size(), "backward: a forward value past the history");
+      if ((value = recordedValue(*history.values[size_t(forward.id)])))
+        continue;
+    }
     detail::OperandList operands;
     operands.reserve(n.operands.size());
     for (ir::ValueId v : n.operands)
       operands.push_back(values[size_t(v.id)]);
-    values[size_t(n.result().id)] =
-        detail::makeOp(n.op, n.attrs, std::move(operands), f.type(n.result()));
+    value = detail::makeOp(n.op, n.attrs, std::move(operands), f.type(n.result()));
   }
   std::vector<std::shared_ptr<detail::LazyValue>> results;
   for (ir::ValueId r : f.results())
@@ -212,15 +232,16 @@ void runEager(const std::vector<std::shared_ptr<TensorImpl>> &leaves,
 }
 
 /// The lazy backward: the gradient function becomes pending values.
-void recordLazy(const std::vector<std::shared_ptr<TensorImpl>> &leaves,
-                const std::vector<size_t> &wrt, const compiler::GradientFunction &fn,
-                const Tensor &gradient) {
+void recordLazy(const detail::HistoryKey &history, const std::vector<size_t> &wrt,
+                const compiler::GradientFunction &fn, const Tensor &gradient) {
+  const std::vector<std::shared_ptr<TensorImpl>> &leaves = history.inputs;
   std::vector<std::shared_ptr<detail::LazyValue>> params;
   for (const auto &leaf : leaves)
     params.push_back(detail::operandValue(*leaf));
   if (gradient.defined())
     params.push_back(detail::operandValue(*gradient.impl()));
-  std::vector<std::shared_ptr<detail::LazyValue>> grads = inlineFunction(fn.fn, std::move(params));
+  std::vector<std::shared_ptr<detail::LazyValue>> grads =
+      inlineFunction(fn, history, std::move(params));
   for (size_t i = 0; i < wrt.size(); ++i)
     if (fn.hasGradient[i])
       accumulateLazy(leaves[wrt[i]], std::move(grads[i]));
@@ -241,13 +262,14 @@ void Tensor::backward(const Tensor &gradient, bool retain_graph) const {
       h.key.clear();
       h.inputs.clear();
       h.nodes.clear();
+      h.values.clear();
     }
   } empty{history};
   detail::walkHistory(impl_, history);
   std::vector<size_t> wrt = leavesRequiringGrad(history.inputs);
   auto fn = gradientFunction(impl_, history, wrt, gradient.defined());
   if (detail::lazyMode())
-    recordLazy(history.inputs, wrt, *fn, gradient);
+    recordLazy(history, wrt, *fn, gradient);
   else
     runEager(history.inputs, wrt, *fn, gradient);
 

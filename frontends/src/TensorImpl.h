@@ -155,6 +155,9 @@ struct HistoryKey {
   StructureKey key;
   std::vector<std::shared_ptr<TensorImpl>> inputs;
   std::vector<std::shared_ptr<GradNode>> nodes;
+  /// Every tensor of the history in the order recordGraph makes its values:
+  /// values[i] is value i of the recorded function.
+  std::vector<std::shared_ptr<TensorImpl>> values;
 };
 /// Walks the history of `root` as recordGraph does, with the same checks
 /// (released graph, in-place changes), into `out`. Much cheaper than

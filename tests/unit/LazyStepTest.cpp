@@ -191,6 +191,43 @@ TEST_F(LazyStep, TheStepNamesValuesAfterTheProgram) {
   EXPECT_EQ(m.w.grad().name(), "w_grad") << "the .grad tensor is named too";
 }
 
+/// backward() uses the forward's own values, as PyTorch's saved tensors:
+/// when the loss was read first (its own flush), the backward's step reads
+/// the computed activations instead of running the forward again.
+TEST_F(LazyStep, BackwardAfterAReadUsesTheComputedForward) {
+  set_execution(Execution::Compiled);
+  set_compile_after(0);
+  Linreg m;
+  Tensor x = Linreg::inputs(10), y = Linreg::targets(10);
+  Tensor l = m.loss(x, y);
+  double value = l.item(); // the forward runs here
+  l.backward();
+  kiln::sync();
+  int matmuls = 0;
+  ir::Function backwardStep = last_step_ir(false);
+  for (const ir::Node &n : backwardStep.nodes())
+    matmuls += n.op == ir::OpKind::Matmul;
+  EXPECT_EQ(matmuls, 1) << "only the weight gradient's matmul, no forward x @ w";
+  EXPECT_NEAR(value, 536.5, 1e-3); // mean((3i + 5)^2), i = 1..10
+  // d/dw mean((xw + b - y)^2) at w = b = 0: -2 mean(x y)
+  EXPECT_NEAR(m.w.grad().item(), -2 * 143.0, 1e-3);
+}
+
+/// A forward value changed in place after it was recorded (under no_grad) is
+/// not used: the gradient of exp is exp(x), computed again, not the new 0.
+TEST_F(LazyStep, AForwardValueChangedInPlaceIsComputedAgain) {
+  set_execution(Execution::Compiled);
+  Tensor x = tensor({0.5, 1.0}, f32, true);
+  Tensor e = x.exp();
+  {
+    NoGradGuard noGrad;
+    e.mul_(0);
+  }
+  e.sum().backward();
+  EXPECT_NEAR(x.grad().to_vector()[0], std::exp(0.5), 1e-6);
+  EXPECT_NEAR(x.grad().to_vector()[1], std::exp(1.0), 1e-6);
+}
+
 // ---- When a structure compiles (compile_after) -------------------------------------------
 
 /// By default a structure the interpreter runs in well under a millisecond
