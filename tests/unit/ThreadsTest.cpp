@@ -9,10 +9,16 @@
 //===----------------------------------------------------------------------===//
 #include "kiln/kiln.h"
 #include "kiln/nn/nn.h"
+#include "kiln/ir/Builder.h"
 #include "kiln/optim/optim.h"
+#include "kiln/runtime/Interpreter.h"
+#include "kiln/runtime/Program.h"
+#include "kiln/runtime/Threads.h"
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cmath>
 #include <thread>
 
 using namespace kiln;
@@ -112,6 +118,51 @@ TEST(Threads, SettingsArePerThread) {
   std::thread other([&] { seen = execution(); });
   other.join();
   EXPECT_NE(seen, Execution::Eager) << "a new thread starts from the default, lazy mode";
+}
+
+/// Two threads compile programs at once, each with three loop kernels that
+/// it compiles ahead on two threads of the pool, and one with a matmul that
+/// starts oneDNN's setup: the JIT's in-flight kernels, its target machines
+/// and the setup are shared (run under ThreadSanitizer too). Each program
+/// computes what the interpreter does.
+TEST(Threads, ProgramsCompileTheirKernelsInParallel) {
+  runtime::setMaxThreads(2);
+  auto program = [](int64_t n) {
+    ir::Function f("parallel_kernels");
+    ir::Builder b(f);
+    ir::ValueId x = b.param("x", {DType::F32, ir::Shape{8, n}});
+    ir::ValueId w = b.param("w", {DType::F32, ir::Shape{n, 5}});
+    ir::ValueId h = b.create(ir::OpKind::Tanh, {b.mul(x, b.scalar(0.31))});
+    ir::ValueId y = b.exp(b.sub(b.matmul(h, w), b.scalar(0.5)));
+    f.setResults({y, b.create(ir::OpKind::ReduceSum, {h}, {{"axes", ir::IntList{1}},
+                                                              {"keepdims", false}})});
+    return f;
+  };
+  std::array<bool, 2> same{}; // one element per thread (not vector<bool>'s shared bits)
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t)
+    threads.emplace_back([&, t] {
+      ir::Function f = program(23 + t);
+      std::vector<ir::HostTensor> inputs;
+      for (ir::ValueId p : f.params()) {
+        ir::HostTensor v(f.type(p));
+        for (int64_t i = 0; i < v.numel(); ++i)
+          v.set(i, double((i * 7 + t) % 11) / 11 - 0.5);
+        inputs.push_back(std::move(v));
+      }
+      std::vector<ir::HostTensor> got = runtime::Program::compile(f)->run(inputs);
+      std::vector<ir::HostTensor> want = runtime::interpret(f, inputs);
+      bool ok = got.size() == want.size();
+      for (size_t r = 0; ok && r < got.size(); ++r)
+        for (int64_t i = 0; ok && i < got[r].numel(); ++i)
+          ok = std::abs(got[r].get(i) - want[r].get(i)) < 1e-4;
+      same[size_t(t)] = ok;
+    });
+  for (std::thread &t : threads)
+    t.join();
+  runtime::setMaxThreads(0);
+  EXPECT_TRUE(same[0]);
+  EXPECT_TRUE(same[1]);
 }
 
 } // namespace
