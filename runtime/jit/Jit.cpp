@@ -99,10 +99,16 @@ struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
   std::unique_ptr<llvm::MemoryBuffer> codegen(const Function &body,
                                               const jit::IterationSpace &space,
                                               const std::string &symbol);
-  /// A target machine for one compilation (they are not reentrant): a
-  /// returned one, or a new one.
-  std::unique_ptr<llvm::TargetMachine> takeMachine();
-  void returnMachine(std::unique_ptr<llvm::TargetMachine> tm);
+  /// A target machine for one compilation (they are not reentrant): one
+  /// given back by an earlier compilation, or a new one; back when it ends.
+  struct MachineLease {
+    explicit MachineLease(Impl &jit);
+    ~MachineLease();
+    MachineLease(const MachineLease &) = delete;
+    MachineLease &operator=(const MachineLease &) = delete;
+    Impl &jit;
+    std::unique_ptr<llvm::TargetMachine> tm;
+  };
 
   /// Links `object` under a tracker of its own (set in `tracker`) and
   /// returns the address of `symbol` in it; on failure nothing of the object
@@ -179,36 +185,31 @@ std::unique_ptr<llvm::Module> Jit::Impl::buildModule(llvm::LLVMContext &ctx,
   return m;
 }
 
-std::unique_ptr<llvm::TargetMachine> Jit::Impl::takeMachine() {
+Jit::Impl::MachineLease::MachineLease(Impl &jit) : jit(jit) {
   {
-    std::lock_guard lock(mu);
-    if (!machines.empty()) {
-      std::unique_ptr<llvm::TargetMachine> tm = std::move(machines.back());
-      machines.pop_back();
-      return tm;
+    std::lock_guard lock(jit.mu);
+    if (!jit.machines.empty()) {
+      tm = std::move(jit.machines.back());
+      jit.machines.pop_back();
+      return;
     }
   }
-  return orThrow(host.machineBuilder().createTargetMachine(),
-                 "cannot create a target machine for the host");
+  tm = orThrow(jit.host.machineBuilder().createTargetMachine(),
+               "cannot create a target machine for the host");
 }
 
-void Jit::Impl::returnMachine(std::unique_ptr<llvm::TargetMachine> tm) {
-  std::lock_guard lock(mu);
-  machines.push_back(std::move(tm));
+Jit::Impl::MachineLease::~MachineLease() {
+  std::lock_guard lock(jit.mu);
+  jit.machines.push_back(std::move(tm));
 }
 
 std::unique_ptr<llvm::MemoryBuffer> Jit::Impl::codegen(const Function &body,
                                                        const jit::IterationSpace &space,
                                                        const std::string &symbol) {
-  std::unique_ptr<llvm::TargetMachine> tm = takeMachine();
-  struct Return {
-    Impl &jit;
-    std::unique_ptr<llvm::TargetMachine> &tm;
-    ~Return() { jit.returnMachine(std::move(tm)); }
-  } giveBack{*this, tm};
+  MachineLease machine(*this);
   llvm::LLVMContext ctx; // one context per compilation
-  std::unique_ptr<llvm::Module> m = buildModule(ctx, *tm, body, space, symbol);
-  llvm::orc::SimpleCompiler compiler(*tm);
+  std::unique_ptr<llvm::Module> m = buildModule(ctx, *machine.tm, body, space, symbol);
+  llvm::orc::SimpleCompiler compiler(*machine.tm);
   return orThrow(compiler(*m), "cannot compile kernel " + symbol);
 }
 
@@ -254,17 +255,13 @@ void Jit::Impl::unloadLocked(std::map<KernelKey, Loaded>::iterator it) {
 std::string Jit::Impl::emit(const Function &body, const std::string &name, FusionKind kind,
                             Emit what) {
   checkKernelBody(body, kind);
-  std::unique_ptr<llvm::TargetMachine> tm = takeMachine();
-  struct Return {
-    Impl &jit;
-    std::unique_ptr<llvm::TargetMachine> &tm;
-    ~Return() { jit.returnMachine(std::move(tm)); }
-  } giveBack{*this, tm};
+  MachineLease machine(*this);
   llvm::LLVMContext ctx;
-  std::unique_ptr<llvm::Module> m = buildModule(ctx, *tm, body, jit::analyzeIterationSpace(body),
-                                                symbolFor(name, body.structuralHash()));
+  std::unique_ptr<llvm::Module> m =
+      buildModule(ctx, *machine.tm, body, jit::analyzeIterationSpace(body),
+                  symbolFor(name, body.structuralHash()));
   if (what != Emit::LLVM)
-    return jit::emitMachineCode(*m, *tm, /*object=*/what == Emit::Object);
+    return jit::emitMachineCode(*m, *machine.tm, /*object=*/what == Emit::Object);
   std::string text;
   llvm::raw_string_ostream os(text);
   m->print(os, nullptr);
