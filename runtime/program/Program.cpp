@@ -137,8 +137,8 @@ public:
 
 private:
   /// The JIT's kernels of the program, compiled in parallel (up to
-  /// maxThreads()) before lowering, which then finds them loaded: LLVM takes
-  /// ~20 ms per kernel, most of a new step's first-run time.
+  /// maxThreads()) before lowering, which takes them from `compiled_`: LLVM
+  /// takes ~10-20 ms per kernel, most of a new step's compile.
   void compileLoopKernels() {
     std::vector<const Node *> nodes;
     for (const Node &n : p_.fn.nodes())

@@ -256,14 +256,16 @@ TEST(ProgramArena, FusedKernelsOnTheArenaMatchTheInterpreter) {
 
 // The frontend updates parameters in place: an output may be the buffer of
 // an input that a later kernel still reads (%m reads %w after %n is known).
-TEST(ProgramArena, OutputsAreWrittenAfterEveryKernelRan) {
-  Function f = parseOne(R"(
+const char *kReadAfterUpdate = R"(
 func @f(%w: f32[8,8], %x: f32[8,8]) -> (f32[8,8], f32[8,8]) {
   %n = neg %w : f32[8,8]
   %m = matmul %x, %w : f32[8,8]
   %t = tanh %m : f32[8,8]
   return %n, %t
-})");
+})";
+
+TEST(ProgramArena, OutputsAreWrittenAfterEveryKernelRan) {
+  Function f = parseOne(kReadAfterUpdate);
   auto program = runtime::Program::compile(f);
   std::vector<HostTensor> inputs = inputsFor(f);
   std::vector<HostTensor> copies = {inputs[0].clone(), inputs[1].clone()};
@@ -279,13 +281,7 @@ func @f(%w: f32[8,8], %x: f32[8,8]) -> (f32[8,8], f32[8,8]) {
 // second run's output is %w's buffer, which the matmul still reads, so %n may
 // no longer be written there by its kernel. The third run repeats the second.
 TEST(ProgramArena, InPlaceDecisionsFollowTheBuffersOfEachRun) {
-  Function f = parseOne(R"(
-func @f(%w: f32[8,8], %x: f32[8,8]) -> (f32[8,8], f32[8,8]) {
-  %n = neg %w : f32[8,8]
-  %m = matmul %x, %w : f32[8,8]
-  %t = tanh %m : f32[8,8]
-  return %n, %t
-})");
+  Function f = parseOne(kReadAfterUpdate);
   auto program = runtime::Program::compile(f);
   std::vector<HostTensor> inputs = inputsFor(f);
   std::vector<HostTensor> fresh = {HostTensor(f.type(f.results()[0])),
