@@ -200,7 +200,8 @@ inlineFunction(const compiler::GradientFunction &g, const detail::HistoryKey &hi
     check(n.results.size() == 1 && !n.body, "backward: a gradient node with several results");
     std::shared_ptr<detail::LazyValue> &value = values[size_t(n.result().id)];
     if (ir::ValueId forward = g.forwardValues[size_t(n.result().id)]; forward.valid()) {
-      check(size_t(forward.id) < history.values.size(), "backward: a forward value past the history");
+      check(size_t(forward.id) < history.values.size(),
+            "backward: a forward value past the history");
       if ((value = recordedValue(*history.values[size_t(forward.id)])))
         continue;
     }

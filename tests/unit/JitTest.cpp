@@ -288,7 +288,8 @@ TEST(JitCache, DifferentBodiesCompileConcurrently) {
   std::vector<std::thread> threads;
   std::vector<LoopKernel> kernels(4);
   for (size_t i = 0; i < kernels.size(); ++i)
-    threads.emplace_back([&, i] { kernels[i] = jit.compile(chainKernel(1000 + int64_t(i)), "chain"); });
+    threads.emplace_back(
+        [&, i] { kernels[i] = jit.compile(chainKernel(1000 + int64_t(i)), "chain"); });
   for (std::thread &t : threads)
     t.join();
   EXPECT_EQ(jit.stats().compiled, 4);

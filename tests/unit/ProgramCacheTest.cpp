@@ -7,10 +7,10 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/ir/Builder.h"
-#include "kiln/runtime/Jit.h"
-#include "kiln/runtime/Program.h"
 #include "kiln/runtime/Interpreter.h"
+#include "kiln/runtime/Jit.h"
 #include "kiln/runtime/OneDnn.h"
+#include "kiln/runtime/Program.h"
 #include "kiln/runtime/Threads.h"
 
 #include <gtest/gtest.h>

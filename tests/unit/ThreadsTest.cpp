@@ -7,9 +7,9 @@
 // under ThreadSanitizer (scripts/test), where any data race fails it.
 //
 //===----------------------------------------------------------------------===//
+#include "kiln/ir/Builder.h"
 #include "kiln/kiln.h"
 #include "kiln/nn/nn.h"
-#include "kiln/ir/Builder.h"
 #include "kiln/optim/optim.h"
 #include "kiln/runtime/Interpreter.h"
 #include "kiln/runtime/Program.h"
@@ -134,8 +134,8 @@ TEST(Threads, ProgramsCompileTheirKernelsInParallel) {
     ir::ValueId w = b.param("w", {DType::F32, ir::Shape{n, 5}});
     ir::ValueId h = b.create(ir::OpKind::Tanh, {b.mul(x, b.scalar(0.31))});
     ir::ValueId y = b.exp(b.sub(b.matmul(h, w), b.scalar(0.5)));
-    f.setResults({y, b.create(ir::OpKind::ReduceSum, {h}, {{"axes", ir::IntList{1}},
-                                                              {"keepdims", false}})});
+    f.setResults(
+        {y, b.create(ir::OpKind::ReduceSum, {h}, {{"axes", ir::IntList{1}}, {"keepdims", false}})});
     return f;
   };
   std::array<bool, 2> same{}; // one element per thread (not vector<bool>'s shared bits)
