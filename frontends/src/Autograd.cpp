@@ -176,10 +176,7 @@ int32_t encodeHistoryValue(const std::shared_ptr<TensorImpl> &impl, HistoryKey &
 void walkHistory(const std::shared_ptr<TensorImpl> &root, HistoryKey &out) {
   static std::atomic<uint64_t> lastEpoch{0};
   uint64_t epoch = ++lastEpoch;
-  out.key.clear();
-  out.inputs.clear();
-  out.nodes.clear();
-  out.values.clear();
+  out.clear();
   // The traversal of GraphRecorder::run, with marks instead of a map.
   struct Frame {
     const std::shared_ptr<TensorImpl> *impl;

@@ -259,12 +259,7 @@ void Tensor::backward(const Tensor &gradient, bool retain_graph) const {
   thread_local detail::HistoryKey history;
   struct Empty {
     detail::HistoryKey &h;
-    ~Empty() {
-      h.key.clear();
-      h.inputs.clear();
-      h.nodes.clear();
-      h.values.clear();
-    }
+    ~Empty() { h.clear(); }
   } empty{history};
   detail::walkHistory(impl_, history);
   std::vector<size_t> wrt = leavesRequiringGrad(history.inputs);

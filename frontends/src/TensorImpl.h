@@ -158,6 +158,13 @@ struct HistoryKey {
   /// Every tensor of the history in the order recordGraph makes its values:
   /// values[i] is value i of the recorded function.
   std::vector<std::shared_ptr<TensorImpl>> values;
+  /// Empties the lists, keeping their memory.
+  void clear() {
+    key.clear();
+    inputs.clear();
+    nodes.clear();
+    values.clear();
+  }
 };
 /// Walks the history of `root` as recordGraph does, with the same checks
 /// (released graph, in-place changes), into `out`. Much cheaper than
