@@ -3,7 +3,8 @@
 // One process-wide pool runs one job at a time (runTasks, Threads.h). Idle
 // workers poll briefly, then sleep on a futex (std::atomic::wait): nothing
 // spins for long into a busy machine. Workers are woken one by one, only as
-// many as the job asks for.
+// many as the job asks for; a short job may ask only for workers that are
+// still polling (tryRunTasksOnAwakeWorkers) and never wakes a sleeping one.
 //
 // A job is published through one pointer. A worker announces itself in
 // `inside_` before it reads the pointer, and the caller clears the pointer
@@ -23,6 +24,7 @@
 #include <mutex>
 #include <system_error>
 #include <thread>
+#include <vector>
 
 namespace kiln::runtime {
 
@@ -84,25 +86,27 @@ public:
       w.thread.join();
   }
 
+  /// Runs the job on the caller and on up to `threads - 1` workers, started
+  /// if needed.
   void run(int64_t tasks, int threads, TaskRef task) {
-    bool idle = false;
-    if (threads <= 1 || tasks <= 1 || !busy_.compare_exchange_strong(idle, true))
+    if (!acquire(tasks, threads))
       return runHere(tasks, task);
-    sharedJobs_.fetch_add(1, std::memory_order_relaxed);
-    Job job{task, tasks};
-    int helpers = startWorkers(int(std::min<int64_t>(threads, tasks)) - 1);
-    job_.store(&job);
-    for (int i = 0; i < helpers; ++i) {
-      workers_[size_t(i)].signal.fetch_add(1);
-      workers_[size_t(i)].signal.notify_one();
+    pickWorkers(startWorkers(wanted(tasks, threads)));
+    runShared(tasks, task);
+  }
+
+  /// Runs the job on the caller and on up to `threads - 1` workers that are
+  /// polling now; returns false, having run nothing, when there are none.
+  bool tryRunOnAwake(int64_t tasks, int threads, TaskRef task) {
+    if (!acquire(tasks, threads))
+      return false;
+    pickPollingWorkers(wanted(tasks, threads));
+    if (helpers_.empty()) {
+      busy_.store(false);
+      return false;
     }
-    job.work();
-    waitUntil([&] { return job.done.load(std::memory_order_acquire) == tasks; });
-    job_.store(nullptr);
-    waitUntil([&] { return inside_.load() == 0; });
-    busy_.store(false);
-    if (job.error)
-      std::rethrow_exception(job.error);
+    runShared(tasks, task);
+    return true;
   }
 
   PoolStats stats() const {
@@ -112,8 +116,42 @@ public:
 private:
   struct Worker {
     std::atomic<uint32_t> signal{0};
+    std::atomic<bool> polling{false}; ///< waiting for a job without sleeping
     std::thread thread;
   };
+
+  /// Takes the pool for a job worth sharing (then helpers_ is empty); false
+  /// when the job is too small or the pool is taken (by another thread's
+  /// job, or by this one's from inside a task).
+  bool acquire(int64_t tasks, int threads) {
+    bool idle = false;
+    if (threads <= 1 || tasks <= 1 || !busy_.compare_exchange_strong(idle, true))
+      return false;
+    helpers_.clear();
+    return true;
+  }
+
+  static int wanted(int64_t tasks, int threads) {
+    return int(std::min<int64_t>(threads, tasks)) - 1;
+  }
+
+  /// Runs the job with helpers_ (called with busy_ held, which it releases).
+  void runShared(int64_t tasks, TaskRef task) {
+    sharedJobs_.fetch_add(1, std::memory_order_relaxed);
+    Job job{task, tasks};
+    job_.store(&job);
+    for (Worker *w : helpers_) {
+      w->signal.fetch_add(1);
+      w->signal.notify_one();
+    }
+    job.work();
+    waitUntil([&] { return job.done.load(std::memory_order_acquire) == tasks; });
+    job_.store(nullptr);
+    waitUntil([&] { return inside_.load() == 0; });
+    busy_.store(false);
+    if (job.error)
+      std::rethrow_exception(job.error);
+  }
 
   static void runHere(int64_t tasks, TaskRef task) {
     for (int64_t i = 0; i < tasks; ++i)
@@ -146,11 +184,28 @@ private:
     return std::min(count, int(workers_.size()));
   }
 
+  /// The first `count` workers (called with busy_ held).
+  void pickWorkers(int count) {
+    for (int i = 0; i < count; ++i)
+      helpers_.push_back(&workers_[size_t(i)]);
+  }
+
+  /// Up to `count` workers that are polling now (called with busy_ held). One
+  /// that falls asleep meanwhile is woken by the signal: slower, not wrong.
+  void pickPollingWorkers(int count) {
+    for (Worker &w : workers_)
+      if (int(helpers_.size()) < count && w.polling.load(std::memory_order_relaxed))
+        helpers_.push_back(&w);
+  }
+
   void workerLoop(Worker &w) {
     uint32_t seen = 0;
     for (;;) {
-      if (!spinWhile([&] { return w.signal.load(std::memory_order_acquire) == seen; },
-                     kWorkerSpin))
+      w.polling.store(true, std::memory_order_relaxed);
+      bool signalled =
+          spinWhile([&] { return w.signal.load(std::memory_order_acquire) == seen; }, kWorkerSpin);
+      w.polling.store(false, std::memory_order_relaxed);
+      if (!signalled)
         w.signal.wait(seen);
       seen = w.signal.load(std::memory_order_acquire);
       if (stop_.load())
@@ -169,6 +224,7 @@ private:
   std::atomic<int> started_{0};
   std::atomic<int64_t> sharedJobs_{0};
   std::deque<Worker> workers_; // deque: a Worker never moves once its thread runs
+  std::vector<Worker *> helpers_; // the workers of the current job (guarded by busy_)
 };
 
 Pool &pool() {
@@ -179,6 +235,10 @@ Pool &pool() {
 } // namespace
 
 void runTasks(int64_t tasks, int threads, TaskRef task) { pool().run(tasks, threads, task); }
+
+bool tryRunTasksOnAwakeWorkers(int64_t tasks, int threads, TaskRef task) {
+  return pool().tryRunOnAwake(tasks, threads, task);
+}
 
 PoolStats poolStats() { return pool().stats(); }
 

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <random>
 #include <stdexcept>
@@ -94,6 +95,51 @@ TEST(ThreadPool, ConcurrentCallersEachRunAllTheirTasks) {
     t.join();
   for (int c = 0; c < kCallers; ++c)
     EXPECT_EQ(sums[size_t(c)], int64_t(kJobs) * kTasks * (kTasks - 1) / 2) << "caller " << c;
+}
+
+TEST(ThreadPool, AShortJobNeverWakesASleepingWorker) {
+  runTasks(8, 2, [](int64_t) {});                              // starts a worker
+  std::this_thread::sleep_for(std::chrono::milliseconds(100)); // it polls for 30 us, then sleeps
+  int64_t shared = poolStats().sharedJobs;
+  std::atomic<int> calls{0};
+  EXPECT_FALSE(tryRunTasksOnAwakeWorkers(64, 2, [&](int64_t) { calls++; }));
+  EXPECT_EQ(calls.load(), 0) << "the caller runs the job its own way";
+  EXPECT_EQ(poolStats().sharedJobs, shared);
+}
+
+/// Runs a job of two tasks on two threads whose caller waits (up to a second)
+/// for a worker to take one; returns whether one did.
+bool aWorkerRanATask() {
+  std::thread::id self = std::this_thread::get_id();
+  std::atomic<bool> workerRan{false};
+  runTasks(2, 2, [&](int64_t) {
+    if (std::this_thread::get_id() != self) {
+      workerRan = true;
+      return;
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (!workerRan && std::chrono::steady_clock::now() < deadline) {
+    }
+  });
+  return workerRan;
+}
+
+TEST(ThreadPool, AShortJobIsSharedWithAWorkerStillPolling) {
+  if (std::thread::hardware_concurrency() < 2)
+    GTEST_SKIP() << "a polling worker needs a second core";
+  // A worker that ran a task of a job polls for the next one (30 us); the
+  // scheduler may take its core away meanwhile, so try a few times.
+  bool sharedOnce = false;
+  for (int attempt = 0; attempt < 100 && !sharedOnce; ++attempt) {
+    if (!aWorkerRanATask())
+      continue;
+    int64_t shared = poolStats().sharedJobs;
+    std::atomic<int> calls{0};
+    bool ran = tryRunTasksOnAwakeWorkers(64, 2, [&](int64_t) { calls++; });
+    ASSERT_EQ(calls.load(), ran ? 64 : 0);
+    sharedOnce = ran && poolStats().sharedJobs > shared;
+  }
+  EXPECT_TRUE(sharedOnce);
 }
 
 TEST(ThreadLimit, IsSettableAndValidated) {

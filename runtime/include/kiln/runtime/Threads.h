@@ -51,6 +51,14 @@ private:
 /// at most maxThreads().
 void runTasks(int64_t tasks, int threads, TaskRef task);
 
+/// runTasks for a short job (a few to tens of microseconds), shared only with
+/// workers that are awake, still polling after their last job: a sleeping
+/// worker is never woken (that costs the caller about 3 us, and on a virtual
+/// machine the worker may start after such a job is done). Returns false,
+/// having run nothing, when no worker is awake: the caller then runs the job
+/// its own way (for instance as one call instead of its tasks).
+bool tryRunTasksOnAwakeWorkers(int64_t tasks, int threads, TaskRef task);
+
 /// Counters of the pool, for tests and `kiln run --stats`.
 struct PoolStats {
   int workers = 0;        ///< worker threads started so far (they start on first use)
