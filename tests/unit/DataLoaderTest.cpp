@@ -156,6 +156,32 @@ TEST(DataLoader, ScalingIsExactlyPyTorchsFloatDivisionBy255ForEveryPixel) {
     EXPECT_EQ(b.x.host().data<float>()[p], float(p) / 255.0f) << p;
 }
 
+// 28x28 images: a batch of 103 is cut into tasks of 20 rows (16K pixels
+// each), which the pool's threads may share; every row must land in its place.
+TEST(DataLoader, ABatchOfSeveralTasksGathersEveryRowInItsPlace) {
+  constexpr int64_t kImages = 300, kWidth = 28 * 28;
+  ir::HostTensor images(ir::TensorType{ir::DType::U8, ir::Shape{kImages, 28, 28}});
+  ir::HostTensor labels(ir::TensorType{ir::DType::U8, ir::Shape{kImages}});
+  for (int64_t i = 0; i < kImages; ++i) {
+    for (int64_t j = 0; j < kWidth; ++j)
+      images.data<uint8_t>()[i * kWidth + j] = uint8_t((i * 7 + j) % 256);
+    labels.data<uint8_t>()[i] = uint8_t(i % 10);
+  }
+  MnistDataset dataset(images, labels);
+  std::vector<int64_t> indices;
+  for (int64_t r = 0; r < 103; ++r)
+    indices.push_back((r * 37 + 11) % kImages);
+  Batch b = gatherBatch(dataset, indices);
+  ASSERT_EQ(b.x.shape(), (Shape{103, kWidth}));
+  for (int64_t r = 0; r < 103; ++r) {
+    int64_t i = indices[size_t(r)];
+    ASSERT_EQ(b.y.host().data<int64_t>()[r], i % 10) << "row " << r;
+    for (int64_t j = 0; j < kWidth; ++j)
+      ASSERT_EQ(b.x.host().data<float>()[r * kWidth + j], float((i * 7 + j) % 256) / 255.0f)
+          << "row " << r << ", pixel " << j;
+  }
+}
+
 TEST(DataLoader, WithoutShuffleVisitsExamplesInOrderAndTheLastBatchIsSmaller) {
   DataLoader loader(numbered(7), 3);
   EXPECT_EQ(loader.size(), 3);
