@@ -461,6 +461,23 @@ void checkBinding(const Function &f, std::span<const HostTensor> values,
   }
 }
 
+/// Whether `n` holds a product that may run on oneDNN: a matmul (plain, or in
+/// a fused kernel's body) that is not a 2-D product of at most
+/// kSmallMatmulMacs multiply-adds. Smaller ones run as a loop (SmallMatmul.h)
+/// and need none of oneDNN's one-time setup, nor a thread to run it.
+bool mayRunOnOneDnn(const Function &f, const Node &n) {
+  if (n.op == OpKind::Fused)
+    return std::any_of(n.body->nodes().begin(), n.body->nodes().end(),
+                       [&](const Node &m) { return mayRunOnOneDnn(*n.body, m); });
+  if (n.op != OpKind::Matmul)
+    return false;
+  const Shape &a = f.type(n.operands[0]).shape, &c = f.type(n.result()).shape;
+  if (a.rank() != 2 || c.rank() != 2)
+    return true;
+  onednn::MatmulDesc desc{.m = c[0], .k = a[1], .n = c[1]};
+  return !runsAsSmallMatmul(desc);
+}
+
 } // namespace
 
 std::optional<FusionKind> jitKernelKind(const Function &fn, const Node &n) {
@@ -498,11 +515,8 @@ std::shared_ptr<Program> Program::compile(const Function &f, const CompileOption
   verify(f);
   // oneDNN's one-time setup runs while this compiles, not in the first run.
   std::future<void> setUp;
-  auto isMatmul = [](const Node &n) {
-    return n.op == OpKind::Matmul ||
-           (n.op == OpKind::Fused && n.attrs.getFusionKind("kind") == FusionKind::Matmul);
-  };
-  if (std::any_of(f.nodes().begin(), f.nodes().end(), isMatmul))
+  if (std::any_of(f.nodes().begin(), f.nodes().end(),
+                  [&](const Node &n) { return mayRunOnOneDnn(f, n); }))
     setUp = onednn::setUpMatmulsAsync();
   std::shared_ptr<Program> program(new Program());
   Impl &p = *program->impl_;

@@ -15,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 using namespace kiln;
 using namespace kiln::ir;
 
@@ -119,6 +121,38 @@ TEST(ProgramCache, AProgramsKernelsCompileAheadInParallel) {
 
 /// oneDNN's one-time setup starts once per process: whoever asks later gets
 /// nothing to wait for (Program::compile waits for it when it started it).
+namespace {
+
+/// y = x w + 0.5 for x [rows, in]: a matmul of rows * in * out multiply-adds.
+Function linear(int64_t rows, int64_t in, int64_t out) {
+  Function f("linear");
+  Builder b(f);
+  ValueId x = b.param("x", {DType::F32, Shape{rows, in}});
+  ValueId w = b.param("w", {DType::F32, Shape{in, out}});
+  f.setResults({b.add(b.matmul(x, w), b.scalar(0.5))});
+  return f;
+}
+
+/// In a new process (a death test's child): compiles `f` on two threads and
+/// exits with 0 when oneDNN's setup was still left to do, else 1.
+[[noreturn]] void exitWithSetupLeftAfterCompiling(const Function &f) {
+  runtime::setMaxThreads(2);
+  runtime::Program::compile(f);
+  bool left = runtime::onednn::setUpMatmulsAsync().valid(); // waits for the setup it starts
+  std::exit(left ? 0 : 1);
+}
+
+} // namespace
+
+// Products small enough to run as loops (linear regression's) need no oneDNN
+// setup, and compiling them starts no thread for it.
+TEST(ProgramCacheDeathTest, OnlyAProductForOneDnnStartsItsSetup) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(exitWithSetupLeftAfterCompiling(linear(10, 1, 1)), testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(exitWithSetupLeftAfterCompiling(linear(100, 784, 10)), testing::ExitedWithCode(1),
+              "");
+}
+
 TEST(ProgramCache, OneDnnSetsUpOncePerProcess) {
   runtime::setMaxThreads(2);
   std::future<void> first = runtime::onednn::setUpMatmulsAsync();
