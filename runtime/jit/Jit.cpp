@@ -24,6 +24,7 @@
 #include <llvm/ExecutionEngine/Orc/CompileUtils.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/Support/FileSystem.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Support/xxhash.h>
 
@@ -91,6 +92,7 @@ struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
   explicit Impl(const JitOptions &options);
 
   LoopKernel compile(const Function &body, const std::string &name, FusionKind kind);
+  bool hasCode(const Function &body, const std::string &name);
   /// The verified, optimised module of a kernel, for the target `tm`.
   std::unique_ptr<llvm::Module> buildModule(llvm::LLVMContext &ctx, llvm::TargetMachine &tm,
                                             const Function &body, const jit::IterationSpace &space,
@@ -360,6 +362,18 @@ LoopKernel Jit::Impl::compile(const Function &body, const std::string &name, Fus
   return kernel;
 }
 
+bool Jit::Impl::hasCode(const Function &body, const std::string &name) {
+  KernelKey key{body.structuralKey(), name};
+  std::string identity;
+  {
+    std::lock_guard lock(mu);
+    if (kernels.count(key) || inFlight.count(key))
+      return true;
+    identity = diskIdentity(key, uniqueSymbol(key, body.structuralHash()));
+  }
+  return disk.enabled() && llvm::sys::fs::exists(disk.path(identity));
+}
+
 Jit &Jit::instance() {
   // Never destroyed: kernels may run until exit, after LLVM's own statics
   // are gone.
@@ -372,6 +386,10 @@ Jit::~Jit() = default;
 
 LoopKernel Jit::compile(const Function &body, const std::string &name, FusionKind kind) {
   return impl_->compile(body, name, kind);
+}
+
+bool Jit::hasCode(const Function &body, const std::string &name) const {
+  return impl_->hasCode(body, name);
 }
 
 std::string Jit::emitLLVM(const Function &body, const std::string &name, FusionKind kind) {

@@ -136,21 +136,33 @@ public:
   }
 
 private:
-  /// The JIT's kernels of the program, compiled in parallel (up to
-  /// maxThreads()) before lowering, which takes them from `compiled_`: LLVM
-  /// takes ~10-20 ms per kernel, most of a new step's compile.
+  /// The JIT's kernels of the program that need code generation (LLVM takes
+  /// ~10-20 ms per kernel, most of a new step's compile), compiled in
+  /// parallel (up to maxThreads()) before lowering, which takes them from
+  /// `compiled_`. Kernels found in the JIT's memory or disk cache take well
+  /// under a millisecond: lowering loads them, and no thread is started for
+  /// them (a process that has started one pays for atomic reference counts
+  /// and malloc locks in every later step).
   void compileLoopKernels() {
     std::vector<const Node *> nodes;
-    for (const Node &n : p_.fn.nodes())
-      if (jitKernelKind(p_.fn, n))
-        nodes.push_back(&n);
+    std::vector<Function> bodies;
+    for (const Node &n : p_.fn.nodes()) {
+      if (!jitKernelKind(p_.fn, n))
+        continue;
+      Function body = loopKernelBody(p_.fn, n);
+      if (Jit::instance().hasCode(body, body.name()))
+        continue;
+      nodes.push_back(&n);
+      bodies.push_back(std::move(body));
+    }
     int threads = int(std::min<int64_t>(maxThreads(), int64_t(nodes.size())));
     if (threads < 2)
       return;
     std::vector<LoopKernel> kernels(nodes.size());
     runTasks(int64_t(nodes.size()), threads, [&](int64_t i) {
-      const Node &n = *nodes[size_t(i)];
-      kernels[size_t(i)] = compileLoopKernel(n, *jitKernelKind(p_.fn, n));
+      const Function &body = bodies[size_t(i)];
+      kernels[size_t(i)] =
+          Jit::instance().compile(body, body.name(), *jitKernelKind(p_.fn, *nodes[size_t(i)]));
     });
     for (size_t i = 0; i < nodes.size(); ++i)
       compiled_[nodes[i]] = std::move(kernels[i]);

@@ -331,6 +331,23 @@ TEST(JitCache, AWarmJitLoadsFromDiskAndCompilesNothing) {
   EXPECT_TRUE(kernelMatches(k, f, 2));
 }
 
+TEST(JitCache, SaysWhichKernelsItHasWithoutGeneratingCode) {
+  TempDir dir;
+  Function f = chainKernel(1049);
+  {
+    Jit cold(JitOptions{dir.path()});
+    EXPECT_FALSE(cold.hasCode(f, "chain"));
+    LoopKernel k = cold.compile(f, "chain");
+    EXPECT_TRUE(cold.hasCode(f, "chain")) << "loaded";
+    EXPECT_FALSE(cold.hasCode(chainKernel(1051), "chain")) << "another body";
+  }
+  Jit warm(JitOptions{dir.path()});
+  EXPECT_TRUE(warm.hasCode(f, "chain")) << "on disk";
+  EXPECT_EQ(warm.stats().diskHits + warm.stats().compiled, 0) << "a question, not a load";
+  Jit noDisk(JitOptions{"off"});
+  EXPECT_FALSE(noDisk.hasCode(f, "chain"));
+}
+
 TEST(JitCache, ADamagedEntryIsIgnoredAndRebuilt) {
   TempDir dir;
   Function f = chainKernel(1037);

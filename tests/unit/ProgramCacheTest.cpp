@@ -119,6 +119,22 @@ TEST(ProgramCache, AProgramsKernelsCompileAheadInParallel) {
       EXPECT_NEAR(got[r].get(i), want[r].get(i), 1e-4) << "result " << r << " element " << i;
 }
 
+// Kernels the JIT has already are loaded by lowering, one by one: compiling
+// them ahead would start threads for a fraction of a millisecond of work.
+TEST(ProgramCache, KernelsTheJitHasAreNotCompiledAhead) {
+  runtime::Jit &jit = runtime::Jit::instance();
+  runtime::setMaxThreads(2);
+  Function f = twoKernels();
+  auto first = runtime::Program::compile(f); // keeps its kernels loaded
+  int64_t shared = runtime::poolStats().sharedJobs;
+  runtime::JitStats before = jit.stats();
+  auto again = runtime::Program::compile(f);
+  runtime::JitStats after = jit.stats();
+  runtime::setMaxThreads(0);
+  EXPECT_EQ(after.memoryHits - before.memoryHits, 2);
+  EXPECT_EQ(runtime::poolStats().sharedJobs, shared) << "no job for the pool";
+}
+
 /// oneDNN's one-time setup starts once per process: whoever asks later gets
 /// nothing to wait for (Program::compile waits for it when it started it).
 namespace {

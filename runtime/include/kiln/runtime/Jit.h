@@ -106,6 +106,11 @@ public:
   LoopKernel compile(const ir::Function &body, const std::string &name,
                      ir::FusionKind kind = ir::FusionKind::Loop);
 
+  /// Whether compile() of `body` would find its kernel without generating
+  /// code: loaded in this JIT, or stored in the disk cache. A hint for
+  /// scheduling compiles (a stored object may still fail its checks).
+  bool hasCode(const ir::Function &body, const std::string &name) const;
+
   /// The optimised LLVM IR text of the kernel, for `kiln compile --emit=llvm`.
   std::string emitLLVM(const ir::Function &body, const std::string &name,
                        ir::FusionKind kind = ir::FusionKind::Loop);
