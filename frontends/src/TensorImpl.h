@@ -12,17 +12,19 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
-#include "Recycled.h"
 #include "SmallList.h"
 #include "StructureKey.h"
 #include "kiln/Tensor.h"
 #include "kiln/ir/Function.h"
+#include "kiln/ir/Recycled.h"
 
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace kiln::detail {
+
+using ir::makeRecycled;
 
 struct TensorImpl;
 struct LazyValue;

@@ -1,11 +1,13 @@
-//===- Recycled.h - Per-thread recycling of the recording's objects -*- C++ -*-===//
+//===- Recycled.h - Per-thread recycling of small objects -------*- C++ -*-===//
 //
 // Every recorded op makes a pending value, a tensor, its storage and an
-// autograd node, and a flush frees them again: a steady training step would
-// allocate and free the same few dozen blocks every time. makeRecycled<T>()
-// is std::make_shared with an allocator that keeps freed blocks on a list of
-// the thread that frees them and hands them out again, so a step that
-// repeats the last one takes its objects from the lists and allocates none.
+// autograd node, and a flush frees them again (with the control blocks of
+// the result buffers): a steady training step would allocate and free the
+// same few dozen blocks every time. makeRecycled<T>() is std::make_shared
+// with an allocator (recycled::Allocator, usable for any shared_ptr control
+// block) that keeps freed blocks on a list of the thread that frees them and
+// hands them out again, so a step that repeats the last one takes its
+// objects from the lists and allocates none.
 //
 // A list keeps at most kMaxKept blocks of its size (the rest go back to the
 // heap) and is emptied when its thread ends. Under a sanitizer every block
@@ -19,7 +21,7 @@
 #include <new>
 #include <vector>
 
-namespace kiln::detail {
+namespace kiln::ir {
 
 namespace recycled {
 
@@ -133,4 +135,4 @@ template <class T, class... Args> std::shared_ptr<T> makeRecycled(Args &&...args
   return std::allocate_shared<T>(recycled::Allocator<T>(), std::forward<Args>(args)...);
 }
 
-} // namespace kiln::detail
+} // namespace kiln::ir
