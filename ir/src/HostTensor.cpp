@@ -1,7 +1,8 @@
 //===- HostTensor.cpp -----------------------------------------------------===//
 #include "kiln/ir/HostTensor.h"
-#include "kiln/ir/Limits.h"
+#include "BufferCache.h"
 #include "kiln/ir/Error.h"
+#include "kiln/ir/Limits.h"
 
 #include <fmt/format.h>
 
@@ -38,18 +39,27 @@ int64_t maxArenaBytes() {
 }
 
 namespace {
+/// Frees a storage block onto the freeing thread's buffer cache.
+struct ReleaseBuffer {
+  size_t size;
+  void operator()(std::byte *p) const { buffers::release(p, size); }
+};
+
 /// 64-byte aligned storage, so that JIT kernels may assume alignment;
-/// zeroed unless the caller fills it.
+/// zeroed unless the caller fills it. The block and the shared_ptr's control
+/// block come from per-thread caches (BufferCache.h, Recycled.h), so a step
+/// that frees and allocates the same sizes allocates nothing.
 std::shared_ptr<std::byte[]> allocate(size_t bytes, bool zeroed) {
   size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
-  void *p = std::aligned_alloc(64, rounded);
+  void *p = buffers::allocate(rounded);
   if (!p)
     throw Error(ErrorKind::Resource, fmt::format("out of memory allocating {} bytes", bytes));
   if (zeroed)
     std::memset(p, 0, rounded);
   else // the padding past the last element is never written: keep it defined
     std::memset(static_cast<std::byte *>(p) + bytes, 0, rounded - bytes);
-  return std::shared_ptr<std::byte[]>(static_cast<std::byte *>(p), [](std::byte *q) { std::free(q); });
+  return std::shared_ptr<std::byte[]>(static_cast<std::byte *>(p), ReleaseBuffer{rounded},
+                                      recycled::Allocator<std::byte>());
 }
 } // namespace
 
