@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Lazy.h"
+#include "ChainTeardown.h"
 #include "LazyState.h"
 #include "kiln/ir/Printer.h"
 #include "kiln/runtime/Interpreter.h"
@@ -25,31 +26,9 @@ namespace kiln::detail {
 using ir::HostTensor;
 using ir::ValueId;
 
-namespace {
-/// The operands still to release by the outermost ~LazyValue running on
-/// this thread (null when none runs).
-[[gnu::tls_model("initial-exec")]] thread_local std::vector<std::shared_ptr<LazyValue>>
-    *tTeardown = nullptr;
-} // namespace
-
 LazyValue::~LazyValue() {
-  if (operands.empty())
-    return;
-  if (tTeardown) { // an outer teardown releases them: no recursion down a chain
-    for (auto &o : operands)
-      tTeardown->push_back(std::move(o));
-    return;
-  }
-  std::vector<std::shared_ptr<LazyValue>> stack;
-  tTeardown = &stack;
-  for (auto &o : operands)
-    o.reset(); // a value dying here hands its operands to `stack`
-  while (!stack.empty()) {
-    std::shared_ptr<LazyValue> v = std::move(stack.back());
-    stack.pop_back();
-    v.reset();
-  }
-  tTeardown = nullptr;
+  ChainTeardown<LazyValue>::release(operands,
+                                    [](std::shared_ptr<LazyValue> &o) { return std::move(o); });
 }
 
 namespace {

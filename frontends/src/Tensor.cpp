@@ -1,4 +1,5 @@
 //===- Tensor.cpp - Tensor handles: metadata, values, autograd state ------===//
+#include "ChainTeardown.h"
 #include "Lazy.h"
 #include "TensorImpl.h"
 #include "kiln/Autograd.h"
@@ -15,33 +16,9 @@ using detail::TensorImpl;
 
 namespace detail {
 
-namespace {
-/// The tensors still to release by the outermost ~GradNode running on this
-/// thread (null when none runs).
-[[gnu::tls_model("initial-exec")]] thread_local std::vector<std::shared_ptr<TensorImpl>>
-    *tTeardown = nullptr;
-} // namespace
-
 GradNode::~GradNode() {
-  // A history of any depth dies with constant stack: a node dying inside
-  // another's teardown hands its inputs to the outermost one.
-  if (inputs.empty())
-    return;
-  if (tTeardown) {
-    for (GradInput &input : inputs)
-      tTeardown->push_back(std::move(input.impl));
-    return;
-  }
-  std::vector<std::shared_ptr<TensorImpl>> stack;
-  tTeardown = &stack;
-  for (GradInput &input : inputs)
-    input.impl.reset();
-  while (!stack.empty()) {
-    std::shared_ptr<TensorImpl> impl = std::move(stack.back());
-    stack.pop_back();
-    impl.reset();
-  }
-  tTeardown = nullptr;
+  ChainTeardown<TensorImpl>::release(inputs,
+                                     [](GradInput &input) { return std::move(input.impl); });
 }
 
 namespace {

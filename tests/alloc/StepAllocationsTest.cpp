@@ -154,7 +154,7 @@ TEST_F(StepAllocations, TheSeedsLoopStaysWithinItsBudget) {
   Linreg m;
   double perStep = allocationsPerSteadyStep([&] { m.step(m.x, m.y); });
   std::printf("lazy linreg step: %.1f allocations\n", perStep);
-  EXPECT_LE(perStep, 31);
+  EXPECT_LE(perStep, 25);
   EXPECT_GT(perStep, 0) << "the counter counts";
 }
 
@@ -165,7 +165,7 @@ TEST_F(StepAllocations, TheMnistLoopStaysWithinItsBudget) {
   MnistLinear m;
   double perStep = allocationsPerSteadyStep([&] { m.step(); });
   std::printf("lazy mnist linear step: %.1f allocations\n", perStep);
-  EXPECT_LE(perStep, 69);
+  EXPECT_LE(perStep, 62);
 }
 
 /// A kiln::compile replay: the normalised arguments and the results' list;
