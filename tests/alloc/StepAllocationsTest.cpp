@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/data/DataLoader.h"
+#include "kiln/ir/Recycled.h"
 #include "kiln/kiln.h"
 #include "kiln/nn/nn.h"
 #include "kiln/optim/optim.h"
@@ -118,22 +119,8 @@ struct MnistLinear {
   }
 };
 
-// GCC says __SANITIZE_*__, clang __has_feature.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define KILN_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define KILN_SANITIZED 1
-#endif
-#endif
-
-bool sanitized() {
-#ifdef KILN_SANITIZED
-  return true;
-#else
-  return false;
-#endif
-}
+/// Under a sanitizer nothing is recycled (ir/include/kiln/ir/Recycled.h).
+bool sanitized() { return !ir::recycled::kEnabled; }
 
 class StepAllocations : public testing::Test {
 protected:
