@@ -121,8 +121,8 @@ Tensor constantLiteral(const Scalar &value, DType dtype);
 
 /// Computes op on operands with the reference kernel, without recording.
 /// Checks operands against the op table; mismatches are Error(Shape).
-ir::HostTensor compute(ir::OpKind op, const std::vector<Tensor> &operands,
-                       const ir::AttrList &attrs, const std::optional<ir::TensorType> &declared);
+ir::HostTensor compute(ir::OpKind op, std::span<const Tensor> operands, const ir::AttrList &attrs,
+                       const std::optional<ir::TensorType> &declared);
 
 /// Throws Error(Autograd) unless an in-place update of `t` is allowed now:
 /// its values are not part of a recorded computation that wants gradients.

@@ -221,7 +221,7 @@ Shape resolveShape(const Tensor &x, const IntList &dims) {
 
 namespace detail {
 
-ir::HostTensor compute(OpKind op, const std::vector<Tensor> &operands, const ir::AttrList &attrs,
+ir::HostTensor compute(OpKind op, std::span<const Tensor> operands, const ir::AttrList &attrs,
                        const std::optional<TensorType> &declared) {
   const ir::OpDef &def = ir::opDef(op);
   std::vector<TensorType> types;
@@ -246,7 +246,7 @@ namespace {
 constexpr int64_t kMaxPendingOps = 4096;
 
 /// The lazy counterpart of compute(): checks the operands and records.
-std::shared_ptr<detail::TensorImpl> record(OpKind op, const std::vector<Tensor> &operands,
+std::shared_ptr<detail::TensorImpl> record(OpKind op, std::span<const Tensor> operands,
                                            const ir::AttrList &attrs,
                                            const std::optional<TensorType> &declared) {
   if (detail::lazyState().opsSinceFlush >= kMaxPendingOps && !detail::traceObserver())
@@ -281,7 +281,7 @@ std::shared_ptr<detail::TensorImpl> record(OpKind op, const std::vector<Tensor> 
 
 } // namespace
 
-Tensor apply(OpKind op, const std::vector<Tensor> &operands, ir::AttrList attrs,
+Tensor apply(OpKind op, std::span<const Tensor> operands, ir::AttrList attrs,
              std::optional<TensorType> declared) {
   auto impl = detail::lazyMode()
                   ? record(op, operands, attrs, declared)

@@ -22,6 +22,7 @@
 #include <iosfwd>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -317,8 +318,14 @@ Tensor arange(A start, B end, C step = 1) {
 /// backward(). `declared` is the result type of ops that declare it (reshape,
 /// cast, broadcast_to, one_hot). Every op of this API goes through here; a
 /// shape or dtype mismatch is an Error(Shape) naming the op and the types.
-Tensor apply(ir::OpKind op, const std::vector<Tensor> &operands, ir::AttrList attrs = {},
+Tensor apply(ir::OpKind op, std::span<const Tensor> operands, ir::AttrList attrs = {},
              std::optional<ir::TensorType> declared = std::nullopt);
+/// apply(op, {a, b}): the operands on the stack, no list allocated per op.
+inline Tensor apply(ir::OpKind op, std::initializer_list<Tensor> operands, ir::AttrList attrs = {},
+                    std::optional<ir::TensorType> declared = std::nullopt) {
+  return apply(op, std::span<const Tensor>(operands.begin(), operands.size()), std::move(attrs),
+               std::move(declared));
+}
 
 // Binary ops broadcast like numpy and follow PyTorch's type promotion
 // (docs/architecture.md, "Type promotion"): operands of different dtypes are
