@@ -121,12 +121,11 @@ void checkBackward(const TensorImpl &root, const ir::TensorType *gradient) {
                             ir::dtypeName(got.dtype), ir::dtypeName(want.dtype)));
 }
 
-std::vector<size_t> leavesRequiringGrad(const std::vector<std::shared_ptr<TensorImpl>> &inputs) {
-  std::vector<size_t> wrt;
+void leavesRequiringGrad(const std::vector<std::shared_ptr<TensorImpl>> &inputs,
+                         std::vector<size_t> &wrt) {
   for (size_t i = 0; i < inputs.size(); ++i)
     if (inputs[i]->requiresGrad)
       wrt.push_back(i);
-  return wrt;
 }
 
 /// PyTorch semantics: the first gradient is stored, later ones are added in place.
@@ -184,18 +183,26 @@ std::shared_ptr<detail::LazyValue> recordedValue(const TensorImpl &t) {
   return detail::operandValue(t);
 }
 
-/// The nodes of the gradient function as pending values over `params`;
-/// returns its results. Its forward nodes are the history's own values where
-/// they are unchanged (`history.values`): the pending forward of this step,
-/// or the computed values of an earlier flush (a loss read before
-/// backward()), not a second computation of them.
-std::vector<std::shared_ptr<detail::LazyValue>>
-inlineFunction(const compiler::GradientFunction &g, const detail::HistoryKey &history,
-               std::vector<std::shared_ptr<detail::LazyValue>> params) {
+/// The lists one backward() fills, kept per thread and emptied (not freed)
+/// after each, so that a steady step allocates none for them.
+struct BackwardLists {
+  std::vector<size_t> wrt;
+  /// The gradient function's values as pending values, by ValueId.
+  std::vector<std::shared_ptr<detail::LazyValue>> values;
+  void clear() {
+    wrt.clear();
+    values.clear();
+  }
+};
+
+/// The nodes of the gradient function as pending values, into `values`
+/// (by ValueId), which holds its parameters'. Its forward nodes are the
+/// history's own values where they are unchanged (`history.values`): the
+/// pending forward of this step, or the computed values of an earlier flush
+/// (a loss read before backward()), not a second computation of them.
+void inlineFunction(const compiler::GradientFunction &g, const detail::HistoryKey &history,
+                    std::vector<std::shared_ptr<detail::LazyValue>> &values) {
   const ir::Function &f = g.fn;
-  std::vector<std::shared_ptr<detail::LazyValue>> values(f.numValues());
-  for (size_t i = 0; i < params.size(); ++i)
-    values[size_t(f.params()[i].id)] = std::move(params[i]);
   for (const ir::Node &n : f.nodes()) {
     check(n.results.size() == 1 && !n.body, "backward: a gradient node with several results");
     std::shared_ptr<detail::LazyValue> &value = values[size_t(n.result().id)];
@@ -211,10 +218,6 @@ inlineFunction(const compiler::GradientFunction &g, const detail::HistoryKey &hi
       operands.push_back(values[size_t(v.id)]);
     value = detail::makeOp(n.op, n.attrs, std::move(operands), f.type(n.result()));
   }
-  std::vector<std::shared_ptr<detail::LazyValue>> results;
-  for (ir::ValueId r : f.results())
-    results.push_back(values[size_t(r.id)]);
-  return results;
 }
 
 /// The eager backward: the interpreter runs the gradient function now.
@@ -233,19 +236,20 @@ void runEager(const std::vector<std::shared_ptr<TensorImpl>> &leaves,
 }
 
 /// The lazy backward: the gradient function becomes pending values.
-void recordLazy(const detail::HistoryKey &history, const std::vector<size_t> &wrt,
+void recordLazy(const detail::HistoryKey &history, BackwardLists &lists,
                 const compiler::GradientFunction &fn, const Tensor &gradient) {
+  const ir::Function &f = fn.fn;
   const std::vector<std::shared_ptr<TensorImpl>> &leaves = history.inputs;
-  std::vector<std::shared_ptr<detail::LazyValue>> params;
-  for (const auto &leaf : leaves)
-    params.push_back(detail::operandValue(*leaf));
+  std::vector<std::shared_ptr<detail::LazyValue>> &values = lists.values;
+  values.resize(f.numValues());
+  for (size_t i = 0; i < leaves.size(); ++i)
+    values[size_t(f.params()[i].id)] = detail::operandValue(*leaves[i]);
   if (gradient.defined())
-    params.push_back(detail::operandValue(*gradient.impl()));
-  std::vector<std::shared_ptr<detail::LazyValue>> grads =
-      inlineFunction(fn, history, std::move(params));
-  for (size_t i = 0; i < wrt.size(); ++i)
+    values[size_t(f.params()[leaves.size()].id)] = detail::operandValue(*gradient.impl());
+  inlineFunction(fn, history, values);
+  for (size_t i = 0; i < lists.wrt.size(); ++i)
     if (fn.hasGradient[i])
-      accumulateLazy(leaves[wrt[i]], std::move(grads[i]));
+      accumulateLazy(leaves[lists.wrt[i]], values[size_t(f.results()[i].id)]);
 }
 
 } // namespace
@@ -253,21 +257,26 @@ void recordLazy(const detail::HistoryKey &history, const std::vector<size_t> &wr
 void Tensor::backward(const Tensor &gradient, bool retain_graph) const {
   TensorImpl &root = self();
   checkBackward(root, gradient.defined() ? &gradient.impl()->type() : nullptr);
-  // The walk's lists are the thread's, emptied (not freed) after each
-  // backward, so that a steady step allocates none for them. backward()
-  // runs no user code, so it never nests.
+  // The walk's and the gradient's lists are the thread's, emptied (not
+  // freed) after each backward, so that a steady step allocates none for
+  // them. backward() runs no user code, so it never nests.
   thread_local detail::HistoryKey history;
+  thread_local BackwardLists lists;
   struct Empty {
     detail::HistoryKey &h;
-    ~Empty() { h.clear(); }
-  } empty{history};
+    BackwardLists &l;
+    ~Empty() {
+      h.clear();
+      l.clear();
+    }
+  } empty{history, lists};
   detail::walkHistory(impl_, history);
-  std::vector<size_t> wrt = leavesRequiringGrad(history.inputs);
-  auto fn = gradientFunction(impl_, history, wrt, gradient.defined());
+  leavesRequiringGrad(history.inputs, lists.wrt);
+  auto fn = gradientFunction(impl_, history, lists.wrt, gradient.defined());
   if (detail::lazyMode())
-    recordLazy(history, wrt, *fn, gradient);
+    recordLazy(history, lists, *fn, gradient);
   else
-    runEager(history.inputs, wrt, *fn, gradient);
+    runEager(history.inputs, lists.wrt, *fn, gradient);
 
   if (!retain_graph)
     detail::releaseNodes(history.nodes);
@@ -280,7 +289,9 @@ ir::Function backward_graph(const Tensor &t, bool with_gradient_param) {
   RecordedGraph g = detail::recordGraph(t.impl());
   // Not from the cache: a cached function carries the value names of the
   // graph it was derived from, and this one is for people to read.
-  return derive(g, leavesRequiringGrad(g.inputs), with_gradient_param).fn;
+  std::vector<size_t> wrt;
+  leavesRequiringGrad(g.inputs, wrt);
+  return derive(g, wrt, with_gradient_param).fn;
 }
 
 BackwardCacheStats backward_cache_stats() {

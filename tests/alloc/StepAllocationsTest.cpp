@@ -141,7 +141,7 @@ TEST_F(StepAllocations, TheSeedsLoopStaysWithinItsBudget) {
   Linreg m;
   double perStep = allocationsPerSteadyStep([&] { m.step(m.x, m.y); });
   std::printf("lazy linreg step: %.1f allocations\n", perStep);
-  EXPECT_LE(perStep, 16);
+  EXPECT_LE(perStep, 8);
   EXPECT_GT(perStep, 0) << "the counter counts";
 }
 
@@ -152,7 +152,7 @@ TEST_F(StepAllocations, TheMnistLoopStaysWithinItsBudget) {
   MnistLinear m;
   double perStep = allocationsPerSteadyStep([&] { m.step(); });
   std::printf("lazy mnist linear step: %.1f allocations\n", perStep);
-  EXPECT_LE(perStep, 49);
+  EXPECT_LE(perStep, 41);
 }
 
 /// A kiln::compile replay: the normalised arguments and the results' list;
