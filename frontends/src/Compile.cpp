@@ -201,13 +201,17 @@ struct CompiledStepState {
   /// code runs in a replay, so it never nests.
   std::vector<ir::HostTensor> in, out;
   std::vector<std::shared_ptr<TensorImpl>> reused;
+  /// The normalised arguments of the running call, kept between calls; a
+  /// call made by the body while it traces uses a list of its own.
+  std::vector<StepArgument> args;
+  bool argsInUse = false;
 
-  /// The arguments as the body takes them: a number for a Tensor parameter
-  /// becomes a rank-0 tensor.
-  std::vector<StepArgument> normalize(std::span<const StepArgument> args) const;
+  /// The arguments as the body takes them, into `out`: a number for a Tensor
+  /// parameter becomes a rank-0 tensor.
+  void normalize(std::span<const StepArgument> args, std::vector<StepArgument> &out) const;
   /// "" if `t` may replay for `args`, else why not.
   std::string guardMiss(const Trace &t, std::span<const StepArgument> args) const;
-  std::vector<Tensor> replay(Trace &t, std::span<const StepArgument> args);
+  void replay(Trace &t, std::span<const StepArgument> args, std::vector<Tensor> &results);
   std::vector<Tensor> trace(std::span<const StepArgument> args);
   /// Builds the replay plan of a finished trace, or says why there is none.
   std::optional<Trace> plan(Tracer &tracer, std::span<const StepArgument> args,
@@ -239,10 +243,10 @@ std::string numberText(const Scalar &n) {
 
 } // namespace
 
-std::vector<StepArgument>
-CompiledStepState::normalize(std::span<const StepArgument> args) const {
+void CompiledStepState::normalize(std::span<const StepArgument> args,
+                                  std::vector<StepArgument> &out) const {
   checkArity(numberParams.size(), args.size());
-  std::vector<StepArgument> out(args.begin(), args.end());
+  out.assign(args.begin(), args.end());
   for (size_t i = 0; i < args.size(); ++i) {
     if (numberParams[i] && !args[i].is_number())
       throw Error(ErrorKind::Usage,
@@ -253,7 +257,6 @@ CompiledStepState::normalize(std::span<const StepArgument> args) const {
       throw Error(ErrorKind::Usage,
                   fmt::format("compiled step: argument {} is an undefined tensor", i));
   }
-  return out;
 }
 
 std::string CompiledStepState::guardMiss(const Trace &t, std::span<const StepArgument> args) const {
@@ -293,7 +296,8 @@ std::string CompiledStepState::guardMiss(const Trace &t, std::span<const StepArg
   return "";
 }
 
-std::vector<Tensor> CompiledStepState::replay(Trace &t, std::span<const StepArgument> args) {
+void CompiledStepState::replay(Trace &t, std::span<const StepArgument> args,
+                               std::vector<Tensor> &results) {
   struct Empty {
     CompiledStepState &s;
     ~Empty() {
@@ -326,7 +330,8 @@ std::vector<Tensor> CompiledStepState::replay(Trace &t, std::span<const StepArgu
     out.push_back(reused[k] ? reused[k]->storage->data : ir::HostTensor());
   }
   replayStep(*t.step, in, out);
-  std::vector<Tensor> results(t.outputs);
+  results.clear();
+  results.resize(t.outputs);
   for (size_t k = 0; k < t.results.size(); ++k) {
     ResultTarget &r = t.results[k];
     if (r.kind == ResultTarget::WriteBack) {
@@ -348,7 +353,6 @@ std::vector<Tensor> CompiledStepState::replay(Trace &t, std::span<const StepArgu
   }
   ++replays;
   lastReason.clear();
-  return results;
 }
 
 std::vector<Tensor> CompiledStepState::trace(std::span<const StepArgument> args) {
@@ -450,27 +454,51 @@ CompiledStep::CompiledStep(Body body, std::vector<bool> numberParams)
 }
 
 std::vector<Tensor> CompiledStep::call(std::span<const StepArgument> arguments) {
-  std::vector<StepArgument> args = state_->normalize(arguments);
-  if (!detail::lazyMode())
-    return state_->body(args); // eager: a plain call
+  std::vector<Tensor> results;
+  call(arguments, results);
+  return results;
+}
+
+void CompiledStep::call(std::span<const StepArgument> arguments, std::vector<Tensor> &results) {
+  detail::CompiledStepState &s = *state_;
+  // The kept list, unless an outer call of this step (its body, tracing) holds it.
+  std::vector<StepArgument> own;
+  bool outer = !s.argsInUse;
+  std::vector<StepArgument> &args = outer ? s.args : own;
+  struct Release {
+    detail::CompiledStepState &s;
+    std::vector<StepArgument> &args;
+    bool outer;
+    ~Release() {
+      args.clear();
+      if (outer)
+        s.argsInUse = false;
+    }
+  } release{s, args, outer};
+  s.argsInUse = true;
+  s.normalize(arguments, args);
+  if (!detail::lazyMode()) {
+    results = s.body(args); // eager: a plain call
+    return;
+  }
   sync();
   std::string firstMiss;
-  for (detail::Trace &t : state_->traces) {
-    std::string miss = state_->guardMiss(t, args);
+  for (detail::Trace &t : s.traces) {
+    std::string miss = s.guardMiss(t, args);
     if (miss.empty())
-      return state_->replay(t, args);
+      return s.replay(t, args, results);
     if (firstMiss.empty())
       firstMiss = std::move(miss);
   }
-  if (!state_->traces.empty())
-    state_->lastReason = firstMiss;
-  else if (!state_->unreplayable.empty())
-    state_->lastReason = "not replayable: " + state_->unreplayable;
+  if (!s.traces.empty())
+    s.lastReason = firstMiss;
+  else if (!s.unreplayable.empty())
+    s.lastReason = "not replayable: " + s.unreplayable;
   else
-    state_->lastReason = "first call";
-  if (!state_->traces.empty() && detail::logRecompiles())
-    fmt::print(stderr, "kiln: recompile: compiled step traced again: {}\n", state_->lastReason);
-  return state_->trace(args);
+    s.lastReason = "first call";
+  if (!s.traces.empty() && detail::logRecompiles())
+    fmt::print(stderr, "kiln: recompile: compiled step traced again: {}\n", s.lastReason);
+  results = s.trace(args);
 }
 
 int64_t CompiledStep::replays() const { return state_->replays; }

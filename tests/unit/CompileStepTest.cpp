@@ -1,4 +1,5 @@
 //===- CompileStepTest.cpp - kiln::compile: trace, guards, replay ---------===//
+#include "ErrorTestSupport.h"
 #include "StepTestSupport.h"
 #include "kiln/optim/optim.h"
 
@@ -408,4 +409,24 @@ TEST_F(CompileStep, WrongInputCountIsAUsageError) {
   Tensor a = tensor({1.0});
   EXPECT_THROW(step(a), Error);
   EXPECT_EQ(step(a, a).item(), 2);
+}
+
+// A step whose body calls the same compiled step (recursion on a number
+// argument), now that a step keeps its argument and result lists between
+// calls: in eager mode a plain call with each call's own arguments and
+// results; traced, a usage error that leaves the step usable.
+TEST_F(CompileStep, AStepThatCallsItselfGetsEachCallsArgumentsAndResults) {
+  std::function<Tensor(Tensor, int64_t)> body;
+  auto step = compile([&](Tensor x, int64_t depth) { return body(x, depth); });
+  body = [&](Tensor x, int64_t depth) { return depth == 0 ? x + 1 : step(x * 2, depth - 1); };
+  Tensor x = from_vector({1.0, -3.0}, {2});
+  set_execution(Execution::Eager);
+  for (int call = 0; call < 3; ++call) {
+    EXPECT_EQ(step(x, int64_t(0)).to_vector(), (std::vector<double>{2, -2}));
+    EXPECT_EQ(step(x, int64_t(2)).to_vector(), (std::vector<double>{5, -11}));
+  }
+  set_execution(Execution::Compiled);
+  EXPECT_TRUE(test::contains(test::errorOf([&] { step(x, int64_t(1)); }, ErrorKind::Usage),
+                             "cannot be nested"));
+  EXPECT_EQ(step(x, int64_t(0)).to_vector(), (std::vector<double>{2, -2}));
 }

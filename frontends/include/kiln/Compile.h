@@ -139,6 +139,9 @@ public:
   /// Throws Error(Usage) for a wrong argument count, an undefined tensor, or
   /// a tensor given for a number parameter (before the function runs).
   std::vector<Tensor> call(std::span<const StepArgument> arguments);
+  /// call(), with the results in `results` (replaced): a caller that keeps
+  /// the vector between calls makes a replay allocate nothing for it.
+  void call(std::span<const StepArgument> arguments, std::vector<Tensor> &results);
 
   /// Calls that replayed a trace / that traced.
   int64_t replays() const;
@@ -157,9 +160,12 @@ public:
   using CompiledStep::CompiledStep;
   template <class... Ts> auto operator()(const Ts &...arguments) {
     std::array<StepArgument, sizeof...(Ts)> args{StepArgument(arguments)...};
-    std::vector<Tensor> results = call(args);
-    return detail::StepResults<R>::unflatten(results);
+    call(args, results_);
+    return detail::StepResults<R>::unflatten(results_);
   }
+
+private:
+  std::vector<Tensor> results_; ///< kept between calls (moved from after each)
 };
 
 /// Wraps `f` (taking Tensors and numbers, returning a Tensor or a tuple of
