@@ -144,6 +144,8 @@ private:
   /// them (a process that has started one pays for atomic reference counts
   /// and malloc locks in every later step).
   void compileLoopKernels() {
+    if (maxThreads() < 2) // lowering compiles each kernel itself
+      return;
     std::vector<const Node *> nodes;
     std::vector<Function> bodies;
     for (const Node &n : p_.fn.nodes()) {
