@@ -12,6 +12,8 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "kiln/ir/Recycled.h"
+
 #include <memory>
 #include <utility>
 #include <vector>
@@ -30,7 +32,9 @@ public:
         tActive->push_back(take(child));
       return;
     }
-    List *spare = spareList();
+    // The list's storage is the thread's, kept between teardowns (none once
+    // the thread's copy is gone, late in its exit).
+    List *spare = ir::threadOwned<List, ChainTeardown>();
     List list = spare ? std::move(*spare) : List();
     tActive = &list;
     for (auto &child : children) {
@@ -41,7 +45,7 @@ public:
       list.pop_back();
     }
     tActive = nullptr;
-    if ((spare = spareList()))
+    if ((spare = ir::threadOwned<List, ChainTeardown>()))
       *spare = std::move(list); // empty, with its capacity
   }
 
@@ -50,20 +54,6 @@ private:
 
   /// The list of the outermost teardown running on this thread, or null.
   [[gnu::tls_model("initial-exec")]] static inline thread_local List *tActive = nullptr;
-  /// Set once the thread's spare list is destroyed (trivially destructible,
-  /// so a node dying later in the thread's exit still reads it).
-  [[gnu::tls_model("initial-exec")]] static inline thread_local bool tSpareGone = false;
-
-  struct Spare {
-    List list;
-    ~Spare() { tSpareGone = true; }
-  };
-  static List *spareList() {
-    if (tSpareGone)
-      return nullptr;
-    thread_local Spare spare;
-    return &spare.list;
-  }
 };
 
 } // namespace kiln::detail

@@ -35,7 +35,6 @@ public:
     for (auto &[size, blocks] : bySize)
       for (void *b : blocks)
         std::free(b);
-    tClosed = true;
   }
 
   void *take(size_t size) {
@@ -60,21 +59,14 @@ public:
     return true;
   }
 
-  /// Set once the thread's cache is gone (trivially destructible, so that a
-  /// buffer freed by a later destructor of the thread goes to the heap).
-  [[gnu::tls_model("initial-exec")]] static inline thread_local bool tClosed = false;
-
 private:
   std::unordered_map<size_t, std::vector<void *>> bySize;
   size_t keptBytes = 0;
 };
 
-inline Cache *threadCache() {
-  if (!recycled::kEnabled || Cache::tClosed)
-    return nullptr;
-  thread_local Cache cache;
-  return &cache;
-}
+/// This thread's cache; null under a sanitizer and once the thread's cache
+/// is gone (a buffer freed later in the thread's exit goes to the heap).
+inline Cache *threadCache() { return recycled::kEnabled ? threadOwned<Cache, Cache>() : nullptr; }
 
 /// A 64-byte aligned block of `size` bytes (a multiple of 64), reused if
 /// this thread freed one of that size; null when out of memory.

@@ -130,6 +130,23 @@ template <class T> struct Allocator {
 
 } // namespace recycled
 
+/// This thread's own T for the user `Tag` (one instance per pair), made on
+/// first use and destroyed with the thread; null once it is being
+/// destroyed, so that a destructor running later in the thread's exit (a
+/// tensor freed by another thread_local) can tell.
+template <class T, class Tag> T *threadOwned() {
+  // Trivially destructible, so it is still readable after `owner` is gone.
+  [[gnu::tls_model("initial-exec")]] static thread_local bool gone = false;
+  if (gone)
+    return nullptr;
+  struct Owner {
+    T value;
+    ~Owner() { gone = true; }
+  };
+  thread_local Owner owner;
+  return &owner.value;
+}
+
 /// std::make_shared<T>(args...), with blocks recycled per thread.
 template <class T, class... Args> std::shared_ptr<T> makeRecycled(Args &&...args) {
   return std::allocate_shared<T>(recycled::Allocator<T>(), std::forward<Args>(args)...);
