@@ -128,9 +128,11 @@ TEST(ThreadPool, AShortJobIsSharedWithAWorkerStillPolling) {
   if (std::thread::hardware_concurrency() < 2)
     GTEST_SKIP() << "a polling worker needs a second core";
   // A worker that ran a task of a job polls for the next one (30 us); the
-  // scheduler may take its core away meanwhile, so try a few times.
+  // scheduler may take its core away meanwhile, which on a loaded machine
+  // (ctest -j) happens to hundreds of tries in a row: try for some seconds.
   bool sharedOnce = false;
-  for (int attempt = 0; attempt < 100 && !sharedOnce; ++attempt) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!sharedOnce && std::chrono::steady_clock::now() < deadline) {
     if (!aWorkerRanATask())
       continue;
     int64_t shared = poolStats().sharedJobs;
