@@ -47,7 +47,8 @@ void checkNodeUsable(const GradNode &node) {
   }
 }
 
-/// Builds the IR of a history, tensor by tensor in topological order.
+/// The IR of a walked history (walkHistory), value i of the walk being
+/// value i of the function: one walk decides the order, the key and the IR.
 class GraphRecorder {
 public:
   explicit GraphRecorder(RecordedGraph &g) : g_(g), b_(g.fn) {
@@ -55,59 +56,38 @@ public:
     names_.insert("grad_output");
   }
 
-  void run(const std::shared_ptr<TensorImpl> &root) {
-    // Iterative depth-first post-order: a history can be millions of ops deep.
-    struct Frame {
-      std::shared_ptr<TensorImpl> impl;
-      size_t next = 0;
-    };
-    std::vector<Frame> stack;
-    stack.push_back({root});
-    while (!stack.empty()) {
-      Frame &top = stack.back();
-      const GradNode *node = top.impl->gradFn.get();
-      if (top.next == 0 && node)
-        checkUsable(*node);
-      if (node && top.next < node->inputs.size()) {
-        const std::shared_ptr<TensorImpl> &input = node->inputs[top.next++].impl;
-        if (!ids_.count(input.get()))
-          stack.push_back({input}); // invalidates `top`
-        continue;
-      }
-      std::shared_ptr<TensorImpl> impl = std::move(top.impl);
-      stack.pop_back();
-      if (!ids_.count(impl.get()))
-        ids_[impl.get()] = emit(impl);
-    }
-    g_.output = ids_.at(root.get());
+  void run(const HistoryKey &history, const TensorImpl &root) {
+    ids_.reserve(history.values.size());
+    for (const std::shared_ptr<TensorImpl> &impl : history.values)
+      ids_.push_back(emit(impl));
+    g_.output = ids_[size_t(root.walkId)];
     g_.fn.setResults({g_.output});
+    g_.inputs = history.inputs;
+    g_.nodes = history.nodes;
   }
 
 private:
-  static void checkUsable(const GradNode &node) { checkNodeUsable(node); }
-
   /// A number written in an expression (a literal) is an input, as a leaf
   /// is: its value is read at every backward, so a new number never makes a
   /// new gradient function (the lazy step treats it the same way).
   ir::ValueId emit(const std::shared_ptr<TensorImpl> &impl) {
-    if (!impl->gradFn) {
+    if (impl->literal || !impl->gradFn) {
       std::string base = !impl->name.empty() ? impl->name
                          : impl->literal      ? std::string("lit")
-                                              : fmt::format("input{}", g_.inputs.size());
-      g_.inputs.push_back(impl);
+                                              : fmt::format("input{}", inputCount_);
+      ++inputCount_;
       return b_.param(unique(base), impl->type());
     }
     const GradNode &node = *impl->gradFn;
     std::vector<ir::ValueId> operands;
     for (const GradInput &input : node.inputs)
-      operands.push_back(ids_.at(input.impl.get()));
+      operands.push_back(ids_[size_t(input.impl->walkId)]);
     std::optional<ir::TensorType> declared;
     if (ir::opDef(node.op).declaresResultType)
       declared = node.type;
     ir::ValueId v = b_.create(node.op, std::move(operands), node.attrs, declared);
     if (!impl->name.empty())
       g_.fn.value(v).name = unique(impl->name);
-    g_.nodes.push_back(impl->gradFn);
     return v;
   }
 
@@ -120,15 +100,22 @@ private:
 
   RecordedGraph &g_;
   ir::Builder b_;
-  std::unordered_map<const TensorImpl *, ir::ValueId> ids_;
+  std::vector<ir::ValueId> ids_;
   std::unordered_set<std::string> names_;
+  size_t inputCount_ = 0;
 };
 
 } // namespace
 
 RecordedGraph recordGraph(const std::shared_ptr<TensorImpl> &root) {
+  HistoryKey history;
+  walkHistory(root, history);
+  return recordGraph(history, *root);
+}
+
+RecordedGraph recordGraph(const HistoryKey &history, const TensorImpl &root) {
   RecordedGraph g;
-  GraphRecorder(g).run(root);
+  GraphRecorder(g).run(history, root);
   return g;
 }
 
@@ -177,7 +164,8 @@ void walkHistory(const std::shared_ptr<TensorImpl> &root, HistoryKey &out) {
   static std::atomic<uint64_t> lastEpoch{0};
   uint64_t epoch = ++lastEpoch;
   out.clear();
-  // The traversal of GraphRecorder::run, with marks instead of a map.
+  // Iterative depth-first post-order (a history can be millions of ops
+  // deep), with marks instead of a map.
   struct Frame {
     const std::shared_ptr<TensorImpl> *impl;
     size_t next = 0;

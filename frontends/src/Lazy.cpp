@@ -152,144 +152,35 @@ bool anyPending() { return !lazyState().queue.empty(); }
 
 namespace {
 
-/// Turns the pending values of `targets` into one function, iteratively.
-class StepBuilder {
-public:
-  ir::Function fn{"step"};
-  /// The leaf value behind each parameter of fn.
-  std::vector<std::shared_ptr<LazyValue>> params;
-
-  void run(const std::vector<std::shared_ptr<Storage>> &targets) {
-    std::vector<ValueId> results;
-    for (const auto &s : targets)
-      results.push_back(visit(s->pending));
-    fn.setResults(results);
-    mix(results.size());
-  }
-
-  uint64_t structureKey() const { return key_; }
-
-private:
-  ValueId visit(const std::shared_ptr<LazyValue> &root) {
-    struct Frame {
-      LazyValue *v;
-      size_t next = 0;
-    };
-    std::vector<Frame> stack{{root.get()}};
-    while (!stack.empty()) {
-      Frame &top = stack.back();
-      if (ids_.count(top.v)) {
-        stack.pop_back();
-        continue;
-      }
-      if (top.next < top.v->operands.size()) {
-        LazyValue *operand = top.v->operands[top.next++].get();
-        if (!ids_.count(operand))
-          stack.push_back({operand}); // invalidates `top`
-        continue;
-      }
-      LazyValue *v = top.v;
-      stack.pop_back();
-      ids_[v] = v->isLeaf ? emitLeaf(*v) : emitOp(*v);
-    }
-    return ids_.at(root.get());
-  }
-
-  ValueId emitLeaf(LazyValue &v) {
-    if (!v.literal) {
-      auto it = buffers_.find(v.buffer.raw());
-      if (it != buffers_.end() && fn.type(it->second) == v.type)
-        return it->second;
-    }
-    std::string base = !v.name.empty() ? v.name : v.literal ? "lit" : "arg";
-    ValueId p = fn.addParam(v.type, unique(base));
-    params.push_back(leafRefs_.at(&v));
-    if (!v.literal)
-      buffers_[v.buffer.raw()] = p;
-    mix(v.literal ? 0xA11 : 0xB0F);
-    return p;
-  }
-
-  ValueId emitOp(const LazyValue &v) {
-    std::vector<ValueId> operands;
-    mix(uint64_t(v.op));
-    for (const auto &o : v.operands) {
-      operands.push_back(ids_.at(o.get()));
-      mix(uint64_t(operands.back().id));
-    }
-    size_t k = fn.appendNode(v.op, std::move(operands), v.attrs, {v.type});
-    ValueId result = fn.nodes()[k].result();
-    if (!v.name.empty())
-      fn.value(result).name = unique(v.name);
-    return result;
-  }
-
-  std::string unique(const std::string &base) {
-    int &next = counters_[base];
-    std::string name = next == 0 ? base : fmt::format("{}{}", base, next);
-    ++next;
-    while (!names_.insert(name).second)
-      name = fmt::format("{}{}", base, next++);
-    return name;
-  }
-
-  void mix(uint64_t w) { key_ = (key_ ^ w) * 1099511628211ull; }
-
-public:
-  /// Every leaf reachable from the targets, by address (see collectLeaves).
-  std::unordered_map<const LazyValue *, std::shared_ptr<LazyValue>> leafRefs_;
-
-private:
-  std::unordered_map<const LazyValue *, ValueId> ids_;
-  std::unordered_map<const void *, ValueId> buffers_;
-  std::unordered_set<std::string> names_;
-  std::unordered_map<std::string, int> counters_;
-  uint64_t key_ = 14695981039346656037ull;
-};
-
-/// Every leaf reachable from the targets, by address (see findShared).
-void collectLeaves(const std::vector<std::shared_ptr<Storage>> &targets,
-                   std::unordered_map<const LazyValue *, std::shared_ptr<LazyValue>> &leaves) {
-  std::unordered_set<const LazyValue *> seen;
-  std::vector<const std::shared_ptr<LazyValue> *> stack;
-  for (const auto &s : targets)
-    stack.push_back(&s->pending);
-  while (!stack.empty()) {
-    const std::shared_ptr<LazyValue> &v = *stack.back();
-    stack.pop_back();
-    if (!seen.insert(v.get()).second)
-      continue;
-    if (v->isLeaf)
-      leaves[v.get()] = v;
-    for (const auto &o : v->operands)
-      stack.push_back(&o);
-  }
-}
-
-/// The structure of the pending graph as a StructureKey, walked exactly as
-/// StepBuilder walks it (same order, same parameters: buffers read twice are
-/// one parameter), without building IR. This is all a flush that hits the
-/// program cache does before binding buffers.
+/// The one walk of the pending graph: its structure as a StructureKey and
+/// its values in topological order (value i of the walk is value i of the
+/// step function: buffers read twice are one parameter). A flush that hits
+/// the program cache does only this before binding buffers; a miss builds
+/// the function from `order` (buildStepFunction), never walking again.
 class StepKeyWalk {
 public:
   StructureKey key;
   /// The leaf behind each parameter, in order (slots of the pending graph).
   std::vector<const std::shared_ptr<LazyValue> *> params;
+  /// The value behind each walk id: leaves (once per parameter) and ops.
+  std::vector<const LazyValue *> order;
+  /// The walk id of each target.
+  std::vector<int32_t> results;
 
   void run(const std::vector<std::shared_ptr<Storage>> &targets) {
     thread_local uint64_t lastEpoch = 0;
     epoch_ = ++lastEpoch;
     key.clear();
     params.clear();
+    order.clear();
     buffers_.clear();
     index_.clear();
-    next_ = 0;
-    results_.clear();
+    results.clear();
     for (const auto &s : targets)
-      results_.push_back(visit(s->pending));
+      results.push_back(visit(s->pending));
     key.word(uint64_t(KeyTag::Results));
-    key.word(results_.size());
-    for (int32_t r : results_)
+    key.word(results.size());
+    for (int32_t r : results)
       key.word(uint64_t(r));
   }
 
@@ -331,7 +222,7 @@ private:
       if (same && (*params[same->param])->type == v.type)
         return same->id;
     }
-    int32_t id = next_++;
+    int32_t id = int32_t(order.size());
     if (!v.literal) {
       if (same)
         *same = {v.buffer.raw(), params.size(), id};
@@ -339,6 +230,7 @@ private:
         addBuffer({v.buffer.raw(), params.size(), id});
     }
     params.push_back(ref);
+    order.push_back(&v);
     key.word(uint64_t(v.literal ? KeyTag::Literal : KeyTag::Leaf));
     key.type(v.type);
     return id;
@@ -352,7 +244,8 @@ private:
       key.word(uint64_t(o->walkId));
     key.type(v.type);
     key.attrs(v.attrs);
-    return next_++;
+    order.push_back(&v);
+    return int32_t(order.size() - 1);
   }
 
   struct BufferParam {
@@ -382,13 +275,67 @@ private:
   }
 
   uint64_t epoch_ = 0;
-  int32_t next_ = 0;
   std::vector<Frame> stack_;
   std::vector<BufferParam> buffers_;
   /// Position in buffers_ by buffer, once there are more than kLinearScan.
   std::unordered_map<const void *, size_t> index_;
-  std::vector<int32_t> results_;
 };
+
+/// Value names of a step function: the program's own where it gave them
+/// (a parameter's, a named tensor's), `arg`/`lit` for other parameters,
+/// numbered where they repeat.
+class StepValueNames {
+public:
+  std::string forLeaf(const LazyValue &v) {
+    return unique(!v.name.empty() ? v.name : v.literal ? "lit" : "arg");
+  }
+  std::string unique(const std::string &base) {
+    int &next = counters_[base];
+    std::string name = next == 0 ? base : fmt::format("{}{}", base, next);
+    ++next;
+    while (!names_.insert(name).second)
+      name = fmt::format("{}{}", base, next++);
+    return name;
+  }
+
+private:
+  std::unordered_set<std::string> names_;
+  std::unordered_map<std::string, int> counters_;
+};
+
+/// The step function of a walk, value by value in its order, and a hash of
+/// its structure without types and attributes (CachedStep::structureKey).
+std::pair<ir::Function, uint64_t> buildStepFunction(const StepKeyWalk &walk) {
+  ir::Function fn("step");
+  StepValueNames names;
+  uint64_t structure = 14695981039346656037ull;
+  auto mix = [&](uint64_t w) { structure = (structure ^ w) * 1099511628211ull; };
+  std::vector<ValueId> ids;
+  ids.reserve(walk.order.size());
+  for (const LazyValue *v : walk.order) {
+    if (v->isLeaf) {
+      ids.push_back(fn.addParam(v->type, names.forLeaf(*v)));
+      mix(v->literal ? 0xA11 : 0xB0F);
+      continue;
+    }
+    std::vector<ValueId> operands;
+    mix(uint64_t(v->op));
+    for (const auto &o : v->operands) {
+      operands.push_back(ids[size_t(o->walkId)]);
+      mix(uint64_t(o->walkId));
+    }
+    size_t k = fn.appendNode(v->op, std::move(operands), v->attrs, {v->type});
+    ids.push_back(fn.nodes()[k].result());
+    if (!v->name.empty())
+      fn.value(ids.back()).name = names.unique(v->name);
+  }
+  std::vector<ValueId> results;
+  for (int32_t r : walk.results)
+    results.push_back(ids[size_t(r)]);
+  fn.setResults(results);
+  mix(results.size());
+  return {std::move(fn), structure};
+}
 
 /// Reused by every flush, so that a cache hit allocates nothing for its key.
 StepKeyWalk &stepKeyWalk() {
@@ -504,16 +451,10 @@ std::shared_ptr<CachedStep> addStep(ir::Function fn, uint64_t structureKey,
   return step;
 }
 
-/// On a miss: builds the step function, the way the key walk saw it.
-std::shared_ptr<CachedStep> buildStep(const std::vector<std::shared_ptr<Storage>> &targets,
-                                      const StepKeyWalk &walk) {
-  StepBuilder builder;
-  collectLeaves(targets, builder.leafRefs_);
-  builder.run(targets);
-  check(builder.params.size() == walk.params.size(), "flush: key walk and builder disagree");
-  for (size_t i = 0; i < builder.params.size(); ++i)
-    check(builder.params[i] == *walk.params[i], "flush: key walk and builder disagree");
-  return addStep(std::move(builder.fn), builder.structureKey(), walk.key);
+/// On a miss: a new cache entry for the walked graph.
+std::shared_ptr<CachedStep> buildStep(const StepKeyWalk &walk) {
+  auto [fn, structure] = buildStepFunction(walk);
+  return addStep(std::move(fn), structure, walk.key);
 }
 
 /// Whether a structure not compiled yet is interpreted this time
@@ -575,7 +516,7 @@ void flushTargets(LazyState &st, FlushScratch &scratch, bool interpretOnly) {
   walk.run(targets);
   std::shared_ptr<CachedStep> step = st.cache.find(walk.key);
   if (!step)
-    step = buildStep(targets, walk);
+    step = buildStep(walk);
   st.last = step;
   for (const std::shared_ptr<LazyValue> *p : walk.params) {
     record.params.push_back(*p);

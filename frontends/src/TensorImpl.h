@@ -134,31 +134,16 @@ void assignInPlace(const Tensor &t, const ir::HostTensor &values);
 /// pending in lazy mode, copied at once otherwise. Bumps t's version.
 void assignInPlace(const Tensor &t, const Tensor &value);
 
-/// The history reachable from a tensor, as IR.
-struct RecordedGraph {
-  ir::Function fn{"forward"};
-  /// The tensor behind each parameter of fn, in order.
-  std::vector<std::shared_ptr<TensorImpl>> inputs;
-  /// Every GradNode reached, so that backward() can release them.
-  std::vector<std::shared_ptr<GradNode>> nodes;
-  ir::ValueId output;
-};
-
-/// Collects the history of `root` (iteratively, in topological order).
-/// Throws Error(Autograd) if part of it was released or an input was changed
-/// in place after being recorded.
-RecordedGraph recordGraph(const std::shared_ptr<TensorImpl> &root);
-/// Frees a graph after backward(): marks its nodes released, drops inputs.
-void releaseGraph(RecordedGraph &graph);
-
-/// A history as recordGraph sees it, without its IR: the exact structure
-/// (StructureKey) and the same inputs and nodes in the same order.
+/// The one walk of a history: its exact structure (StructureKey), its
+/// inputs (leaves and literals, the function's parameters) and nodes, and
+/// every tensor in topological order. backward() needs only this on a hit;
+/// a miss builds the IR from it (recordGraph).
 struct HistoryKey {
   StructureKey key;
   std::vector<std::shared_ptr<TensorImpl>> inputs;
   std::vector<std::shared_ptr<GradNode>> nodes;
-  /// Every tensor of the history in the order recordGraph makes its values:
-  /// values[i] is value i of the recorded function.
+  /// Every tensor of the history: values[i] is value i of the recorded
+  /// function (and has walkId i until the next walk).
   std::vector<std::shared_ptr<TensorImpl>> values;
   /// Empties the lists, keeping their memory.
   void clear() {
@@ -168,10 +153,26 @@ struct HistoryKey {
     values.clear();
   }
 };
-/// Walks the history of `root` as recordGraph does, with the same checks
-/// (released graph, in-place changes), into `out`. Much cheaper than
-/// recordGraph: backward() builds IR only when the key is new.
+/// Walks the history of `root` (iteratively, in topological order) into
+/// `out`. Throws Error(Autograd) if part of it was released or an input was
+/// changed in place after being recorded.
 void walkHistory(const std::shared_ptr<TensorImpl> &root, HistoryKey &out);
+
+/// The history reachable from a tensor, as IR.
+struct RecordedGraph {
+  ir::Function fn{"forward"};
+  /// The tensor behind each parameter of fn, in order.
+  std::vector<std::shared_ptr<TensorImpl>> inputs;
+  /// Every GradNode reached, so that backward() can release them.
+  std::vector<std::shared_ptr<GradNode>> nodes;
+  ir::ValueId output;
+};
+/// The IR of `root`'s history (walked first; same checks as walkHistory).
+RecordedGraph recordGraph(const std::shared_ptr<TensorImpl> &root);
+/// The IR of a history just walked from `root`, without walking it again.
+RecordedGraph recordGraph(const HistoryKey &history, const TensorImpl &root);
+/// Frees a graph after backward(): marks its nodes released, drops inputs.
+void releaseGraph(RecordedGraph &graph);
 /// Frees the nodes of a history after backward() (see releaseGraph).
 void releaseNodes(const std::vector<std::shared_ptr<GradNode>> &nodes);
 
