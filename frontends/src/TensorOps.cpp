@@ -273,9 +273,9 @@ std::shared_ptr<detail::TensorImpl> record(OpKind op, std::span<const Tensor> op
   }
   TensorType type = shapeErrors([&] { return ir::checkAndInfer(def, types, attrs, declared); });
   // one_hot fails on labels out of range: report it at the call, as eager
-  // mode does, when the labels are known.
+  // mode does, when the labels are known (checked, not computed: no buffer).
   if (op == OpKind::OneHot && !operands[0].impl()->storage->pending)
-    (void)detail::compute(op, operands, attrs, declared);
+    ir::checkOneHotLabels(operands[0].impl()->storage->data, type.shape[type.shape.rank() - 1]);
   return detail::makePending(detail::makeOp(op, attrs, std::move(values), std::move(type)));
 }
 

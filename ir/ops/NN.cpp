@@ -103,13 +103,9 @@ TensorType inferOneHot(const InferContext &cx) {
 }
 void evalOneHot(const Node &, std::span<const HostTensor *const> in, HostTensor &out) {
   int64_t classes = out.shape()[out.shape().rank() - 1];
-  for (int64_t i = 0; i < in[0]->numel(); ++i) {
-    double label = in[0]->get(i);
-    if (label < 0 || label >= double(classes))
-      throw Error(ErrorKind::Runtime, fmt::format("one_hot: label {} at index {} is out of "
-                                                  "range [0, {})", label, i, classes));
-    out.set(i * classes + int64_t(label), 1);
-  }
+  checkOneHotLabels(*in[0], classes);
+  for (int64_t i = 0; i < in[0]->numel(); ++i)
+    out.set(i * classes + int64_t(in[0]->get(i)), 1);
 }
 
 constexpr AttrSpec kAxisAttrs[] = {{"axis", AttrKind::Int}};
@@ -135,3 +131,15 @@ constexpr OpDef kOps[] = {
 std::span<const OpDef> nnOps() { return kOps; }
 
 } // namespace kiln::ir::ops
+
+namespace kiln::ir {
+void checkOneHotLabels(const HostTensor &labels, int64_t classes) {
+  for (int64_t i = 0; i < labels.numel(); ++i) {
+    double label = labels.get(i);
+    if (label < 0 || label >= double(classes))
+      throw Error(ErrorKind::Runtime, fmt::format("one_hot: label {} at index {} is out of "
+                                                  "range [0, {})",
+                                                  label, i, classes));
+  }
+}
+} // namespace kiln::ir

@@ -147,12 +147,13 @@ TEST_F(StepAllocations, TheSeedsLoopStaysWithinItsBudget) {
 
 /// The MNIST loop, its batches included (the loader gathers each into the
 /// last one's buffers). oneDNN's primitive execution allocates inside the
-/// library, per call.
+/// library, per call: with its AVX-512 kernels one block more per step than
+/// with its AVX2 ones (37.2 against 36.2); the budget is the larger.
 TEST_F(StepAllocations, TheMnistLoopStaysWithinItsBudget) {
   MnistLinear m;
   double perStep = allocationsPerSteadyStep([&] { m.step(); });
   std::printf("lazy mnist linear step: %.1f allocations\n", perStep);
-  EXPECT_LE(perStep, 41);
+  EXPECT_LE(perStep, 37.2);
 }
 
 /// A kiln::compile replay allocates nothing: its argument, buffer and result

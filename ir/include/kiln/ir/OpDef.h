@@ -146,6 +146,9 @@ void evalNode(const Node &node, std::span<const HostTensor *const> operands, Hos
 double evalScalar(const OpDef &def, std::span<const double> operands, const AttrList &attrs,
                   DType t);
 
+/// Throws one_hot's Error(Runtime) unless every label is in [0, classes).
+void checkOneHotLabels(const HostTensor &labels, int64_t classes);
+
 /// The definition of `op`.
 const OpDef &opDef(OpKind op);
 /// The op spelled `name` in IR text, or null.
