@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "Lazy.h"
 #include "LazyState.h"
+#include "SharedAttrs.h"
 #include "TensorImpl.h"
 #include "TypePromotion.h"
 #include "kiln/Autograd.h"
@@ -64,6 +65,23 @@ IntList allAxes(const Tensor &x) {
   IntList all(size_t(x.dim()));
   std::iota(all.begin(), all.end(), 0);
   return all;
+}
+
+/// Recipe forms of the two ways a transpose's permutation is made.
+constexpr uint64_t kPermuteForm = 0, kSwapForm = 1;
+
+/// {{"axis", n}}, shared per thread (SharedAttrs.h).
+ir::AttrList axisAttrs(OpKind op, int64_t n) {
+  detail::AttrRecipe recipe(op);
+  recipe.word(uint64_t(n));
+  return detail::sharedAttrs(recipe, [&]() -> ir::AttrList { return {{"axis", n}}; });
+}
+
+/// {{name, v}} for an op with one number attribute, shared per thread.
+ir::AttrList numberAttrs(OpKind op, const char *name, double v) {
+  detail::AttrRecipe recipe(op);
+  recipe.number(v);
+  return detail::sharedAttrs(recipe, [&]() -> ir::AttrList { return {{name, v}}; });
 }
 
 /// PyTorch's default float dtype: integers become it where an op needs floats.
@@ -165,14 +183,25 @@ Tensor integerPower(const Tensor &x, int64_t n) {
   return result;
 }
 
-Tensor reduce(OpKind op, const Tensor &x, const IntList &dims, bool keepdim) {
-  IntList a = axes(defined(x, ir::opName(op)), dims, ir::opName(op));
-  return apply(op, {x}, {{"axes", std::move(a)}, {"keepdims", keepdim}});
+/// The dims a reduction runs over; nullopt for every axis.
+using ReduceDims = std::optional<std::span<const int64_t>>;
+
+Tensor reduce(OpKind op, const Tensor &x, ReduceDims dims, bool keepdim) {
+  std::string_view name = ir::opName(op);
+  detail::AttrRecipe recipe(op);
+  recipe.word(uint64_t(defined(x, name).dim())).word(keepdim).word(dims.has_value());
+  if (dims)
+    recipe.ints(*dims);
+  ir::AttrList attrs = detail::sharedAttrs(recipe, [&]() -> ir::AttrList {
+    IntList a = dims ? axes(x, IntList(dims->begin(), dims->end()), name) : allAxes(x);
+    return {{"axes", std::move(a)}, {"keepdims", keepdim}};
+  });
+  return apply(op, {x}, std::move(attrs));
 }
 
 /// PyTorch's dtypes for reductions: integer and bool sums are i64, a mean
 /// needs floats, and a max of bools is their or (computed in u8).
-Tensor reduceAs(OpKind op, const Tensor &x, const IntList &dims, bool keepdim) {
+Tensor reduceAs(OpKind op, const Tensor &x, ReduceDims dims, bool keepdim) {
   DType dtype = defined(x, ir::opName(op)).dtype();
   if (ir::isFloat(dtype))
     return reduce(op, x, dims, keepdim);
@@ -313,7 +342,8 @@ Tensor minimum(const Tensor &a, const Tensor &b) { return binary(OpKind::Minimum
 Tensor pow(const Tensor &x, Scalar exponent) {
   DType dtype = detail::resultType(defined(x, "pow"), exponent);
   if (ir::isFloat(dtype))
-    return apply(OpKind::Pow, {x.to(dtype)}, {{"exponent", exponent.toDouble()}});
+    return apply(OpKind::Pow, {x.to(dtype)},
+                 numberAttrs(OpKind::Pow, "exponent", exponent.toDouble()));
   if (dtype == DType::Bool)
     throw Error(ErrorKind::Shape, "'pow': a bool tensor to a bool power is not supported (as in "
                                   "PyTorch)");
@@ -337,11 +367,16 @@ Tensor relu(const Tensor &x) {
 /// No promotion: PyTorch's matmul needs one dtype too.
 Tensor matmul(const Tensor &a, const Tensor &b) { return apply(OpKind::Matmul, {a, b}); }
 
-Tensor permute(const Tensor &x, IntList dims) {
+Tensor permute(const Tensor &x, const IntList &dims) {
   int64_t rank = defined(x, "transpose").dim();
-  for (int64_t &d : dims)
-    d = d < 0 ? d + rank : d;
-  return apply(OpKind::Transpose, {x}, {{"perm", std::move(dims)}});
+  detail::AttrRecipe recipe(OpKind::Transpose, kPermuteForm);
+  recipe.word(uint64_t(rank)).ints(dims);
+  return apply(OpKind::Transpose, {x}, detail::sharedAttrs(recipe, [&]() -> ir::AttrList {
+                 IntList perm = dims;
+                 for (int64_t &d : perm)
+                   d = d < 0 ? d + rank : d;
+                 return {{"perm", std::move(perm)}};
+               }));
 }
 
 Tensor reshape(const Tensor &x, IntList shape) {
@@ -358,12 +393,13 @@ Tensor broadcast_to(const Tensor &x, IntList shape) {
 }
 
 Tensor softmax(const Tensor &x, int64_t dim) {
-  return apply(OpKind::Softmax, {x}, {{"axis", axis(dim, defined(x, "softmax").dim(), "softmax")}});
+  int64_t n = axis(dim, defined(x, "softmax").dim(), "softmax");
+  return apply(OpKind::Softmax, {x}, axisAttrs(OpKind::Softmax, n));
 }
 
 Tensor log_softmax(const Tensor &x, int64_t dim) {
-  return apply(OpKind::LogSoftmax, {x},
-               {{"axis", axis(dim, defined(x, "log_softmax").dim(), "log_softmax")}});
+  int64_t n = axis(dim, defined(x, "log_softmax").dim(), "log_softmax");
+  return apply(OpKind::LogSoftmax, {x}, axisAttrs(OpKind::LogSoftmax, n));
 }
 
 Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b) {
@@ -432,13 +468,17 @@ Tensor Tensor::t() const {
 }
 
 Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const {
-  IntList perm = allAxes(*this);
-  std::swap(perm.at(size_t(axis(dim0, dim(), "transpose"))),
-            perm.at(size_t(axis(dim1, dim(), "transpose"))));
-  return kiln::permute(*this, std::move(perm));
+  size_t a = size_t(axis(dim0, dim(), "transpose")), b = size_t(axis(dim1, dim(), "transpose"));
+  detail::AttrRecipe recipe(OpKind::Transpose, kSwapForm);
+  recipe.word(uint64_t(dim())).word(a).word(b);
+  return apply(OpKind::Transpose, {*this}, detail::sharedAttrs(recipe, [&]() -> ir::AttrList {
+                 IntList perm = allAxes(*this);
+                 std::swap(perm[a], perm[b]);
+                 return {{"perm", std::move(perm)}};
+               }));
 }
 
-Tensor Tensor::permute(IntList dims) const { return kiln::permute(*this, std::move(dims)); }
+Tensor Tensor::permute(const IntList &dims) const { return kiln::permute(*this, dims); }
 Tensor Tensor::reshape(IntList shape) const { return kiln::reshape(*this, std::move(shape)); }
 Tensor Tensor::flatten() const { return kiln::reshape(*this, {numel()}); }
 
@@ -465,22 +505,35 @@ Tensor Tensor::clone() const {
   return apply(OpKind::Reshape, {*this}, {}, self().type());
 }
 
-Tensor Tensor::sum() const { return reduceAs(OpKind::ReduceSum, *this, allAxes(*this), false); }
-Tensor Tensor::sum(IntList dims, bool keepdim) const {
+Tensor Tensor::sum() const { return reduceAs(OpKind::ReduceSum, *this, std::nullopt, false); }
+Tensor Tensor::sum(const IntList &dims, bool keepdim) const {
   return reduceAs(OpKind::ReduceSum, *this, dims, keepdim);
 }
-Tensor Tensor::mean() const { return reduceAs(OpKind::ReduceMean, *this, allAxes(*this), false); }
-Tensor Tensor::mean(IntList dims, bool keepdim) const {
+Tensor Tensor::sum(int64_t dim, bool keepdim) const {
+  return reduceAs(OpKind::ReduceSum, *this, std::span(&dim, 1), keepdim);
+}
+Tensor Tensor::mean() const { return reduceAs(OpKind::ReduceMean, *this, std::nullopt, false); }
+Tensor Tensor::mean(const IntList &dims, bool keepdim) const {
   return reduceAs(OpKind::ReduceMean, *this, dims, keepdim);
 }
-Tensor Tensor::max() const { return reduceAs(OpKind::ReduceMax, *this, allAxes(*this), false); }
-Tensor Tensor::max(IntList dims, bool keepdim) const {
+Tensor Tensor::mean(int64_t dim, bool keepdim) const {
+  return reduceAs(OpKind::ReduceMean, *this, std::span(&dim, 1), keepdim);
+}
+Tensor Tensor::max() const { return reduceAs(OpKind::ReduceMax, *this, std::nullopt, false); }
+Tensor Tensor::max(const IntList &dims, bool keepdim) const {
   return reduceAs(OpKind::ReduceMax, *this, dims, keepdim);
+}
+Tensor Tensor::max(int64_t dim, bool keepdim) const {
+  return reduceAs(OpKind::ReduceMax, *this, std::span(&dim, 1), keepdim);
 }
 
 Tensor Tensor::argmax(int64_t d, bool keepdim) const {
-  return apply(OpKind::Argmax, {*this},
-               {{"axis", axis(d, dim(), "argmax")}, {"keepdims", keepdim}});
+  int64_t n = axis(d, dim(), "argmax");
+  detail::AttrRecipe recipe(OpKind::Argmax);
+  recipe.word(uint64_t(n)).word(keepdim);
+  return apply(OpKind::Argmax, {*this}, detail::sharedAttrs(recipe, [&]() -> ir::AttrList {
+                 return {{"axis", n}, {"keepdims", keepdim}};
+               }));
 }
 Tensor Tensor::argmax() const { return flatten().argmax(0); }
 

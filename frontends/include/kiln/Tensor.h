@@ -210,7 +210,7 @@ public:
   /// Transpose of a matrix (rank <= 2, like PyTorch's t()).
   Tensor t() const;
   Tensor transpose(int64_t dim0, int64_t dim1) const;
-  Tensor permute(IntList dims) const;
+  Tensor permute(const IntList &dims) const;
   /// Same elements in a new shape; one dimension may be -1 (inferred).
   Tensor reshape(IntList shape) const;
   Tensor view(IntList shape) const { return reshape(std::move(shape)); }
@@ -224,17 +224,17 @@ public:
 
   /// Sum of all elements; integer and bool tensors sum to i64.
   Tensor sum() const;
-  Tensor sum(IntList dims, bool keepdim = false) const;
-  Tensor sum(int64_t dim, bool keepdim = false) const { return sum(IntList{dim}, keepdim); }
+  Tensor sum(const IntList &dims, bool keepdim = false) const;
+  Tensor sum(int64_t dim, bool keepdim = false) const;
   /// Mean of all elements, of a float tensor (else an Error(Shape), as in PyTorch).
   Tensor mean() const;
-  Tensor mean(IntList dims, bool keepdim = false) const;
-  Tensor mean(int64_t dim, bool keepdim = false) const { return mean(IntList{dim}, keepdim); }
+  Tensor mean(const IntList &dims, bool keepdim = false) const;
+  Tensor mean(int64_t dim, bool keepdim = false) const;
   /// Maximum of all elements.
   Tensor max() const;
   /// Maxima along dims (values only; see argmax for indices).
-  Tensor max(IntList dims, bool keepdim = false) const;
-  Tensor max(int64_t dim, bool keepdim = false) const { return max(IntList{dim}, keepdim); }
+  Tensor max(const IntList &dims, bool keepdim = false) const;
+  Tensor max(int64_t dim, bool keepdim = false) const;
   /// Index of the first maximum along dim, as i64.
   Tensor argmax(int64_t dim, bool keepdim = false) const;
   /// Index of the first maximum of the flattened tensor.
@@ -360,7 +360,7 @@ inline Tensor clamp(const Tensor &x, std::optional<Scalar> min,
 /// Matrix product [m,k] x [k,n] -> [m,n].
 Tensor matmul(const Tensor &a, const Tensor &b);
 /// Reorders dimensions: result dim i is input dim dims[i].
-Tensor permute(const Tensor &x, IntList dims);
+Tensor permute(const Tensor &x, const IntList &dims);
 Tensor reshape(const Tensor &x, IntList shape);
 Tensor broadcast_to(const Tensor &x, IntList shape);
 Tensor softmax(const Tensor &x, int64_t dim);

@@ -1,0 +1,92 @@
+//===- SharedAttrs.h - Attribute lists shared per thread (internal) -*- C++ -*-===//
+//
+// A recorded op keeps its attributes as an ir::AttrList, whose copies share
+// their entries. A training step records the same few lists at every step
+// (mean's axes, pow's exponent, transpose's permutation), so each thread
+// keeps the lists it made, found by what they were made from (the op and
+// its arguments, a few words), and hands out copies: a step that repeats
+// makes no list and allocates nothing for one.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "kiln/ir/Attribute.h"
+#include "kiln/ir/Function.h"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <span>
+#include <unordered_map>
+
+namespace kiln::detail {
+
+/// What an attribute list is made from: the op, the form of its arguments
+/// (where an op's list is made in several ways), then the arguments as
+/// words. A recipe longer than its words is not shared (made every time).
+class AttrRecipe {
+public:
+  explicit AttrRecipe(ir::OpKind op, uint64_t form = 0) { word(uint64_t(op)).word(form); }
+
+  AttrRecipe &word(uint64_t w) {
+    if (size_ == kWords)
+      tooLong_ = true;
+    else
+      words_[size_++] = w;
+    return *this;
+  }
+  AttrRecipe &number(double d) { return word(std::bit_cast<uint64_t>(d)); }
+  AttrRecipe &ints(std::span<const int64_t> values) {
+    word(values.size());
+    for (int64_t v : values)
+      word(uint64_t(v));
+    return *this;
+  }
+
+  bool shareable() const { return !tooLong_; }
+  bool operator==(const AttrRecipe &o) const {
+    return size_ == o.size_ && std::equal(words_.begin(), words_.begin() + size_, o.words_.begin());
+  }
+  struct Hash {
+    size_t operator()(const AttrRecipe &r) const {
+      uint64_t h = 14695981039346656037ull;
+      for (size_t i = 0; i < r.size_; ++i)
+        h = (h ^ r.words_[i]) * 1099511628211ull;
+      return size_t(h);
+    }
+  };
+
+private:
+  static constexpr size_t kWords = 14;
+  std::array<uint64_t, kWords> words_{};
+  uint8_t size_ = 0;
+  bool tooLong_ = false;
+};
+
+/// This thread's lists by recipe (one instance in the program: an inline
+/// function's thread_local).
+inline std::unordered_map<AttrRecipe, ir::AttrList, AttrRecipe::Hash> &sharedAttrLists() {
+  thread_local std::unordered_map<AttrRecipe, ir::AttrList, AttrRecipe::Hash> lists;
+  return lists;
+}
+
+/// The list `make()` makes from `recipe`, made once per thread. `make` may
+/// throw (a bad axis): nothing is kept then, and the same call throws again.
+template <class Make> ir::AttrList sharedAttrs(const AttrRecipe &recipe, Make &&make) {
+  if (!recipe.shareable())
+    return make();
+  auto &lists = sharedAttrLists();
+  if (auto it = lists.find(recipe); it != lists.end())
+    return it->second;
+  // Bounded: a program that makes ever new lists (a schedule of exponents)
+  // must not grow it forever.
+  constexpr size_t kMaxLists = 4096;
+  if (lists.size() >= kMaxLists)
+    lists.clear();
+  ir::AttrList made = make();
+  lists.emplace(recipe, made);
+  return made;
+}
+
+} // namespace kiln::detail
