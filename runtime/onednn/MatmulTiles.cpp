@@ -14,12 +14,16 @@ using parallel::ceilDiv;
 
 int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
 
-/// Strides of A as [m,k] (a transposed A is a [k,m] buffer) and of B as [k,n].
-Dims stridesA(const MatmulDesc &d) { return d.transposeA ? Dims{1, d.m} : Dims{d.k, 1}; }
-Dims stridesB(const MatmulDesc &d) { return d.transposeB ? Dims{1, d.k} : Dims{d.n, 1}; }
+/// Row and column strides of a matrix view: kept off the heap, as
+/// tileOffsets reads them at every run (dnnl's Dims is a std::vector).
+using Strides = std::array<int64_t, 2>;
 
-::dnnl::memory::desc view(int64_t rows, int64_t cols, const Dims &strides) {
-  return {{rows, cols}, ::dnnl::memory::data_type::f32, strides};
+/// Strides of A as [m,k] (a transposed A is a [k,m] buffer) and of B as [k,n].
+Strides stridesA(const MatmulDesc &d) { return d.transposeA ? Strides{1, d.m} : Strides{d.k, 1}; }
+Strides stridesB(const MatmulDesc &d) { return d.transposeB ? Strides{1, d.k} : Strides{d.n, 1}; }
+
+::dnnl::memory::desc view(int64_t rows, int64_t cols, const Strides &strides) {
+  return {{rows, cols}, ::dnnl::memory::data_type::f32, Dims{strides[0], strides[1]}};
 }
 
 } // namespace
