@@ -421,9 +421,9 @@ Tensor one_hot(const Tensor &labels, int64_t num_classes, DType dtype) {
     for (double v : defined(labels, "one_hot").to_vector())
       num_classes = std::max(num_classes, int64_t(v) + 1);
   }
-  IntList dims = defined(labels, "one_hot").shape().toVector();
-  dims.push_back(num_classes);
-  return apply(OpKind::OneHot, {labels}, {}, TensorType{dtype, Shape(std::move(dims))});
+  Shape shape = defined(labels, "one_hot").shape();
+  shape.append(num_classes);
+  return apply(OpKind::OneHot, {labels}, {}, TensorType{dtype, std::move(shape)});
 }
 
 Tensor detail::applyWithNumbers(OpKind op, const Tensor &x,

@@ -2,6 +2,8 @@
 #include "OpFamilies.h"
 #include "OpHelpers.h"
 
+#include <algorithm>
+
 namespace kiln::ir::ops {
 namespace {
 
@@ -27,15 +29,13 @@ TensorType inferTranspose(const InferContext &cx) {
   const IntList &perm = cx.attrs.getInts("perm");
   if (int(perm.size()) != in.shape.rank())
     fail(cx, "perm has {} entries for an operand of rank {}", perm.size(), in.shape.rank());
-  std::vector<bool> seen(perm.size(), false);
-  std::vector<int64_t> dims;
-  for (int64_t p : perm) {
-    if (p < 0 || p >= int64_t(perm.size()) || seen[size_t(p)])
+  Shape dims;
+  for (auto p = perm.begin(); p != perm.end(); ++p) {
+    if (*p < 0 || *p >= int64_t(perm.size()) || std::find(perm.begin(), p, *p) != p)
       fail(cx, "perm [{}] is not a permutation of 0..{}", fmt::join(perm, ","), perm.size() - 1);
-    seen[size_t(p)] = true;
-    dims.push_back(in.shape[int(p)]);
+    dims.append(in.shape[int(*p)]);
   }
-  return {in.dtype, Shape(std::move(dims))};
+  return {in.dtype, std::move(dims)};
 }
 void evalTranspose(const Node &n, std::span<const HostTensor *const> in, HostTensor &out) {
   const IntList &perm = n.attrs.getInts("perm");

@@ -91,12 +91,12 @@ TensorType inferOneHot(const InferContext &cx) {
   const TensorType &labels = cx.operands[0], &to = declaredType(cx);
   if (!isInteger(labels.dtype))
     fail(cx, "labels must be integers, got {}", labels.str());
-  std::vector<int64_t> dims = labels.shape.toVector();
+  Shape dims = labels.shape;
   if (to.shape.rank() != labels.shape.rank() + 1 || to.shape[to.shape.rank() - 1] < 1)
     fail(cx, "result {} must be the labels' shape {} plus a class axis", to.str(),
          labels.shape.str());
-  dims.push_back(to.shape[to.shape.rank() - 1]);
-  if (Shape(dims) != to.shape)
+  dims.append(to.shape[to.shape.rank() - 1]);
+  if (dims != to.shape)
     fail(cx, "result {} must be the labels' shape {} plus a class axis", to.str(),
          labels.shape.str());
   return to;

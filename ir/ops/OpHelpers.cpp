@@ -52,15 +52,15 @@ void requireAxis(const InferContext &cx, int64_t axis, int rank) {
 }
 
 Shape reducedShape(const Shape &shape, const IntList &axes, bool keepdims) {
-  std::vector<int64_t> dims;
+  Shape dims;
   for (int i = 0; i < shape.rank(); ++i) {
     bool reduced = std::find(axes.begin(), axes.end(), i) != axes.end();
     if (!reduced)
-      dims.push_back(shape[i]);
+      dims.append(shape[i]);
     else if (keepdims)
-      dims.push_back(1);
+      dims.append(1);
   }
-  return Shape(std::move(dims));
+  return dims;
 }
 
 BroadcastIndex::BroadcastIndex(const Shape &from, const Shape &to) : toDims_(to.toVector()) {

@@ -25,6 +25,18 @@ void Shape::take(Shape &o) {
   o.rank_ = 0;
 }
 
+void Shape::append(int64_t dim) {
+  if (!heap_ && rank_ < kInlineRank) {
+    inline_[rank_++] = dim;
+    return;
+  }
+  auto grown = std::make_unique<int64_t[]>(size_t(rank_) + 1);
+  std::copy(begin(), end(), grown.get());
+  grown[rank_] = dim;
+  heap_ = std::move(grown);
+  ++rank_;
+}
+
 int64_t Shape::numel() const {
   int64_t n = 1;
   for (int64_t d : *this)

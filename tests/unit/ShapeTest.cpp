@@ -78,6 +78,19 @@ TEST(ShapeSpec, InlineAndHeapShapesCopyMoveAndCompare) {
             (std::vector<int64_t>{1, 5, 4, 3}));
 }
 
+TEST(ShapeSpec, AppendGrowsInlineThenOnTheHeap) {
+  Shape s;
+  std::vector<int64_t> want;
+  for (int64_t d = 1; d <= Shape::kInlineRank + 3; ++d) {
+    s.append(d);
+    want.push_back(d);
+    ASSERT_EQ(s.toVector(), want) << "after appending " << d;
+  }
+  EXPECT_EQ(s, Shape(want));
+  std::vector<int64_t> dims{4, 5};
+  EXPECT_EQ(Shape(std::span<const int64_t>(dims)), (Shape{4, 5}));
+}
+
 TEST(ShapeSpec, NumelIsTheProductOfDims) {
   EXPECT_EQ((Shape{2, 3, 4}).numel(), 24);
   EXPECT_EQ((Shape{7}).numel(), 7);

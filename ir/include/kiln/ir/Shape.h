@@ -28,6 +28,7 @@ public:
   Shape() = default;
   Shape(std::initializer_list<int64_t> dims) { assign(dims.begin(), dims.size()); }
   explicit Shape(const std::vector<int64_t> &dims) { assign(dims.data(), dims.size()); }
+  explicit Shape(std::span<const int64_t> dims) { assign(dims.data(), dims.size()); }
   Shape(const Shape &o) { assign(o.begin(), size_t(o.rank_)); }
   Shape(Shape &&o) noexcept { take(o); }
   Shape &operator=(const Shape &o) {
@@ -49,6 +50,9 @@ public:
   std::span<const int64_t> dims() const { return {begin(), end()}; }
   /// The dims as a new list, to edit.
   std::vector<int64_t> toVector() const { return {begin(), end()}; }
+  /// Adds a last dim (no allocation up to kInlineRank: shape rules build
+  /// their results with it at every recorded op).
+  void append(int64_t dim);
   /// Product of dims. Only call on validated shapes (see validate()).
   int64_t numel() const;
   /// Row-major strides in elements.
