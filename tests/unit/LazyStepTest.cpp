@@ -251,6 +251,20 @@ TEST_F(LazyStep, ByDefaultOnlyACheapStructureIsInterpretedFirst) {
   EXPECT_EQ(step_cache_stats().compilations, 2);
 }
 
+/// A flush compares its structure with the last step's before hashing it:
+/// two structures taking turns must each run their own program.
+TEST_F(LazyStep, StructuresTakingTurnsEachRunTheirOwnProgram) {
+  set_execution(Execution::Compiled);
+  set_compile_after(0);
+  clear_step_cache();
+  Tensor x = ones({4});
+  for (int step = 1; step <= 3; ++step) {
+    EXPECT_DOUBLE_EQ((x * step).sum().item(), 4.0 * step);
+    EXPECT_DOUBLE_EQ((x * step).max().item(), double(step));
+  }
+  EXPECT_EQ(step_cache_stats().compilations, 2);
+}
+
 TEST_F(LazyStep, CompileAfterAcceptsCountsAndAuto) {
   set_compile_after(kCompileAfterAuto);
   EXPECT_EQ(compile_after(), kCompileAfterAuto);
