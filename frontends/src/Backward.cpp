@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <mutex>
 #include <unordered_map>
 
@@ -45,13 +46,34 @@ struct BackwardCache {
   std::mutex mutex;
   /// By the key's hash; a collision compares unequal and derives again.
   std::unordered_map<uint64_t, CacheEntry> entries;
-  uint64_t hits = 0, misses = 0;
+  /// Atomic: a hit on a thread's last entry takes no lock.
+  std::atomic<uint64_t> hits{0}, misses{0};
+  /// Bumped by clear_backward_cache(): every thread's last entry is gone too.
+  std::atomic<uint64_t> generation{0};
 };
 
 BackwardCache &cache() {
   static BackwardCache c;
   return c;
 }
+
+/// The gradient function this thread used last, with its key: a training
+/// loop asks for the same one at every step, found by comparing keys,
+/// without hashing the key or taking the cache's lock.
+struct LastGradient {
+  CacheEntry entry;
+  uint64_t generation = ~uint64_t(0);
+
+  const compiler::GradientFunction *find(const StructureKey &key, uint64_t now) const {
+    return generation == now && entry.key == key ? entry.gradient.get() : nullptr;
+  }
+  void remember(const StructureKey &key, std::shared_ptr<const compiler::GradientFunction> gradient,
+                uint64_t now) {
+    entry.key = key; // reuses the key's memory once it has grown
+    entry.gradient = std::move(gradient);
+    generation = now;
+  }
+};
 
 /// Runs the autodiff pass: gradients of the output with respect to the
 /// parameters at positions `wrt`.
@@ -67,32 +89,43 @@ compiler::GradientFunction derive(const RecordedGraph &g, const std::vector<size
 
 /// derive(), through the cache. `history` is the walk of `root`'s history;
 /// its key is extended with `wrt` and `seeded`. Builds the IR of the history
-/// only on a miss.
-std::shared_ptr<const compiler::GradientFunction>
-gradientFunction(const std::shared_ptr<TensorImpl> &root, detail::HistoryKey &history,
-                 const std::vector<size_t> &wrt, bool seeded) {
+/// only on a miss. The function stays alive until this thread's next
+/// backward() (which never nests).
+const compiler::GradientFunction &gradientFunction(const std::shared_ptr<TensorImpl> &root,
+                                                   detail::HistoryKey &history,
+                                                   const std::vector<size_t> &wrt, bool seeded) {
   StructureKey &key = history.key;
   key.word(wrt.size());
   for (size_t i : wrt)
     key.word(i);
   key.word(seeded);
   BackwardCache &c = cache();
+  thread_local LastGradient last;
+  uint64_t generation = c.generation.load(std::memory_order_acquire);
+  if (const compiler::GradientFunction *same = last.find(key, generation)) {
+    c.hits.fetch_add(1, std::memory_order_relaxed);
+    return *same;
+  }
+  std::shared_ptr<const compiler::GradientFunction> gradient;
   {
     std::lock_guard lock(c.mutex);
     auto it = c.entries.find(key.hash());
-    if (it != c.entries.end() && it->second.key == key) {
-      ++c.hits;
-      return it->second.gradient;
-    }
-    ++c.misses;
+    if (it != c.entries.end() && it->second.key == key)
+      gradient = it->second.gradient;
   }
-  RecordedGraph g = detail::recordGraph(history, *root);
-  auto gradient = std::make_shared<const compiler::GradientFunction>(derive(g, wrt, seeded));
-  std::lock_guard lock(c.mutex);
-  if (c.entries.size() >= kMaxCacheEntries)
-    c.entries.clear();
-  c.entries[key.hash()] = CacheEntry{key, gradient};
-  return gradient;
+  if (gradient) {
+    c.hits.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    c.misses.fetch_add(1, std::memory_order_relaxed);
+    RecordedGraph g = detail::recordGraph(history, *root);
+    gradient = std::make_shared<const compiler::GradientFunction>(derive(g, wrt, seeded));
+    std::lock_guard lock(c.mutex);
+    if (c.entries.size() >= kMaxCacheEntries)
+      c.entries.clear();
+    c.entries[key.hash()] = CacheEntry{key, gradient};
+  }
+  last.remember(key, std::move(gradient), generation);
+  return *last.entry.gradient;
 }
 
 // ---- backward() ---------------------------------------------------------------------
@@ -271,11 +304,12 @@ void Tensor::backward(const Tensor &gradient, bool retain_graph) const {
   } empty{history, lists};
   detail::walkHistory(impl_, history);
   leavesRequiringGrad(history.inputs, lists.wrt);
-  auto fn = gradientFunction(impl_, history, lists.wrt, gradient.defined());
+  const compiler::GradientFunction &fn =
+      gradientFunction(impl_, history, lists.wrt, gradient.defined());
   if (detail::lazyMode())
-    recordLazy(history, lists, *fn, gradient);
+    recordLazy(history, lists, fn, gradient);
   else
-    runEager(history.inputs, lists.wrt, *fn, gradient);
+    runEager(history.inputs, lists.wrt, fn, gradient);
 
   if (!retain_graph)
     detail::releaseNodes(history.nodes);
@@ -296,14 +330,16 @@ ir::Function backward_graph(const Tensor &t, bool with_gradient_param) {
 BackwardCacheStats backward_cache_stats() {
   BackwardCache &c = cache();
   std::lock_guard lock(c.mutex);
-  return {c.hits, c.misses, c.entries.size()};
+  return {c.hits.load(), c.misses.load(), c.entries.size()};
 }
 
 void clear_backward_cache() {
   BackwardCache &c = cache();
   std::lock_guard lock(c.mutex);
   c.entries.clear();
-  c.hits = c.misses = 0;
+  c.hits = 0;
+  c.misses = 0;
+  c.generation.fetch_add(1, std::memory_order_release);
 }
 
 } // namespace kiln

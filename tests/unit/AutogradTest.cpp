@@ -329,6 +329,33 @@ TEST(Autograd, IdenticalGraphsAreDifferentiatedOnce) {
   expectNear(x.grad(), std::vector<double>(8, 0.5));
 }
 
+TEST(Autograd, AlternatingGraphsEachGetTheirOwnGradient) {
+  // A thread's last gradient function is found without the cache's map:
+  // a different graph in between must not be given it.
+  clear_backward_cache();
+  Tensor w = tensor({{2.0}}, f32, true);
+  for (int step = 0; step < 3; ++step) {
+    w.zero_grad();
+    (full({3, 1}, 1).matmul(w)).sum().backward(); // d/dw = 3
+    expectNear(w.grad(), {3.0});
+    w.zero_grad();
+    (full({3, 1}, 1).matmul(w)).pow(2).sum().backward(); // d/dw = 3 * 2 * 2 = 12
+    expectNear(w.grad(), {12.0});
+  }
+  BackwardCacheStats stats = backward_cache_stats();
+  EXPECT_EQ(stats.misses, 2u);
+  EXPECT_EQ(stats.hits, 4u);
+}
+
+TEST(Autograd, ClearingTheCacheForgetsTheLastGradientFunction) {
+  Tensor w = tensor({{2.0}}, f32, true);
+  (full({3, 1}, 1).matmul(w)).sum().backward();
+  clear_backward_cache();
+  (full({3, 1}, 1).matmul(w)).sum().backward();
+  EXPECT_EQ(backward_cache_stats().misses, 1u) << "derived again after the clear";
+  EXPECT_EQ(backward_cache_stats().hits, 0u);
+}
+
 TEST(Autograd, DeepHistoriesNeedNoDeepRecursion) {
   Tensor x = tensor({1.0}, f32, true);
   Tensor y = x;
