@@ -9,19 +9,17 @@ namespace {
 struct DTypeInfo {
   DType type;
   std::string_view name;
-  size_t size;
 };
 constexpr std::array<DTypeInfo, 5> kDTypes = {{
-    {DType::F32, "f32", 4},
-    {DType::F64, "f64", 8},
-    {DType::I64, "i64", 8},
-    {DType::U8, "u8", 1},
-    {DType::Bool, "bool", 1},
+    {DType::F32, "f32"},
+    {DType::F64, "f64"},
+    {DType::I64, "i64"},
+    {DType::U8, "u8"},
+    {DType::Bool, "bool"},
 }};
 } // namespace
 
 std::string_view dtypeName(DType t) { return kDTypes[size_t(t)].name; }
-size_t dtypeSize(DType t) { return kDTypes[size_t(t)].size; }
 
 namespace {
 /// Position in the promotion chain bool < u8 < i64 < f32 < f64.
