@@ -93,14 +93,14 @@ compiler::GradientFunction derive(const RecordedGraph &g, const std::vector<size
 /// backward() (which never nests).
 const compiler::GradientFunction &gradientFunction(const std::shared_ptr<TensorImpl> &root,
                                                    detail::HistoryKey &history,
-                                                   const std::vector<size_t> &wrt, bool seeded) {
+                                                   const std::vector<size_t> &wrt, bool seeded,
+                                                   LastGradient &last) {
   StructureKey &key = history.key;
   key.word(wrt.size());
   for (size_t i : wrt)
     key.word(i);
   key.word(seeded);
   BackwardCache &c = cache();
-  thread_local LastGradient last;
   uint64_t generation = c.generation.load(std::memory_order_acquire);
   if (const compiler::GradientFunction *same = last.find(key, generation)) {
     c.hits.fetch_add(1, std::memory_order_relaxed);
@@ -227,6 +227,15 @@ struct BackwardLists {
   }
 };
 
+/// What backward() keeps per thread (ir::threadOwned): the history walk's
+/// and the gradient's lists, and the last gradient function.
+struct BackwardScratch {
+  detail::HistoryKey history;
+  BackwardLists lists;
+  LastGradient last;
+};
+struct BackwardScratchTag;
+
 /// The nodes of the gradient function as pending values, into `values`
 /// (by ValueId), which holds its parameters'. Its forward nodes are the
 /// history's own values where they are unchanged (`history.values`): the
@@ -291,9 +300,15 @@ void Tensor::backward(const Tensor &gradient, bool retain_graph) const {
   checkBackward(root, gradient.defined() ? &gradient.impl()->type() : nullptr);
   // The walk's and the gradient's lists are the thread's, emptied (not
   // freed) after each backward, so that a steady step allocates none for
-  // them. backward() runs no user code, so it never nests.
-  thread_local detail::HistoryKey history;
-  thread_local BackwardLists lists;
+  // them. backward() runs no user code, so it never nests. A backward() in
+  // a destructor run at the thread's exit, after the scratch is gone, gets
+  // a scratch of its own.
+  BackwardScratch *scratch = ir::threadOwned<BackwardScratch, BackwardScratchTag>();
+  std::unique_ptr<BackwardScratch> atExit;
+  if (!scratch)
+    scratch = (atExit = std::make_unique<BackwardScratch>()).get();
+  detail::HistoryKey &history = scratch->history;
+  BackwardLists &lists = scratch->lists;
   struct Empty {
     detail::HistoryKey &h;
     BackwardLists &l;
@@ -305,7 +320,7 @@ void Tensor::backward(const Tensor &gradient, bool retain_graph) const {
   detail::walkHistory(impl_, history);
   leavesRequiringGrad(history.inputs, lists.wrt);
   const compiler::GradientFunction &fn =
-      gradientFunction(impl_, history, lists.wrt, gradient.defined());
+      gradientFunction(impl_, history, lists.wrt, gradient.defined(), scratch->last);
   if (detail::lazyMode())
     recordLazy(history, lists, fn, gradient);
   else

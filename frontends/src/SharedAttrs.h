@@ -12,6 +12,7 @@
 
 #include "kiln/ir/Attribute.h"
 #include "kiln/ir/Function.h"
+#include "kiln/ir/Recycled.h"
 
 #include <algorithm>
 #include <array>
@@ -64,19 +65,17 @@ private:
   bool tooLong_ = false;
 };
 
-/// This thread's lists by recipe (one instance in the program: an inline
-/// function's thread_local).
-inline std::unordered_map<AttrRecipe, ir::AttrList, AttrRecipe::Hash> &sharedAttrLists() {
-  thread_local std::unordered_map<AttrRecipe, ir::AttrList, AttrRecipe::Hash> lists;
-  return lists;
-}
+/// This thread's lists by recipe (ir::threadOwned's tag names them).
+using SharedAttrLists = std::unordered_map<AttrRecipe, ir::AttrList, AttrRecipe::Hash>;
+struct SharedAttrListsTag;
 
 /// The list `make()` makes from `recipe`, made once per thread. `make` may
 /// throw (a bad axis): nothing is kept then, and the same call throws again.
 template <class Make> ir::AttrList sharedAttrs(const AttrRecipe &recipe, Make &&make) {
-  if (!recipe.shareable())
+  SharedAttrLists *shared = ir::threadOwned<SharedAttrLists, SharedAttrListsTag>();
+  if (!recipe.shareable() || !shared) // too long, or the thread is ending
     return make();
-  auto &lists = sharedAttrLists();
+  SharedAttrLists &lists = *shared;
   if (auto it = lists.find(recipe); it != lists.end())
     return it->second;
   // Bounded: a program that makes ever new lists (a schedule of exponents)

@@ -135,16 +135,25 @@ template <class T> struct Allocator {
 /// destroyed, so that a destructor running later in the thread's exit (a
 /// tensor freed by another thread_local) can tell.
 template <class T, class Tag> T *threadOwned() {
-  // Trivially destructible, so it is still readable after `owner` is gone.
+  // Trivially destructible and initial-exec, so that the usual call is one
+  // thread-pointer-relative load (a general-dynamic thread_local in a shared
+  // library costs a __tls_get_addr call), still readable after `owner` is gone.
+  [[gnu::tls_model("initial-exec")]] static thread_local T *current = nullptr;
   [[gnu::tls_model("initial-exec")]] static thread_local bool gone = false;
+  if (current)
+    return current;
   if (gone)
     return nullptr;
   struct Owner {
     T value;
-    ~Owner() { gone = true; }
+    ~Owner() {
+      current = nullptr;
+      gone = true;
+    }
   };
   thread_local Owner owner;
-  return &owner.value;
+  current = &owner.value;
+  return current;
 }
 
 /// std::make_shared<T>(args...), with blocks recycled per thread.
