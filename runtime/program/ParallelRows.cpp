@@ -12,7 +12,7 @@ using parallel::ceilDiv;
 int64_t rowsPerTaskOf(const LoopKernel &k) {
   if (k.rows <= 1 || k.cols <= 0)
     return std::max<int64_t>(k.rows, 1);
-  int64_t rows = std::max<int64_t>(1, ceilDiv(kTaskElements, k.cols));
+  int64_t rows = std::max<int64_t>(1, ceilDiv(kMinTaskElements, k.cols));
   return std::max(rows, ceilDiv(k.rows, kMostTasks));
 }
 

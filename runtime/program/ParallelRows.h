@@ -6,11 +6,6 @@
 
 namespace kiln::runtime {
 
-/// Elements (whole rows) a task of a split loop kernel gets at least: 16K
-/// floats, some microseconds of work, so that claiming a task (one atomic
-/// add) is noise.
-inline constexpr int64_t kTaskElements = int64_t(1) << 14;
-
 /// Most tasks a loop kernel is cut into: enough to balance 16 cores.
 inline constexpr int64_t kMostTasks = 64;
 

@@ -81,11 +81,10 @@ ir::HostTensor reuseOrAllocate(const ir::HostTensor &spare, const ir::TensorType
   return ir::HostTensor::uninitialized(type);
 }
 
-/// Rows of a batch one task of the gather converts: at least 16K pixels, so
-/// that handing a task to another thread (about a microsecond) is noise.
+/// Rows of a batch one task of the gather converts: at least a task's
+/// worth of pixels (runtime::kMinTaskElements).
 int64_t rowsPerGatherTask(int64_t width) {
-  constexpr int64_t kTaskPixels = int64_t(1) << 14;
-  return std::max<int64_t>(1, kTaskPixels / std::max<int64_t>(width, 1));
+  return std::max<int64_t>(1, runtime::kMinTaskElements / std::max<int64_t>(width, 1));
 }
 
 /// Converts rows [first, last) of the batch: image indices[r] into row r of

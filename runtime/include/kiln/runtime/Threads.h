@@ -40,6 +40,11 @@ private:
   void (*call_)(void *, int64_t);
 };
 
+/// Elements a task of a split job gets at least (whole rows): 16K floats,
+/// some microseconds of work, so that claiming a task (one atomic add) or
+/// handing it to a worker (about a microsecond) is noise.
+inline constexpr int64_t kMinTaskElements = int64_t(1) << 14;
+
 /// Calls task(i) once for every i in [0, tasks): on the calling thread and on
 /// up to `threads - 1` workers of kiln's pool, each taking the next unclaimed
 /// index, so a worker that the OS schedules late claims nothing and never
