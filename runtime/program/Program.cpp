@@ -102,6 +102,12 @@ struct Program::Impl {
 
 namespace {
 
+/// The extents of matmul node `n` of `f` ([m,k] x [k,n] -> [m,n]), in a
+/// description with no transposes, bias or epilogue yet.
+onednn::MatmulDesc matmulExtents(const Function &f, const Node &n) {
+  const Shape &out = f.type(n.result()).shape;
+  return {.m = out[0], .k = f.type(n.operands[0]).shape[1], .n = out[1]};
+}
 
 /// The one-node loop body of an unfused elementwise node of `fn`.
 Function singleNodeBody(const Function &fn, const Node &n) {
@@ -294,12 +300,12 @@ private:
     for (const Node &m : body.nodes()) {
       switch (m.op) {
       case OpKind::Matmul: {
+        onednn::MatmulDesc extents = matmulExtents(body, m);
+        desc.m = extents.m;
+        desc.k = extents.k;
+        desc.n = extents.n;
         a = operandOf(m.operands[0], desc.transposeA);
         b = operandOf(m.operands[1], desc.transposeB);
-        const Shape &out = body.type(m.result()).shape;
-        desc.m = out[0];
-        desc.n = out[1];
-        desc.k = body.type(m.operands[0]).shape[1];
         break;
       }
       case OpKind::Add: {
@@ -325,12 +331,8 @@ private:
   }
 
   void lowerMatmul(const Node &n) {
-    onednn::MatmulDesc desc;
-    const Shape &out = p_.fn.type(n.result()).shape;
-    desc.m = out[0];
-    desc.n = out[1];
-    desc.k = p_.fn.type(n.operands[0]).shape[1];
-    addMatmulStep("matmul", desc, n.operands[0], n.operands[1], ValueId{}, n.result());
+    addMatmulStep("matmul", matmulExtents(p_.fn, n), n.operands[0], n.operands[1], ValueId{},
+                  n.result());
   }
 
   void addMatmulStep(std::string name, const onednn::MatmulDesc &desc, ValueId a, ValueId b,
@@ -485,11 +487,7 @@ bool mayRunOnOneDnn(const Function &f, const Node &n) {
                        [&](const Node &m) { return mayRunOnOneDnn(*n.body, m); });
   if (n.op != OpKind::Matmul)
     return false;
-  const Shape &a = f.type(n.operands[0]).shape, &c = f.type(n.result()).shape;
-  if (a.rank() != 2 || c.rank() != 2)
-    return true;
-  onednn::MatmulDesc desc{.m = c[0], .k = a[1], .n = c[1]};
-  return !runsAsSmallMatmul(desc);
+  return !runsAsSmallMatmul(matmulExtents(f, n));
 }
 
 } // namespace
