@@ -158,8 +158,10 @@ private:
       if (!jitKernelKind(p_.fn, n))
         continue;
       Function body = loopKernelBody(p_.fn, n);
-      if (Jit::instance().hasCode(body, body.name()))
+      if (Jit::instance().hasCode(body, body.name())) {
+        bodies_.emplace(&n, std::move(body)); // lowering loads it, not building it again
         continue;
+      }
       nodes.push_back(&n);
       bodies.push_back(std::move(body));
     }
@@ -177,7 +179,8 @@ private:
   }
 
   LoopKernel compileLoopKernel(const Node &n, FusionKind kind) {
-    Function body = loopKernelBody(p_.fn, n);
+    auto kept = bodies_.find(&n);
+    Function body = kept != bodies_.end() ? std::move(kept->second) : loopKernelBody(p_.fn, n);
     return Jit::instance().compile(body, body.name(), kind);
   }
 
@@ -461,6 +464,8 @@ private:
   Program::Impl &p_;
   /// Kernels compiled ahead of lowering, by node.
   std::map<const Node *, LoopKernel> compiled_;
+  /// Bodies compileLoopKernels built for kernels the JIT already has.
+  std::map<const Node *, Function> bodies_;
 };
 
 void checkBinding(const Function &f, std::span<const HostTensor> values,
