@@ -48,12 +48,31 @@ __attribute__((target("avx2,fma"))) void scaleRowAvx2(const uint8_t *src, float 
   }
   scaleRowPortable(src + i, dst + i, n - i);
 }
+
+/// scaleRowAvx2's arithmetic on 16 pixels at a time (the same bits).
+__attribute__((target("avx512f"))) void scaleRowAvx512(const uint8_t *src, float *dst, int64_t n) {
+  const __m512 reciprocal = _mm512_set1_ps(1.0f / 255.0f);
+  const __m512 divisor = _mm512_set1_ps(255.0f);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(src + i));
+    // The all-ones masked forms are the same instructions; GCC 12 warns
+    // about the unmasked ones' undefined pass-through operand.
+    __m512 p = _mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_maskz_cvtepu8_epi32(0xFFFF, bytes));
+    __m512 q = _mm512_mul_ps(p, reciprocal);
+    __m512 residual = _mm512_fnmadd_ps(q, divisor, p);
+    _mm512_storeu_ps(dst + i, _mm512_fmadd_ps(residual, reciprocal, q));
+  }
+  scaleRowAvx2(src + i, dst + i, n - i);
+}
 #endif
 
 using ScaleRow = void (*)(const uint8_t *, float *, int64_t);
 
 ScaleRow pickScaleRow() {
 #if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx512f"))
+    return scaleRowAvx512;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     return scaleRowAvx2;
 #endif
