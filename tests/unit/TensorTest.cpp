@@ -164,6 +164,39 @@ TEST(TensorOps, Reductions) {
   EXPECT_EQ(a.argmax().item(), 5);
 }
 
+/// Attribute lists are shared per thread by what they are made from
+/// (frontends/src/SharedAttrs.h): calls that differ in any argument must
+/// still get their own list, and a bad argument fails every time.
+TEST(TensorOps, OpsWithSimilarArgumentsKeepTheirOwnAttributes) {
+  Tensor a = tensor({{1, 5, 3}, {4, 2, 6}}, f32);
+  for (int round = 0; round < 2; ++round) { // the second round finds the lists
+    EXPECT_EQ(a.sum(1, /*keepdim=*/true).shape(), (Shape{2, 1}));
+    EXPECT_EQ(a.sum(1).shape(), (Shape{2}));
+    EXPECT_EQ(a.sum(-1).to_vector(), (std::vector<double>{9, 12}));
+    EXPECT_EQ(a.mean(1).to_vector(), (std::vector<double>{3, 4}));
+    EXPECT_EQ(a.max(0).to_vector(), (std::vector<double>{4, 5, 6}));
+    EXPECT_EQ(a.sum({0}).to_vector(), (std::vector<double>{5, 7, 9}));
+    EXPECT_EQ(a.sum().item(), 21);
+    EXPECT_EQ(a.unsqueeze(0).sum().item(), 21) << "all axes of another rank";
+    EXPECT_EQ(a.pow(2).sum().item(), 91);
+    EXPECT_EQ(a.pow(3).sum().item(), 441);
+    EXPECT_EQ(a.argmax(1, /*keepdim=*/true).shape(), (Shape{2, 1}));
+    EXPECT_EQ(a.argmax(0).to_vector(), (std::vector<double>{1, 0, 1}));
+    Tensor c = arange(0.0, 6.0, 1, f32).reshape({1, 2, 3});
+    EXPECT_EQ(c.permute({2, 0, 1}).shape(), (Shape{3, 1, 2}));
+    EXPECT_EQ(c.permute({-1, 0, 1}).shape(), (Shape{3, 1, 2}));
+    EXPECT_EQ(c.transpose(0, 2).shape(), (Shape{3, 2, 1}));
+    EXPECT_EQ(c.transpose(1, 2).shape(), (Shape{1, 3, 2}));
+    expectError([&] { (void)a.sum(5); }, ErrorKind::Shape, {"out of range"});
+    // A permutation longer than a shared recipe holds is made every time.
+    Tensor d = ones(Shape(std::vector<int64_t>(13, 1)));
+    IntList reversed(13);
+    for (int i = 0; i < 13; ++i)
+      reversed[size_t(i)] = 12 - i;
+    EXPECT_EQ(d.permute(reversed).dim(), 13);
+  }
+}
+
 TEST(TensorOps, SoftmaxRowsSumToOne) {
   Tensor x = tensor({{1.0, 2.0, 3.0}, {0.0, 0.0, 0.0}});
   Tensor s = x.softmax(-1);
