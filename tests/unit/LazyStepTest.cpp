@@ -194,6 +194,23 @@ TEST_F(LazyStep, TheStepNamesValuesAfterTheProgram) {
 /// backward() uses the forward's own values, as PyTorch's saved tensors:
 /// when the loss was read first (its own flush), the backward's step reads
 /// the computed activations instead of running the forward again.
+/// An op's autograd record (its operand tensors) dies with the tensor it
+/// made, as PyTorch's grad_fn does, even while its pending value lives on
+/// (read through a detach()ed alias): otherwise the intermediate tensors
+/// would stay alive and each be a result of the flush. (A design that makes
+/// the pending value the autograd record must keep this.)
+TEST_F(LazyStep, ADetachedValueDoesNotKeepItsHistoryAlive) {
+  set_execution(Execution::Compiled);
+  Tensor w = ones({3}, f32, true), x = full({3}, 2.0);
+  Tensor kept;
+  {
+    Tensor y = x * w + 1;
+    kept = y.detach();
+  }
+  EXPECT_EQ(kept.to_vector(), (std::vector<double>{3, 3, 3}));
+  EXPECT_EQ(last_step_ir().results().size(), 1u) << "x * w is not a result of the step";
+}
+
 TEST_F(LazyStep, BackwardAfterAReadUsesTheComputedForward) {
   set_execution(Execution::Compiled);
   set_compile_after(0);

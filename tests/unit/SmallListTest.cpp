@@ -64,3 +64,23 @@ TEST(SmallList, ReserveKeepsTheElements) {
   l.push_back(std::make_shared<int>(4));
   EXPECT_EQ(values(l), (std::vector<int>{1, 2, 3, 4}));
 }
+
+TEST(SmallList, ASpilledListTakesAndCopiesShortOnes) {
+  auto one = std::make_shared<int>(1), two = std::make_shared<int>(2);
+  SmallList<std::shared_ptr<int>, 3> spilled;
+  for (int i = 0; i < 5; ++i)
+    spilled.push_back(one);
+  spilled = SmallList<std::shared_ptr<int>, 3>{two, one}; // moved in, inline
+  EXPECT_EQ(values(spilled), (std::vector<int>{2, 1}));
+  SmallList<std::shared_ptr<int>, 3> copy = spilled;
+  copy.push_back(two);
+  copy.push_back(two); // spills the copy, not the original
+  EXPECT_EQ(values(copy), (std::vector<int>{2, 1, 2, 2}));
+  EXPECT_EQ(values(spilled), (std::vector<int>{2, 1}));
+  spilled = copy; // copied into a list that is not spilled
+  EXPECT_EQ(values(spilled), (std::vector<int>{2, 1, 2, 2}));
+  copy.clear();
+  spilled.clear();
+  EXPECT_EQ(one.use_count(), 1);
+  EXPECT_EQ(two.use_count(), 1) << "every element released";
+}
