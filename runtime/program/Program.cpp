@@ -109,6 +109,40 @@ onednn::MatmulDesc matmulExtents(const Function &f, const Node &n) {
   return {.m = out[0], .k = f.type(n.operands[0]).shape[1], .n = out[1]};
 }
 
+/// Whether `n` holds a product that may run on oneDNN: a matmul (plain, or in
+/// a fused kernel's body) that is not a 2-D product of at most
+/// kSmallMatmulMacs multiply-adds. Smaller ones run as a loop (SmallMatmul.h)
+/// and need none of oneDNN's one-time setup, nor a thread to run it.
+bool mayRunOnOneDnn(const Function &f, const Node &n) {
+  if (n.op == OpKind::Fused)
+    return std::any_of(n.body->nodes().begin(), n.body->nodes().end(),
+                       [&](const Node &m) { return mayRunOnOneDnn(*n.body, m); });
+  if (n.op != OpKind::Matmul)
+    return false;
+  return !runsAsSmallMatmul(matmulExtents(f, n));
+}
+
+/// Whether running `f` with two or more threads may use them: a product on
+/// oneDNN (whose setup runs on a thread of its own), or a loop or reduction
+/// kernel with more than a task's worth of elements (kMinTaskElements),
+/// which may be cut into tasks for the pool.
+bool mayRunOnThreads(const Function &f) {
+  for (const Node &n : f.nodes()) {
+    if (mayRunOnOneDnn(f, n))
+      return true;
+    if (!jitKernelKind(f, n))
+      continue;
+    int64_t elements = 0;
+    for (ValueId v : n.operands)
+      elements = std::max(elements, f.type(v).shape.numel());
+    for (ValueId v : n.results)
+      elements = std::max(elements, f.type(v).shape.numel());
+    if (elements > kMinTaskElements)
+      return true;
+  }
+  return false;
+}
+
 /// The one-node loop body of an unfused elementwise node of `fn`.
 Function singleNodeBody(const Function &fn, const Node &n) {
   Function body(std::string(opName(n.op)));
@@ -145,12 +179,15 @@ private:
   /// The JIT's kernels of the program that need code generation (LLVM takes
   /// ~10-20 ms per kernel, most of a new step's compile), compiled in
   /// parallel (up to maxThreads()) before lowering, which takes them from
-  /// `compiled_`. Kernels found in the JIT's memory or disk cache take well
-  /// under a millisecond: lowering loads them, and no thread is started for
-  /// them (a process that has started one pays for atomic reference counts
-  /// and malloc locks in every later step).
+  /// `compiled_` -- for a program that will run on threads anyway. The
+  /// first thread a process starts makes glibc's and libstdc++'s reference
+  /// counts and malloc atomic for good: the seed's linreg step (5 kernels,
+  /// none worth splitting) was 11 % slower for the rest of the process when
+  /// they compiled on the pool, for 12 ms off its first step. Kernels found
+  /// in the JIT's memory or disk cache take well under a millisecond:
+  /// lowering loads them, and no thread is started for them either.
   void compileLoopKernels() {
-    if (maxThreads() < 2) // lowering compiles each kernel itself
+    if (maxThreads() < 2 || !mayRunOnThreads(p_.fn)) // lowering compiles each itself
       return;
     std::vector<const Node *> nodes;
     std::vector<Function> bodies;
@@ -480,19 +517,6 @@ void checkBinding(const Function &f, std::span<const HostTensor> values,
                   fmt::format("{} {} of @{} must be {}, got {}", what, i, f.name(), t.str(),
                               values[i].defined() ? values[i].type().str() : "nothing"));
   }
-}
-
-/// Whether `n` holds a product that may run on oneDNN: a matmul (plain, or in
-/// a fused kernel's body) that is not a 2-D product of at most
-/// kSmallMatmulMacs multiply-adds. Smaller ones run as a loop (SmallMatmul.h)
-/// and need none of oneDNN's one-time setup, nor a thread to run it.
-bool mayRunOnOneDnn(const Function &f, const Node &n) {
-  if (n.op == OpKind::Fused)
-    return std::any_of(n.body->nodes().begin(), n.body->nodes().end(),
-                       [&](const Node &m) { return mayRunOnOneDnn(*n.body, m); });
-  if (n.op != OpKind::Matmul)
-    return false;
-  return !runsAsSmallMatmul(matmulExtents(f, n));
 }
 
 } // namespace

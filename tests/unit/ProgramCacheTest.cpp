@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 using namespace kiln;
 using namespace kiln::ir;
@@ -90,15 +91,17 @@ TEST(ProgramCache, ADifferentShapeIsADifferentKernel) {
   EXPECT_EQ((after.compiled + after.diskHits) - (before.compiled + before.diskHits), 1);
 }
 
-/// With two threads, a program's loop kernels are compiled ahead of lowering,
-/// in parallel; lowering then uses them (no second request to the JIT), and
-/// the program computes what the interpreter does.
+/// With two threads, the loop kernels of a program that runs on threads
+/// anyway (here a kernel of more than a task's worth of elements) are
+/// compiled ahead of lowering, in parallel; lowering then uses them (no
+/// second request to the JIT), and the program computes what the
+/// interpreter does.
 TEST(ProgramCache, AProgramsKernelsCompileAheadInParallel) {
   runtime::Jit &jit = runtime::Jit::instance();
   runtime::setMaxThreads(2);
   Function f("three_kernels"); // shapes no other test uses
   Builder b(f);
-  ValueId x = b.param("x", {DType::F32, Shape{8, 19}});
+  ValueId x = b.param("x", {DType::F32, Shape{2048, 19}});
   ValueId w = b.param("w", {DType::F32, Shape{19, 5}});
   ValueId h = b.create(OpKind::Tanh, {b.mul(x, b.scalar(0.29))});
   ValueId y = b.matmul(h, w);
@@ -167,6 +170,38 @@ TEST(ProgramCacheDeathTest, OnlyAProductForOneDnnStartsItsSetup) {
   EXPECT_EXIT(exitWithSetupLeftAfterCompiling(linear(10, 1, 1)), testing::ExitedWithCode(0), "");
   EXPECT_EXIT(exitWithSetupLeftAfterCompiling(linear(100, 784, 10)), testing::ExitedWithCode(1),
               "");
+}
+
+/// In a new process with an empty kernel cache: compiles `f` with two
+/// threads allowed, and exits with 0 when that started no thread of kiln's
+/// pool, else 1.
+[[noreturn]] void exitWithPoolLeftAfterCompiling(const Function &f) {
+  char dir[] = "/tmp/kiln-cache-XXXXXX";
+  if (!mkdtemp(dir) || setenv("KILN_CACHE_DIR", dir, 1) != 0)
+    std::exit(2);
+  runtime::setMaxThreads(2);
+  runtime::Program::compile(f);
+  int workers = runtime::poolStats().workers;
+  std::filesystem::remove_all(dir);
+  std::exit(workers == 0 ? 0 : 1);
+}
+
+/// The first thread a process starts makes its reference counts atomic for
+/// good, so the kernels of a program that would run on one thread anyway
+/// compile there, even with an empty cache; one with work for the pool gets
+/// its kernels compiled on it.
+TEST(ProgramCacheDeathTest, OnlyAProgramThatUsesThreadsCompilesOnThem) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto chain = [](int64_t rows) {
+    Function f("chain");
+    Builder b(f);
+    ValueId x = b.param("x", {DType::F32, Shape{rows, 16}});
+    ValueId h = b.create(OpKind::Tanh, {b.mul(x, b.scalar(0.43))});
+    f.setResults({h, b.create(OpKind::ReduceSum, {h}, {{"axes", IntList{1}}, {"keepdims", false}})});
+    return f;
+  };
+  EXPECT_EXIT(exitWithPoolLeftAfterCompiling(chain(10)), testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(exitWithPoolLeftAfterCompiling(chain(4096)), testing::ExitedWithCode(1), "");
 }
 
 TEST(ProgramCache, OneDnnSetsUpOncePerProcess) {
