@@ -73,8 +73,8 @@ private:
   ir::ValueId emit(const std::shared_ptr<TensorImpl> &impl) {
     if (impl->literal || !impl->gradFn) {
       std::string base = !impl->name.empty() ? impl->name
-                         : impl->literal      ? std::string("lit")
-                                              : fmt::format("input{}", inputCount_);
+                         : impl->literal     ? std::string("lit")
+                                             : fmt::format("input{}", inputCount_);
       ++inputCount_;
       return b_.param(unique(base), impl->type());
     }

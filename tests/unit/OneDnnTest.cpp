@@ -37,8 +37,7 @@ HostTensor randomTensor(Shape shape, unsigned seed) {
 }
 
 /// Elementwise |got - want| <= tol + tol * |want|.
-::testing::AssertionResult near(const HostTensor &got, const HostTensor &want,
-                                double tol = 1e-5) {
+::testing::AssertionResult near(const HostTensor &got, const HostTensor &want, double tol = 1e-5) {
   if (got.numel() != want.numel())
     return ::testing::AssertionFailure() << got.numel() << " elements, want " << want.numel();
   for (int64_t i = 0; i < got.numel(); ++i) {

@@ -197,7 +197,8 @@ TEST(ProgramCacheDeathTest, OnlyAProgramThatUsesThreadsCompilesOnThem) {
     Builder b(f);
     ValueId x = b.param("x", {DType::F32, Shape{rows, 16}});
     ValueId h = b.create(OpKind::Tanh, {b.mul(x, b.scalar(0.43))});
-    f.setResults({h, b.create(OpKind::ReduceSum, {h}, {{"axes", IntList{1}}, {"keepdims", false}})});
+    f.setResults(
+        {h, b.create(OpKind::ReduceSum, {h}, {{"axes", IntList{1}}, {"keepdims", false}})});
     return f;
   };
   EXPECT_EXIT(exitWithPoolLeftAfterCompiling(chain(10)), testing::ExitedWithCode(0), "");
