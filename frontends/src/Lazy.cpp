@@ -10,7 +10,9 @@
 #include "Lazy.h"
 #include "ChainTeardown.h"
 #include "LazyState.h"
+#include "kiln/ir/OpDef.h"
 #include "kiln/ir/Printer.h"
+#include "kiln/ir/StructureEncoding.h"
 #include "kiln/runtime/Interpreter.h"
 #include "kiln/runtime/Program.h"
 
@@ -355,6 +357,42 @@ bool logRecompiles() {
   return v && std::strstr(v, "recompile");
 }
 
+/// Exact equality of attribute values (dense ones by type and bytes), as
+/// the step key sees them.
+bool sameAttr(const ir::Attr &a, const ir::Attr &b) {
+  StructureKey x, y;
+  ir::encodeAttr(x, a);
+  ir::encodeAttr(y, b);
+  return x == y;
+}
+
+/// The first node of `now` whose attributes or result type differ from the
+/// same node of `was` (the same untyped structure), said as a reason.
+std::optional<std::string> changedNode(const ir::Function &now, const ir::Function &was) {
+  if (now.nodes().size() != was.nodes().size())
+    return std::nullopt;
+  for (size_t i = 0; i < now.nodes().size(); ++i) {
+    const ir::Node &a = now.nodes()[i], &b = was.nodes()[i];
+    if (a.op != b.op || a.results.size() != b.results.size())
+      return std::nullopt;
+    const std::string &name = now.value(a.result()).name;
+    std::string what = name.empty() ? fmt::format("'{}' (node {})", ir::opName(a.op), i)
+                                    : fmt::format("'{}' (%{})", ir::opName(a.op), name);
+    if (now.type(a.result()) != was.type(b.result()))
+      return fmt::format("{} now gives {}, was {}", what, now.type(a.result()).str(),
+                         was.type(b.result()).str());
+    for (const auto &[attr, value] : a.attrs.entries()) {
+      const ir::Attr *old = b.attrs.find(attr);
+      if (!old || !sameAttr(*old, value))
+        return fmt::format("{} has {} = {}, was {}", what, attr, ir::printAttr(value),
+                           old ? ir::printAttr(*old) : "absent");
+    }
+    if (a.attrs.entries().size() != b.attrs.entries().size())
+      return fmt::format("{} lost an attribute", what);
+  }
+  return std::nullopt;
+}
+
 /// Why a step is compiled, for KILN_LOG=recompile.
 std::string compileReason(const CachedStep &step) {
   LazyState &st = lazyState();
@@ -371,7 +409,7 @@ std::string compileReason(const CachedStep &step) {
       return fmt::format("input %{} changed from {} to {}", step.fn.value(step.fn.params()[i]).name,
                          was.str(), now.str());
   }
-  return "attributes or constants changed";
+  return changedNode(step.fn, before).value_or("attributes or constants changed");
 }
 
 void compile(CachedStep &step) {

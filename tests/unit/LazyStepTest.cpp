@@ -339,6 +339,22 @@ TEST_F(LazyStep, ASmallerLastBatchRecompilesWithAReason) {
   EXPECT_EQ(log.find('\n'), log.size() - 1) << "one line: " << log;
 }
 
+/// A step of the same structure with another attribute recompiles, and the
+/// reason names the op and the attribute (not just "attributes changed").
+TEST_F(LazyStep, AChangedAttributeRecompilesNamingTheOp) {
+  set_execution(Execution::Compiled);
+  set_compile_after(0);
+  setenv("KILN_LOG", "recompile", 1);
+  Tensor x = ones({3, 3});
+  (void)x.sum(0).to_vector();
+  testing::internal::CaptureStderr();
+  (void)x.sum(1).to_vector();
+  std::string log = testing::internal::GetCapturedStderr();
+  unsetenv("KILN_LOG");
+  EXPECT_NE(log.find("kiln: recompile: 'reduce_sum'"), std::string::npos) << log;
+  EXPECT_NE(log.find("axes = [1], was [0]"), std::string::npos) << log;
+}
+
 // ---- A bounded cache -------------------------------------------------------------------------
 
 /// Restores the capacity of this thread's step cache.
