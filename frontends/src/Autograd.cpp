@@ -72,7 +72,7 @@ private:
   /// new gradient function (the lazy step treats it the same way).
   ir::ValueId emit(const std::shared_ptr<TensorImpl> &impl) {
     if (impl->literal || !impl->gradFn) {
-      std::string base = !impl->name.empty() ? impl->name
+      std::string base = impl->name ? *impl->name
                          : impl->literal     ? std::string("lit")
                                              : fmt::format("input{}", inputCount_);
       ++inputCount_;
@@ -86,8 +86,8 @@ private:
     if (ir::opDef(node.op).declaresResultType)
       declared = node.type;
     ir::ValueId v = b_.create(node.op, std::move(operands), node.attrs, declared);
-    if (!impl->name.empty())
-      g_.fn.value(v).name = unique(impl->name);
+    if (impl->name)
+      g_.fn.value(v).name = unique(*impl->name);
     return v;
   }
 

@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <unordered_map>
+#include <array>
 #include <unordered_set>
 
 namespace kiln::detail {
@@ -60,6 +61,42 @@ LazyState &lazyState() {
 bool lazyMode() { return execution() != Execution::Eager; }
 
 namespace {
+/// Finds a std::string by any string_view, without making a string.
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+using NameTable = std::unordered_set<std::string, NameHash, std::equal_to<>>;
+struct NameTableTag;
+} // namespace
+
+const std::string *internName(std::string_view base, std::string_view suffix) {
+  if (base.empty() && suffix.empty())
+    return nullptr;
+  NameTable *table = ir::threadOwned<NameTable, NameTableTag>();
+  if (!table)
+    return nullptr;
+  // The text on the stack when it fits, so that a name already there is
+  // found without allocating.
+  std::array<char, 256> buffer;
+  std::string joined;
+  std::string_view text;
+  if (base.size() + suffix.size() <= buffer.size()) {
+    std::copy(base.begin(), base.end(), buffer.begin());
+    std::copy(suffix.begin(), suffix.end(), buffer.begin() + base.size());
+    text = std::string_view(buffer.data(), base.size() + suffix.size());
+  } else {
+    joined = std::string(base) + std::string(suffix);
+    text = joined;
+  }
+  if (auto it = table->find(text); it != table->end())
+    return &*it;
+  if (table->size() >= kMaxValueNames)
+    return nullptr;
+  return &*table->emplace(text).first;
+}
+
+namespace {
 [[gnu::tls_model("initial-exec")]] thread_local TraceObserver *gObserver = nullptr;
 } // namespace
 
@@ -89,7 +126,7 @@ std::shared_ptr<LazyValue> operandValue(const TensorImpl &impl) {
     leaf->isLeaf = true;
     leaf->literal = impl.literal;
     leaf->constant = s.constant;
-    leaf->name = impl.name;
+    leaf->name = impl.name ? internName(*impl.name) : nullptr;
     leaf->owner = impl.storage;
     s.leaf = std::move(leaf);
   }
@@ -289,7 +326,7 @@ private:
 class StepValueNames {
 public:
   std::string forLeaf(const LazyValue &v) {
-    return unique(!v.name.empty() ? v.name : v.literal ? "lit" : "arg");
+    return unique(v.name ? *v.name : v.literal ? "lit" : "arg");
   }
   std::string unique(const std::string &base) {
     int &next = counters_[base];
@@ -328,8 +365,8 @@ std::pair<ir::Function, uint64_t> buildStepFunction(const StepKeyWalk &walk) {
     }
     size_t k = fn.appendNode(v->op, std::move(operands), v->attrs, {v->type});
     ids.push_back(fn.nodes()[k].result());
-    if (!v->name.empty())
-      fn.value(ids.back()).name = names.unique(v->name);
+    if (v->name)
+      fn.value(ids.back()).name = names.unique(*v->name);
   }
   std::vector<ValueId> results;
   for (int32_t r : walk.results)

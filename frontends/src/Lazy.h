@@ -44,11 +44,12 @@ struct LazyValue {
   /// A leaf whose values are a constant of kiln's code (Storage::constant),
   /// kept here as the storage may be gone when a trace is planned.
   bool constant = false;
-  /// The value's name in the flushed IR ("" = generated): a leaf's
+  /// The value's name in the flushed IR (null = generated): a leaf's
   /// parameter name, or an op's result name (a parameter's new value or
   /// gradient, a tensor named by set_name), so that the step reads as the
-  /// program that made it.
-  std::string name;
+  /// program that made it. Interned (internName): a steady step names the
+  /// same values at every step.
+  const std::string *name = nullptr;
   /// For a leaf: the storage whose buffer it reads (traces replay it).
   std::weak_ptr<Storage> owner;
   /// Scratch of the flush's structure walk: `walkId` is this value's
@@ -62,6 +63,14 @@ struct LazyValue {
   LazyValue(const LazyValue &) = delete;
   LazyValue &operator=(const LazyValue &) = delete;
 };
+
+/// `base` followed by `suffix`, interned in this thread's table of value
+/// names: the same string for the same text, with no allocation once it is
+/// there. Null for an empty name, and once the table holds kMaxValueNames
+/// (a program that makes ever new names gets unnamed values from then on:
+/// names only make the step IR readable).
+const std::string *internName(std::string_view base, std::string_view suffix = {});
+inline constexpr size_t kMaxValueNames = size_t(1) << 16;
 
 /// Ops are recorded instead of computed (Interpreted or Compiled execution).
 bool lazyMode();

@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <cstring>
+#include <string_view>
+#include <unordered_map>
 
 namespace kiln {
 
@@ -108,8 +110,8 @@ void assignInPlace(const Tensor &t, const Tensor &value) {
   check(value.impl()->type() == impl.type(), "assignInPlace: type mismatch");
   setPending(impl.storage, operandValue(*value.impl()));
   ++impl.storage->version;
-  if (LazyValue &pending = *impl.storage->pending; pending.name.empty() && !impl.name.empty())
-    pending.name = impl.name + "_new";
+  if (LazyValue &pending = *impl.storage->pending; !pending.name && impl.name)
+    pending.name = internName(*impl.name, "_new");
 }
 
 } // namespace detail
@@ -237,14 +239,48 @@ std::string Tensor::grad_fn_name() const {
   return node ? std::string(ir::opName(node->op)) : std::string();
 }
 
+namespace {
+/// Finds a name by any string_view, without making a string.
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+using TensorNames =
+    std::unordered_map<std::string, std::shared_ptr<const std::string>, NameHash, std::equal_to<>>;
+struct TensorNamesTag;
+
+/// `name` as a tensor's name, shared with the tensors of this thread given
+/// the same name before (a DataLoader names every batch it makes): no
+/// allocation for a name seen before. Past kMaxValueNames names a new one
+/// is made each time.
+std::shared_ptr<const std::string> tensorName(std::string name) {
+  if (name.empty())
+    return nullptr;
+  TensorNames *names = ir::threadOwned<TensorNames, TensorNamesTag>();
+  if (!names)
+    return std::make_shared<const std::string>(std::move(name));
+  if (auto it = names->find(std::string_view(name)); it != names->end())
+    return it->second;
+  auto shared = std::make_shared<const std::string>(name);
+  if (names->size() < detail::kMaxValueNames)
+    names->emplace(std::move(name), shared);
+  return shared;
+}
+} // namespace
+
 Tensor &Tensor::set_name(std::string name) {
   TensorImpl &impl = self();
   if (impl.storage->pending) // names the value in the step IR too
-    impl.storage->pending->name = name;
-  impl.name = std::move(name);
+    impl.storage->pending->name = detail::internName(name);
+  impl.name = tensorName(std::move(name));
+  impl.gradName.reset();
   return *this;
 }
 
-const std::string &Tensor::name() const { return self().name; }
+const std::string &Tensor::name() const {
+  static const std::string kNone;
+  const TensorImpl &impl = self();
+  return impl.name ? *impl.name : kNone;
+}
 
 } // namespace kiln

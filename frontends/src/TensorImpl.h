@@ -97,7 +97,11 @@ struct TensorImpl {
   /// The op that made this tensor; null for leaves.
   std::shared_ptr<GradNode> gradFn;
   std::shared_ptr<TensorImpl> grad;
-  std::string name;
+  /// Tensor::name(); shared, as every new .grad of a parameter is named
+  /// after it (gradName) and a step makes new ones (zero_grad(set_to_none)).
+  std::shared_ptr<const std::string> name;
+  /// The name this tensor's .grad gets ("<name>_grad"), made once.
+  std::shared_ptr<const std::string> gradName;
   /// Scratch of walkHistory: `walkId` is this tensor's position when
   /// `walkMark` equals the walk's epoch (no per-backward maps).
   uint64_t walkMark = 0;
