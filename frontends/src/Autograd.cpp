@@ -72,9 +72,9 @@ private:
   /// new gradient function (the lazy step treats it the same way).
   ir::ValueId emit(const std::shared_ptr<TensorImpl> &impl) {
     if (impl->literal || !impl->gradFn) {
-      std::string base = impl->name ? *impl->name
-                         : impl->literal     ? std::string("lit")
-                                             : fmt::format("input{}", inputCount_);
+      std::string base = impl->name      ? *impl->name
+                         : impl->literal ? std::string("lit")
+                                         : fmt::format("input{}", inputCount_);
       ++inputCount_;
       return b_.param(unique(base), impl->type());
     }

@@ -18,10 +18,10 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <unordered_map>
-#include <array>
 #include <unordered_set>
 
 namespace kiln::detail {
