@@ -61,11 +61,6 @@ LazyState &lazyState() {
 bool lazyMode() { return execution() != Execution::Eager; }
 
 namespace {
-/// Finds a std::string by any string_view, without making a string.
-struct NameHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-};
 using NameTable = std::unordered_set<std::string, NameHash, std::equal_to<>>;
 struct NameTableTag;
 } // namespace

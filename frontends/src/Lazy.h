@@ -19,6 +19,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kiln::detail {
@@ -71,6 +72,12 @@ struct LazyValue {
 /// names only make the step IR readable).
 const std::string *internName(std::string_view base, std::string_view suffix = {});
 inline constexpr size_t kMaxValueNames = size_t(1) << 16;
+/// Hashes a std::string and a std::string_view alike, so that the name
+/// tables are searched by a view, without making a string.
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
 
 /// Ops are recorded instead of computed (Interpreted or Compiled execution).
 bool lazyMode();

@@ -240,13 +240,8 @@ std::string Tensor::grad_fn_name() const {
 }
 
 namespace {
-/// Finds a name by any string_view, without making a string.
-struct NameHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-};
-using TensorNames =
-    std::unordered_map<std::string, std::shared_ptr<const std::string>, NameHash, std::equal_to<>>;
+using TensorNames = std::unordered_map<std::string, std::shared_ptr<const std::string>,
+                                       detail::NameHash, std::equal_to<>>;
 struct TensorNamesTag;
 
 /// `name` as a tensor's name, shared with the tensors of this thread given
