@@ -188,11 +188,9 @@ void accumulateLazy(const std::shared_ptr<TensorImpl> &leaf,
     // Named after the leaf, not after the cached gradient function's values,
     // which may come from another graph of the same structure.
     if (leaf->name) {
-      if (!leaf->gradName)
-        leaf->gradName = std::make_shared<const std::string>(*leaf->name + "_grad");
-      leaf->grad->name = leaf->gradName;
-      if (const std::string *&valueName = leaf->grad->storage->pending->name; !valueName)
-        valueName = detail::internName(*leaf->gradName);
+      leaf->grad->name = detail::sharedName(*leaf->name, "_grad");
+      if (detail::Name &valueName = leaf->grad->storage->pending->name; !valueName)
+        valueName = leaf->grad->name;
     }
     return;
   }
@@ -203,7 +201,7 @@ void accumulateLazy(const std::shared_ptr<TensorImpl> &leaf,
   // the runtime expects the matmul as the add's first operand.
   auto sum = detail::makeOp(ir::OpKind::Add, {}, {std::move(grad), detail::operandValue(acc)},
                             std::move(type));
-  sum->name = acc.name ? detail::internName(*acc.name) : nullptr;
+  sum->name = acc.name;
   detail::setPending(acc.storage, std::move(sum));
   ++acc.storage->version;
 }

@@ -18,7 +18,6 @@
 
 #include <fmt/format.h>
 
-#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <unordered_map>
@@ -61,37 +60,6 @@ LazyState &lazyState() {
 bool lazyMode() { return execution() != Execution::Eager; }
 
 namespace {
-using NameTable = std::unordered_set<std::string, NameHash, std::equal_to<>>;
-struct NameTableTag;
-} // namespace
-
-const std::string *internName(std::string_view base, std::string_view suffix) {
-  if (base.empty() && suffix.empty())
-    return nullptr;
-  NameTable *table = ir::threadOwned<NameTable, NameTableTag>();
-  if (!table)
-    return nullptr;
-  // The text on the stack when it fits, so that a name already there is
-  // found without allocating.
-  std::array<char, 256> buffer;
-  std::string joined;
-  std::string_view text;
-  if (base.size() + suffix.size() <= buffer.size()) {
-    std::copy(base.begin(), base.end(), buffer.begin());
-    std::copy(suffix.begin(), suffix.end(), buffer.begin() + base.size());
-    text = std::string_view(buffer.data(), base.size() + suffix.size());
-  } else {
-    joined = std::string(base) + std::string(suffix);
-    text = joined;
-  }
-  if (auto it = table->find(text); it != table->end())
-    return &*it;
-  if (table->size() >= kMaxValueNames)
-    return nullptr;
-  return &*table->emplace(text).first;
-}
-
-namespace {
 [[gnu::tls_model("initial-exec")]] thread_local TraceObserver *gObserver = nullptr;
 } // namespace
 
@@ -121,7 +89,7 @@ std::shared_ptr<LazyValue> operandValue(const TensorImpl &impl) {
     leaf->isLeaf = true;
     leaf->literal = impl.literal;
     leaf->constant = s.constant;
-    leaf->name = impl.name ? internName(*impl.name) : nullptr;
+    leaf->name = impl.name;
     leaf->owner = impl.storage;
     s.leaf = std::move(leaf);
   }

@@ -19,7 +19,6 @@
 
 #include <memory>
 #include <string>
-#include <string_view>
 #include <vector>
 
 namespace kiln::detail {
@@ -48,9 +47,9 @@ struct LazyValue {
   /// The value's name in the flushed IR (null = generated): a leaf's
   /// parameter name, or an op's result name (a parameter's new value or
   /// gradient, a tensor named by set_name), so that the step reads as the
-  /// program that made it. Interned (internName): a steady step names the
+  /// program that made it. Shared (sharedName): a steady step names the
   /// same values at every step.
-  const std::string *name = nullptr;
+  Name name;
   /// For a leaf: the storage whose buffer it reads (traces replay it).
   std::weak_ptr<Storage> owner;
   /// Scratch of the flush's structure walk: `walkId` is this value's
@@ -63,20 +62,6 @@ struct LazyValue {
   ~LazyValue();
   LazyValue(const LazyValue &) = delete;
   LazyValue &operator=(const LazyValue &) = delete;
-};
-
-/// `base` followed by `suffix`, interned in this thread's table of value
-/// names: the same string for the same text, with no allocation once it is
-/// there. Null for an empty name, and once the table holds kMaxValueNames
-/// (a program that makes ever new names gets unnamed values from then on:
-/// names only make the step IR readable).
-const std::string *internName(std::string_view base, std::string_view suffix = {});
-inline constexpr size_t kMaxValueNames = size_t(1) << 16;
-/// Hashes a std::string and a std::string_view alike, so that the name
-/// tables are searched by a view, without making a string.
-struct NameHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
 };
 
 /// Ops are recorded instead of computed (Interpreted or Compiled execution).

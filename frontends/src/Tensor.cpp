@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <array>
 #include <cstring>
 #include <string_view>
 #include <unordered_map>
@@ -21,6 +22,42 @@ namespace detail {
 GradNode::~GradNode() {
   ChainTeardown<TensorImpl>::release(inputs,
                                      [](GradInput &input) { return std::move(input.impl); });
+}
+
+namespace {
+/// Finds a name by any string_view, without making a string.
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+using NameTable = std::unordered_map<std::string, Name, NameHash, std::equal_to<>>;
+struct NameTableTag;
+} // namespace
+
+Name sharedName(std::string_view base, std::string_view suffix) {
+  if (base.empty() && suffix.empty())
+    return nullptr;
+  // The text on the stack when it fits, so that a name already there is
+  // found without allocating.
+  std::array<char, 256> buffer;
+  std::string joined;
+  std::string_view text;
+  if (base.size() + suffix.size() <= buffer.size()) {
+    std::copy(base.begin(), base.end(), buffer.begin());
+    std::copy(suffix.begin(), suffix.end(), buffer.begin() + base.size());
+    text = std::string_view(buffer.data(), base.size() + suffix.size());
+  } else {
+    joined = std::string(base) + std::string(suffix);
+    text = joined;
+  }
+  NameTable *table = ir::threadOwned<NameTable, NameTableTag>();
+  if (table)
+    if (auto it = table->find(text); it != table->end())
+      return it->second;
+  auto name = std::make_shared<const std::string>(text);
+  if (table && table->size() < kMaxSharedNames)
+    table->emplace(*name, name);
+  return name;
 }
 
 namespace {
@@ -111,7 +148,7 @@ void assignInPlace(const Tensor &t, const Tensor &value) {
   setPending(impl.storage, operandValue(*value.impl()));
   ++impl.storage->version;
   if (LazyValue &pending = *impl.storage->pending; !pending.name && impl.name)
-    pending.name = internName(*impl.name, "_new");
+    pending.name = sharedName(*impl.name, "_new");
 }
 
 } // namespace detail
@@ -239,36 +276,11 @@ std::string Tensor::grad_fn_name() const {
   return node ? std::string(ir::opName(node->op)) : std::string();
 }
 
-namespace {
-using TensorNames = std::unordered_map<std::string, std::shared_ptr<const std::string>,
-                                       detail::NameHash, std::equal_to<>>;
-struct TensorNamesTag;
-
-/// `name` as a tensor's name, shared with the tensors of this thread given
-/// the same name before (a DataLoader names every batch it makes): no
-/// allocation for a name seen before. Past kMaxValueNames names a new one
-/// is made each time.
-std::shared_ptr<const std::string> tensorName(std::string name) {
-  if (name.empty())
-    return nullptr;
-  TensorNames *names = ir::threadOwned<TensorNames, TensorNamesTag>();
-  if (!names)
-    return std::make_shared<const std::string>(std::move(name));
-  if (auto it = names->find(std::string_view(name)); it != names->end())
-    return it->second;
-  auto shared = std::make_shared<const std::string>(name);
-  if (names->size() < detail::kMaxValueNames)
-    names->emplace(std::move(name), shared);
-  return shared;
-}
-} // namespace
-
 Tensor &Tensor::set_name(std::string name) {
   TensorImpl &impl = self();
+  impl.name = detail::sharedName(name);
   if (impl.storage->pending) // names the value in the step IR too
-    impl.storage->pending->name = detail::internName(name);
-  impl.name = tensorName(std::move(name));
-  impl.gradName.reset();
+    impl.storage->pending->name = impl.name;
   return *this;
 }
 

@@ -20,6 +20,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kiln::detail {
@@ -28,6 +29,18 @@ using ir::makeRecycled;
 
 struct TensorImpl;
 struct LazyValue;
+
+/// A tensor's or a recorded value's name: shared, not copied (see sharedName).
+using Name = std::shared_ptr<const std::string>;
+
+/// `base` followed by `suffix` as a Name, the same one as every earlier use
+/// of that text on this thread: a steady step names the same values at every
+/// step (a parameter's `<name>_new` and `<name>_grad`), and a DataLoader
+/// names every batch, without allocating for a name seen before. Null for
+/// an empty name. The thread's table keeps at most kMaxSharedNames; past
+/// that, a new name is made each time (not kept).
+Name sharedName(std::string_view base, std::string_view suffix = {});
+inline constexpr size_t kMaxSharedNames = size_t(1) << 16;
 struct LazyState;
 
 /// An operand of a recorded op.
@@ -97,11 +110,8 @@ struct TensorImpl {
   /// The op that made this tensor; null for leaves.
   std::shared_ptr<GradNode> gradFn;
   std::shared_ptr<TensorImpl> grad;
-  /// Tensor::name(); shared, as every new .grad of a parameter is named
-  /// after it (gradName) and a step makes new ones (zero_grad(set_to_none)).
-  std::shared_ptr<const std::string> name;
-  /// The name this tensor's .grad gets ("<name>_grad"), made once.
-  std::shared_ptr<const std::string> gradName;
+  /// Tensor::name() (null: none).
+  Name name;
   /// Scratch of walkHistory: `walkId` is this tensor's position when
   /// `walkMark` equals the walk's epoch (no per-backward maps).
   uint64_t walkMark = 0;
