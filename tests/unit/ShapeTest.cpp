@@ -87,8 +87,6 @@ TEST(ShapeSpec, AppendGrowsInlineThenOnTheHeap) {
     ASSERT_EQ(s.toVector(), want) << "after appending " << d;
   }
   EXPECT_EQ(s, Shape(want));
-  std::vector<int64_t> dims{4, 5};
-  EXPECT_EQ(Shape(std::span<const int64_t>(dims)), (Shape{4, 5}));
 }
 
 TEST(ShapeSpec, NumelIsTheProductOfDims) {

@@ -28,7 +28,6 @@ public:
   Shape() = default;
   Shape(std::initializer_list<int64_t> dims) { assign(dims.begin(), dims.size()); }
   explicit Shape(const std::vector<int64_t> &dims) { assign(dims.data(), dims.size()); }
-  explicit Shape(std::span<const int64_t> dims) { assign(dims.data(), dims.size()); }
   Shape(const Shape &o) { assign(o.begin(), size_t(o.rank_)); }
   Shape(Shape &&o) noexcept { take(o); }
   Shape &operator=(const Shape &o) {
