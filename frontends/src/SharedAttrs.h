@@ -19,6 +19,7 @@
 #include <bit>
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <unordered_map>
 
 namespace kiln::detail {
@@ -51,10 +52,8 @@ public:
   }
   struct Hash {
     size_t operator()(const AttrRecipe &r) const {
-      uint64_t h = 14695981039346656037ull;
-      for (size_t i = 0; i < r.size_; ++i)
-        h = (h ^ r.words_[i]) * 1099511628211ull;
-      return size_t(h);
+      return std::hash<std::string_view>()(std::string_view(
+          reinterpret_cast<const char *>(r.words_.data()), r.size_ * sizeof(uint64_t)));
     }
   };
 
