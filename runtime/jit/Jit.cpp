@@ -14,9 +14,9 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/runtime/Jit.h"
+#include "../cache/DiskCache.h"
 #include "IterationSpace.h"
 #include "LoopCodegen.h"
-#include "ObjectCache.h"
 #include "Target.h"
 
 #include <fmt/format.h>
@@ -130,7 +130,7 @@ struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
 
   jit::HostTarget host;
   std::unique_ptr<llvm::orc::LLJIT> lljit;
-  jit::DiskObjectCache disk;
+  cache::DiskCache disk;
 
   /// A kernel in the LLJIT.
   struct Loaded {
@@ -159,7 +159,7 @@ struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
 };
 
 Jit::Impl::Impl(const JitOptions &options)
-    : host(jit::HostTarget::detect()), disk(jit::resolveCacheDir(options.cacheDir)) {
+    : host(jit::HostTarget::detect()), disk(cache::resolveCacheDir(options.cacheDir), ".kobj") {
   llvm::orc::JITTargetMachineBuilder jtmb = host.machineBuilder();
   machines.push_back(
       orThrow(jtmb.createTargetMachine(), "cannot create a target machine for the host"));
@@ -336,9 +336,10 @@ LoopKernel Jit::Impl::compile(const Function &body, const std::string &name, Fus
 
   // Disk and codegen without the lock: kernels of one step compile in parallel.
   llvm::orc::ResourceTrackerSP tracker;
-  if (std::unique_ptr<llvm::MemoryBuffer> cached = disk.load(identity)) {
+  if (std::optional<std::string> cached = disk.load(identity)) {
     std::lock_guard lock(mu);
-    llvm::Expected<KernelFn> fn = link(std::move(cached), kernel.name, tracker);
+    llvm::Expected<KernelFn> fn = link(
+        llvm::MemoryBuffer::getMemBufferCopy(*cached, disk.path(identity)), kernel.name, tracker);
     if (fn) {
       kernel.fn = *fn;
       ++stats.diskHits;
@@ -349,7 +350,7 @@ LoopKernel Jit::Impl::compile(const Function &body, const std::string &name, Fus
   }
   if (!kernel.fn) {
     std::unique_ptr<llvm::MemoryBuffer> object = codegen(body, space, kernel.name);
-    disk.store(identity, object->getBuffer());
+    disk.store(identity, std::string_view(object->getBufferStart(), object->getBufferSize()));
     std::lock_guard lock(mu);
     kernel.fn = orThrow(link(std::move(object), kernel.name, tracker),
                         "cannot link kernel " + kernel.name);
