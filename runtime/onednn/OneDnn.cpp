@@ -221,7 +221,7 @@ bool activatesAfter(const MatmulDesc &d) { return d.activation == Activation::Re
     ops.append_eltwise(1.0f, eltwiseAlgorithm(d.activation), 0.0f, 0.0f);
   if (d.accumulate)
     ops.append_sum(d.beta);
-  ::dnnl::primitive_attr attr;
+  ::dnnl::primitive_attr attr = detail::primitiveAttr();
   attr.set_post_ops(ops);
   return attr;
 }
@@ -537,10 +537,10 @@ BoundPrimitive createSoftmax(int64_t rows, int64_t cols, bool log) {
   const ::dnnl::engine &engine = detail::cpuEngine();
   SerialScope scope;
   ::dnnl::primitive primitive =
-      log ? ::dnnl::primitive(::dnnl::logsoftmax_forward(
-                ::dnnl::logsoftmax_forward::primitive_desc({kind, md, 1}, engine)))
-          : ::dnnl::primitive(::dnnl::softmax_forward(
-                ::dnnl::softmax_forward::primitive_desc({kind, md, 1}, engine)));
+      log ? ::dnnl::primitive(::dnnl::logsoftmax_forward(::dnnl::logsoftmax_forward::primitive_desc(
+                {kind, md, 1}, detail::primitiveAttr(), engine)))
+          : ::dnnl::primitive(::dnnl::softmax_forward(::dnnl::softmax_forward::primitive_desc(
+                {kind, md, 1}, detail::primitiveAttr(), engine)));
   return BoundPrimitive(std::move(primitive), args);
 }
 

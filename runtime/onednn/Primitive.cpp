@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <new>
 
 namespace kiln::runtime::onednn {
 
@@ -48,6 +49,12 @@ SerialScope::~SerialScope() {
     omp_set_num_threads(saved_);
 }
 
+::dnnl::primitive_attr primitiveAttr() {
+  ::dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(::dnnl::scratchpad_mode::user);
+  return attr;
+}
+
 BoundPrimitive::BoundPrimitive(::dnnl::primitive primitive, std::span<const ArgSpec> args)
     : primitive_(std::move(primitive)), numArgs_(args.size()) {
   if (args.size() > kMaxArgs)
@@ -56,6 +63,10 @@ BoundPrimitive::BoundPrimitive(::dnnl::primitive primitive, std::span<const ArgS
     argIndex_[i] = args[i].index;
     argDesc_[i] = args[i].md;
   }
+  // Zero bytes in library mode, and for a primitive that needs no scratchpad.
+  scratchpadDesc_ = ::dnnl::memory::desc(
+      *dnnl_primitive_desc_query_md(primitive_.get_primitive_desc(), dnnl_query_scratchpad_md, 0));
+  numExecArgs_ = int(numArgs_) + (scratchpadDesc_.get_size() > 0);
   int sets = std::clamp(maxThreads(), 1, kMaxBindings);
   for (int s = 0; s < sets; ++s) {
     auto &b = *bindings_.emplace_back(std::make_unique<Binding>());
@@ -66,11 +77,30 @@ BoundPrimitive::BoundPrimitive(::dnnl::primitive primitive, std::span<const ArgS
   }
 }
 
+BoundPrimitive::Scratchpad BoundPrimitive::newScratchpad() const {
+  Scratchpad s;
+  if (size_t bytes = scratchpadDesc_.get_size()) {
+    s.bytes.reset(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+    if (!s.bytes)
+      throw std::bad_alloc();
+    s.memory = ::dnnl::memory(scratchpadDesc_, cpuEngine(), s.bytes.get());
+  }
+  return s;
+}
+
+void BoundPrimitive::equip(Binding &b) const {
+  if (numExecArgs_ == int(numArgs_) || b.scratchpad.memory)
+    return;
+  b.scratchpad = newScratchpad();
+  b.args[numArgs_] = {DNNL_ARG_SCRATCHPAD, b.scratchpad.memory.get()};
+}
+
 void BoundPrimitive::run(std::span<void *const> buffers) const {
   for (const std::unique_ptr<Binding> &b : bindings_) {
     std::unique_lock lock(b->bound, std::try_to_lock);
     if (!lock.owns_lock())
       continue;
+    equip(*b);
     for (size_t i = 0; i < numArgs_; ++i)
       b->memory[i].set_data_handle(buffers[i]);
     return execute(b->args.data());
@@ -80,11 +110,14 @@ void BoundPrimitive::run(std::span<void *const> buffers) const {
 
 void BoundPrimitive::runWithFreshMemory(std::span<void *const> buffers) const {
   std::array<::dnnl::memory, kMaxArgs> memory;
-  std::array<dnnl_exec_arg_t, kMaxArgs> args{};
+  std::array<dnnl_exec_arg_t, kMaxArgs + 1> args{};
   for (size_t i = 0; i < numArgs_; ++i) {
     memory[i] = ::dnnl::memory(argDesc_[i], cpuEngine(), buffers[i]);
     args[i] = {argIndex_[i], memory[i].get()};
   }
+  Scratchpad scratchpad = newScratchpad();
+  if (scratchpad.memory)
+    args[numArgs_] = {DNNL_ARG_SCRATCHPAD, scratchpad.memory.get()};
   execute(args.data());
 }
 
@@ -93,7 +126,7 @@ void BoundPrimitive::runWithFreshMemory(std::span<void *const> buffers) const {
 void BoundPrimitive::execute(const dnnl_exec_arg_t *args) const {
   SerialScope scope;
   ::dnnl::error::wrap_c_api(
-      dnnl_primitive_execute(primitive_.get(), threadStream().get(), int(numArgs_), args),
+      dnnl_primitive_execute(primitive_.get(), threadStream().get(), numExecArgs_, args),
       "could not execute a primitive");
 }
 

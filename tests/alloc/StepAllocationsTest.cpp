@@ -190,14 +190,17 @@ TEST_F(StepAllocations, TheNamedModulesLoopAllocatesNothing) {
 
 /// The MNIST loop, its batches included (the loader gathers each into the
 /// last one's buffers). What remains is inside oneDNN: its primitive
-/// execution allocates per call (the argument map of dnnl_primitive_execute),
-/// with its AVX-512 kernels one block more per step than with its AVX2 ones
-/// (11 against 10); and each new epoch's order list (0.2 per step here).
+/// execution allocates per call (the argument map of dnnl_primitive_execute,
+/// a node per argument), with its AVX-512 kernels one block more per step
+/// than with its AVX2 ones (11 against 10), and two more where primitives
+/// take a scratchpad argument (brgemm on AVX-512: 13; see primitiveAttr in
+/// runtime/onednn/Primitive.h); and each new epoch's order list (0.2 per
+/// step here).
 TEST_F(StepAllocations, TheMnistLoopStaysWithinItsBudget) {
   MnistLinear m;
   double perStep = allocationsPerSteadyStep([&] { m.step(); });
   std::printf("lazy mnist linear step: %.1f allocations\n", perStep);
-  EXPECT_LE(perStep, 11.2);
+  EXPECT_LE(perStep, 13.2);
 }
 
 /// A kiln::compile replay allocates nothing: its argument, buffer and result
