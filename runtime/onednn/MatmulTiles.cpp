@@ -50,7 +50,7 @@ std::array<ArgSpec, 4> tileArgs(const MatmulDesc &d, const MatmulTiles &t, int64
   return {{
       {DNNL_ARG_SRC, view(rows, d.k, stridesA(d))},
       {DNNL_ARG_WEIGHTS, view(d.k, cols, stridesB(d))},
-      {DNNL_ARG_DST, view(rows, cols, {d.n, 1})},
+      {DNNL_ARG_DST, view(rows, cols, {t.alongColumns ? cols : d.n, 1})},
       {DNNL_ARG_BIAS, view(1, cols, {cols, 1})},
   }};
 }

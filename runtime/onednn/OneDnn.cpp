@@ -262,13 +262,22 @@ float activate(Activation a, float v) {
   return v;
 }
 
-/// C = act(product) + beta * C over a [rows, cols] block of matrices with
-/// row stride `stride`; `act` is the activation the primitive left out.
-void accumulate(float *c, const float *product, Activation act, float beta, int64_t rows,
-                int64_t cols, int64_t stride) {
+/// C = act(product) + beta * C over a [rows, cols] block, C with row stride
+/// `cStride`, the product with `productStride`; `act` is the activation the
+/// primitive left out.
+void accumulate(float *c, int64_t cStride, const float *product, int64_t productStride,
+                Activation act, float beta, int64_t rows, int64_t cols) {
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j)
-      c[i * stride + j] = activate(act, product[i * stride + j]) + beta * c[i * stride + j];
+      c[i * cStride + j] =
+          activate(act, product[i * productStride + j]) + beta * c[i * cStride + j];
+}
+
+/// Copies a [rows, cols] block between buffers of the given row strides.
+void copyBlock(float *to, int64_t toStride, const float *from, int64_t fromStride, int64_t rows,
+               int64_t cols) {
+  for (int64_t i = 0; i < rows; ++i)
+    std::memcpy(to + i * toStride, from + i * fromStride, size_t(cols) * sizeof(float));
 }
 
 /// relu over a [rows, cols] block with row stride `stride`, in place. Four
@@ -322,8 +331,8 @@ std::optional<Activation> activationFor(ir::OpKind op) {
 // Matmul
 //===----------------------------------------------------------------------===//
 
-/// Operands of one run: C (or the product, in `product`, when accumulating
-/// after the primitive) from A, B and the bias.
+/// Operands of one run: C from A, B and the bias, and an [m, n] buffer for
+/// what the primitives write before it is stored into C (Impl::runBlock).
 struct MatmulBuffers {
   const float *a, *b, *bias;
   float *c, *product;
@@ -358,6 +367,9 @@ struct Matmul::Impl {
   /// Runs `p` on the block of `rows` x `cols` of C at element offsets `at`.
   void runBlock(const BoundPrimitive &p, const std::array<int64_t, 4> &at, int64_t rows,
                 int64_t cols, const MatmulBuffers &io) const;
+  /// Whether run() needs MatmulBuffers::product: for accumulatesAfter, and
+  /// for the dense blocks of column tiles (runBlock).
+  bool usesProductBuffer() const;
   /// Whether runWhole gives runTile's bits, on random operands.
   bool wholeMatchesTiles() const;
 };
@@ -400,16 +412,29 @@ void Matmul::Impl::runWhole(const MatmulBuffers &io) const {
 void Matmul::Impl::runBlock(const BoundPrimitive &p, const std::array<int64_t, 4> &at,
                             int64_t rows, int64_t cols, const MatmulBuffers &io) const {
   using detail::ArgA, detail::ArgB, detail::ArgBias, detail::ArgC;
-  float *out = accumulatesAfter ? io.product : io.c;
+  float *c = io.c + at[ArgC];
+  // A block narrower than C is written dense (see tileArgs), to a stretch of
+  // the product buffer of its own, and then stored into C; a block as wide as
+  // C is written in C's layout, to C or (accumulatesAfter) the product buffer.
+  bool dense = cols < desc.n;
+  float *out = dense ? io.product + at[ArgC] * rows : accumulatesAfter ? io.product + at[ArgC] : c;
+  int64_t outStride = dense ? cols : desc.n;
+  if (dense && desc.accumulate && !accumulatesAfter)
+    copyBlock(out, outStride, c, desc.n, rows, cols); // for the sum post-op to read
   void *buffers[] = {const_cast<float *>(io.a) + at[ArgA], const_cast<float *>(io.b) + at[ArgB],
-                     out + at[ArgC],
-                     desc.bias ? const_cast<float *>(io.bias) + at[ArgBias] : nullptr};
+                     out, desc.bias ? const_cast<float *>(io.bias) + at[ArgBias] : nullptr};
   p.run(std::span(buffers, desc.bias ? 4 : 3));
   Activation after = activatesAfter(desc) ? desc.activation : Activation::None;
   if (accumulatesAfter)
-    accumulate(io.c + at[ArgC], io.product + at[ArgC], after, desc.beta, rows, cols, desc.n);
-  else if (after == Activation::Relu)
-    reluInPlace(io.c + at[ArgC], rows, cols, desc.n);
+    return accumulate(c, desc.n, out, outStride, after, desc.beta, rows, cols);
+  if (dense)
+    copyBlock(c, desc.n, out, outStride, rows, cols);
+  if (after == Activation::Relu)
+    reluInPlace(c, rows, cols, desc.n);
+}
+
+bool Matmul::Impl::usesProductBuffer() const {
+  return accumulatesAfter || (tiles.alongColumns && tiles.count > 1);
 }
 
 namespace {
@@ -508,7 +533,7 @@ void Matmul::run(const float *a, const float *b, const float *bias, float *c) co
     throw Error(ErrorKind::Usage, "oneDNN: null buffer for matmul " + describe(desc_));
   if (!impl_)
     return runEmptyProduct(desc_, bias, c);
-  float *product = impl_->accumulatesAfter ? threadScratch(desc_.m * desc_.n) : nullptr;
+  float *product = impl_->usesProductBuffer() ? threadScratch(desc_.m * desc_.n) : nullptr;
   try {
     impl_->run({a, b, bias, c, product});
   } catch (...) {
