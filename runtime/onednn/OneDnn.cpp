@@ -22,17 +22,20 @@
 #include "../parallel/MeasuredSplit.h"
 #include "MatmulTiles.h"
 #include "Primitive.h"
+#include "ProbeVerdicts.h"
 #include "kiln/ir/Error.h"
 #include "kiln/runtime/Threads.h"
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -370,7 +373,10 @@ struct Matmul::Impl {
   /// Whether run() needs MatmulBuffers::product: for accumulatesAfter, and
   /// for the dense blocks of column tiles (runBlock).
   bool usesProductBuffer() const;
-  /// Whether runWhole gives runTile's bits, on random operands.
+  /// Whether runWhole gives runTile's bits: the verdict stored on disk for
+  /// this product on this machine, else wholeMatchesTiles() (then stored).
+  bool wholeGivesTheTilesBits() const;
+  /// Whether runWhole gives runTile's bits, on random operands (the probe).
   bool wholeMatchesTiles() const;
 };
 
@@ -385,8 +391,18 @@ Matmul::Impl::Impl(const MatmulDesc &d)
   if (tiles.count == 1 || elements > double(kMostProbedElements))
     return;
   whole = createMatmulTile(d, MatmulTiles{.size = d.m, .lastSize = d.m}, d.m);
-  if (!wholeMatchesTiles())
+  if (!wholeGivesTheTilesBits())
     whole.reset();
+}
+
+bool Matmul::Impl::wholeGivesTheTilesBits() const {
+  const BoundPrimitive *primitives[] = {tile.get(), lastTile.get(), whole.get()};
+  std::string identity = detail::probeIdentity(describe(desc), tiles, primitives);
+  if (std::optional<bool> known = detail::storedVerdict(identity))
+    return *known;
+  bool matches = wholeMatchesTiles();
+  detail::storeVerdict(identity, matches);
+  return matches;
 }
 
 void Matmul::Impl::run(const MatmulBuffers &io) const {
@@ -471,9 +487,15 @@ std::shared_ptr<float[]> randomFloats(int64_t n, ProbeNumbers &numbers) {
   return v;
 }
 
+/// Probes run in this process, for matmulProbesRun().
+std::atomic<int64_t> gProbesRun{0};
+
 } // namespace
 
+int64_t matmulProbesRun() { return gProbesRun.load(std::memory_order_relaxed); }
+
 bool Matmul::Impl::wholeMatchesTiles() const {
+  gProbesRun.fetch_add(1, std::memory_order_relaxed);
   ProbeNumbers rng;
   int64_t size = desc.m * desc.n;
   auto a = randomFloats(desc.m * desc.k, rng), b = randomFloats(desc.k * desc.n, rng);

@@ -55,6 +55,15 @@ SerialScope::~SerialScope() {
   return attr;
 }
 
+std::string BoundPrimitive::implementation() const {
+  const char *name = nullptr;
+  if (dnnl_primitive_desc_query(primitive_.get_primitive_desc(), dnnl_query_impl_info_str, 0,
+                                &name) != dnnl_success ||
+      !name)
+    return "?";
+  return name;
+}
+
 BoundPrimitive::BoundPrimitive(::dnnl::primitive primitive, std::span<const ArgSpec> args)
     : primitive_(std::move(primitive)), numArgs_(args.size()) {
   if (args.size() > kMaxArgs)

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace kiln::runtime::onednn::detail {
@@ -75,6 +76,9 @@ public:
   /// Executes with buffers[i] as argument i, in the order given to the
   /// constructor. Throws ::dnnl::error.
   void run(std::span<void *const> buffers) const;
+  /// The implementation oneDNN chose, as its verbose mode names it
+  /// ("brg:avx512_core", "gemm:jit").
+  std::string implementation() const;
 
 private:
   /// Memory for a primitive's scratchpad (64-byte aligned), with its memory object.

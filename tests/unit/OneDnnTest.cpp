@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/runtime/OneDnn.h"
+#include "JitTestSupport.h"
 #include "kiln/ir/Builder.h"
 #include "kiln/runtime/Interpreter.h"
 
@@ -15,6 +16,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -252,6 +256,51 @@ TEST(OneDnnMatmul, ConcurrentRunsOfOnePrimitiveDoNotInterfere) {
 //===----------------------------------------------------------------------===//
 // Caching.
 //===----------------------------------------------------------------------===//
+
+/// In a new process with the disk cache `dir`: creates the matmul `d` and
+/// exits with the number of whole-vs-tiles probes that ran (10 when `d` is
+/// not cut into tiles, which has nothing to probe).
+[[noreturn]] void exitWithProbesAfterCreating(const MatmulDesc &d, const std::string &dir) {
+  if (::setenv("KILN_CACHE_DIR", dir.c_str(), 1) != 0)
+    std::exit(11);
+  std::exit(Matmul::get(d)->tiles() > 1 ? int(matmulProbesRun()) : 10);
+}
+
+size_t verdictsIn(const std::string &dir) {
+  size_t n = 0;
+  for (const auto &entry : std::filesystem::directory_iterator(dir))
+    n += entry.path().extension() == ".kprobe";
+  return n;
+}
+
+// The probe's first executions of oneDNN primitives generate their code
+// (tens of ms in a new process), so its verdict is kept in the disk cache: a
+// second process takes it instead of probing. With the cache off every
+// process probes; a damaged entry is probed again and replaced.
+TEST(OneDnnCacheDeathTest, AProbeVerdictOnDiskSparesTheNextProcessItsProbe) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const MatmulDesc d{.m = 100, .k = 784, .n = 128, .transposeB = true, .bias = true};
+  // Each death test child runs this body again: it takes the parent's
+  // directory from the environment instead of making its own.
+  constexpr const char *kDirVariable = "KILN_PROBE_TEST_DIR";
+  std::optional<jittest::TempDir> made;
+  std::string dir = std::getenv(kDirVariable) ? std::getenv(kDirVariable) : made.emplace().path();
+  ::setenv(kDirVariable, dir.c_str(), 1);
+
+  EXPECT_EXIT(exitWithProbesAfterCreating(d, dir), testing::ExitedWithCode(1), "");
+  EXPECT_EQ(verdictsIn(dir), 1u);
+  EXPECT_EXIT(exitWithProbesAfterCreating(d, dir), testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(exitWithProbesAfterCreating(d, "off"), testing::ExitedWithCode(1), "");
+
+  // (The last step: a child that ran this body again would damage the entry again.)
+  const std::string damaged = "KILNOBJ2 damaged";
+  for (const auto &entry : std::filesystem::directory_iterator(dir))
+    std::ofstream(entry.path(), std::ios::binary | std::ios::trunc) << damaged;
+  EXPECT_EXIT(exitWithProbesAfterCreating(d, dir), testing::ExitedWithCode(1), "");
+  for (const auto &entry : std::filesystem::directory_iterator(dir))
+    EXPECT_NE(std::filesystem::file_size(entry.path()), damaged.size()) << "replaced";
+  ::unsetenv(kDirVariable);
+}
 
 TEST(OneDnnCache, SameDescGivesSamePrimitive) {
   MatmulDesc d{.m = 5, .k = 6, .n = 7, .transposeB = true, .activation = Activation::Tanh};

@@ -94,4 +94,9 @@ private:
 /// Number of primitives created so far (cache misses), for tests.
 int64_t primitivesCreated();
 
+/// Number of whole-vs-tiles probes run so far in this process (see
+/// Matmul::tiles()), for tests: a matmul whose verdict is in the disk cache
+/// ($KILN_CACHE_DIR) runs none.
+int64_t matmulProbesRun();
+
 } // namespace kiln::runtime::onednn
