@@ -8,12 +8,14 @@
 // depends only on the sizes: every element of C is computed the same way on
 // any number of threads.
 //
-// A tile of columns writes a dense block, which Matmul then copies into C:
-// oneDNN 2.6 runs a product with a strided destination on its GEMM driver
-// (gemm:jit), whose first execution in a process generates its kernels
-// (~20 ms on AVX-512), and a dense one on brgemm, like the untiled product.
-// Measured for the MNIST MLP's 100x784x128 layer in 16-column tiles: 99 us
-// a product against 125 with gemm:jit, and the untiled product's bits.
+// A tile of columns writes a dense block, which Matmul then copies into C,
+// and a tile of rows of a transposed A reads a dense copy of its columns of
+// A: oneDNN 2.6 runs a product with a strided destination or source on its
+// GEMM driver (gemm:jit), whose first execution in a process generates its
+// kernels (~20 ms on AVX-512), and a dense one on brgemm, like the untiled
+// product. Measured for the MNIST MLP's 100x784x128 layer in 16-column
+// tiles: 99 us a product against 125 with gemm:jit, and the untiled
+// product's bits.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -51,8 +53,9 @@ struct MatmulTiles {
 MatmulTiles tilesOf(const MatmulDesc &d);
 
 /// The memory descriptors (in MatmulArg order; the bias only with d.bias) of
-/// a tile of `extent` rows or columns: views of A, B and the bias, and of C
-/// for a tile of rows, a dense block for a tile of columns.
+/// a tile of `extent` rows or columns: views of A, B, C and the bias, but a
+/// dense block for C in a tile of columns and for A in a tile of rows of a
+/// transposed A.
 std::array<ArgSpec, 4> tileArgs(const MatmulDesc &d, const MatmulTiles &t, int64_t extent);
 
 /// Element offsets (MatmulArg order) of tile `index` into A, B, C and the bias.

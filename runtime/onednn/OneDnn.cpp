@@ -28,6 +28,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <atomic>
 #include <climits>
 #include <cmath>
@@ -300,12 +301,16 @@ void reluInPlace(float *c, int64_t rows, int64_t cols, int64_t stride) {
   }
 }
 
-/// The calling thread's scratch buffer, grown to at least `size` floats.
-float *threadScratch(int64_t size) {
-  thread_local std::vector<float> scratch;
-  if (int64_t(scratch.size()) < size)
-    scratch.resize(size_t(size));
-  return scratch.data();
+/// The calling thread's scratch buffers (MatmulBuffers::product, ::packedA).
+enum class Scratch { Product, PackedA };
+
+/// The calling thread's scratch buffer `which`, grown to at least `size` floats.
+float *threadScratch(Scratch which, int64_t size) {
+  thread_local std::array<std::vector<float>, 2> scratch;
+  std::vector<float> &buffer = scratch[size_t(which)];
+  if (int64_t(buffer.size()) < size)
+    buffer.resize(size_t(size));
+  return buffer.data();
 }
 
 /// C = act(bias or 0) (+ beta * C) for k = 0, where the product is all zeros.
@@ -339,6 +344,8 @@ std::optional<Activation> activationFor(ir::OpKind op) {
 struct MatmulBuffers {
   const float *a, *b, *bias;
   float *c, *product;
+  /// [m, k]: the tiles' dense copies of a transposed A (Impl::runBlock).
+  float *packedA;
 };
 
 /// Most elements of A, B and C together for which Matmul probes, when it is
@@ -373,6 +380,8 @@ struct Matmul::Impl {
   /// Whether run() needs MatmulBuffers::product: for accumulatesAfter, and
   /// for the dense blocks of column tiles (runBlock).
   bool usesProductBuffer() const;
+  /// Whether run() needs MatmulBuffers::packedA: tiles of rows of a transposed A.
+  bool packsA() const;
   /// Whether runWhole gives runTile's bits: the verdict stored on disk for
   /// this product on this machine, else wholeMatchesTiles() (then stored).
   bool wholeGivesTheTilesBits() const;
@@ -429,6 +438,14 @@ void Matmul::Impl::runBlock(const BoundPrimitive &p, const std::array<int64_t, 4
                             int64_t rows, int64_t cols, const MatmulBuffers &io) const {
   using detail::ArgA, detail::ArgB, detail::ArgBias, detail::ArgC;
   float *c = io.c + at[ArgC];
+  const float *a = io.a + at[ArgA];
+  // A tile of rows of a transposed A reads a dense copy of its columns of A
+  // (see tileArgs), in a stretch of the packedA buffer of its own.
+  if (desc.transposeA && rows < desc.m) {
+    float *packed = io.packedA + at[ArgA] * desc.k;
+    copyBlock(packed, rows, a, desc.m, desc.k, rows);
+    a = packed;
+  }
   // A block narrower than C is written dense (see tileArgs), to a stretch of
   // the product buffer of its own, and then stored into C; a block as wide as
   // C is written in C's layout, to C or (accumulatesAfter) the product buffer.
@@ -437,8 +454,8 @@ void Matmul::Impl::runBlock(const BoundPrimitive &p, const std::array<int64_t, 4
   int64_t outStride = dense ? cols : desc.n;
   if (dense && desc.accumulate && !accumulatesAfter)
     copyBlock(out, outStride, c, desc.n, rows, cols); // for the sum post-op to read
-  void *buffers[] = {const_cast<float *>(io.a) + at[ArgA], const_cast<float *>(io.b) + at[ArgB],
-                     out, desc.bias ? const_cast<float *>(io.bias) + at[ArgBias] : nullptr};
+  void *buffers[] = {const_cast<float *>(a), const_cast<float *>(io.b) + at[ArgB], out,
+                     desc.bias ? const_cast<float *>(io.bias) + at[ArgBias] : nullptr};
   p.run(std::span(buffers, desc.bias ? 4 : 3));
   Activation after = activatesAfter(desc) ? desc.activation : Activation::None;
   if (accumulatesAfter)
@@ -451,6 +468,10 @@ void Matmul::Impl::runBlock(const BoundPrimitive &p, const std::array<int64_t, 4
 
 bool Matmul::Impl::usesProductBuffer() const {
   return accumulatesAfter || (tiles.alongColumns && tiles.count > 1);
+}
+
+bool Matmul::Impl::packsA() const {
+  return desc.transposeA && !tiles.alongColumns && tiles.count > 1;
 }
 
 namespace {
@@ -501,10 +522,11 @@ bool Matmul::Impl::wholeMatchesTiles() const {
   auto a = randomFloats(desc.m * desc.k, rng), b = randomFloats(desc.k * desc.n, rng);
   auto bias = randomFloats(desc.n, rng), c = randomFloats(size, rng);
   auto viaTiles = randomFloats(size, rng), product = randomFloats(size, rng);
+  auto packedA = randomFloats(desc.m * desc.k, rng);
   std::memcpy(viaTiles.get(), c.get(), size_t(size) * sizeof(float));
   for (int64_t i = 0; i < tiles.count; ++i)
-    runTile(i, {a.get(), b.get(), bias.get(), viaTiles.get(), product.get()});
-  runWhole({a.get(), b.get(), bias.get(), c.get(), product.get()});
+    runTile(i, {a.get(), b.get(), bias.get(), viaTiles.get(), product.get(), packedA.get()});
+  runWhole({a.get(), b.get(), bias.get(), c.get(), product.get(), packedA.get()});
   return std::memcmp(c.get(), viaTiles.get(), size_t(size) * sizeof(float)) == 0;
 }
 
@@ -555,9 +577,11 @@ void Matmul::run(const float *a, const float *b, const float *bias, float *c) co
     throw Error(ErrorKind::Usage, "oneDNN: null buffer for matmul " + describe(desc_));
   if (!impl_)
     return runEmptyProduct(desc_, bias, c);
-  float *product = impl_->usesProductBuffer() ? threadScratch(desc_.m * desc_.n) : nullptr;
+  float *product =
+      impl_->usesProductBuffer() ? threadScratch(Scratch::Product, desc_.m * desc_.n) : nullptr;
+  float *packedA = impl_->packsA() ? threadScratch(Scratch::PackedA, desc_.m * desc_.k) : nullptr;
   try {
-    impl_->run({a, b, bias, c, product});
+    impl_->run({a, b, bias, c, product, packedA});
   } catch (...) {
     rethrowAsError("matmul " + describe(desc_) + " failed");
   }
