@@ -48,9 +48,9 @@ MatmulTiles tilesOf(const MatmulDesc &d) {
 std::array<ArgSpec, 4> tileArgs(const MatmulDesc &d, const MatmulTiles &t, int64_t extent) {
   int64_t rows = t.alongColumns ? d.m : extent, cols = t.alongColumns ? extent : d.n;
   return {{
-      {DNNL_ARG_SRC, view(rows, d.k, d.transposeA && rows < d.m ? Strides{1, rows} : stridesA(d))},
+      {DNNL_ARG_SRC, view(rows, d.k, readsPackedA(d, rows) ? Strides{1, rows} : stridesA(d))},
       {DNNL_ARG_WEIGHTS, view(d.k, cols, stridesB(d))},
-      {DNNL_ARG_DST, view(rows, cols, {t.alongColumns ? cols : d.n, 1})},
+      {DNNL_ARG_DST, view(rows, cols, {writesDenseBlock(d, cols) ? cols : d.n, 1})},
       {DNNL_ARG_BIAS, view(1, cols, {cols, 1})},
   }};
 }

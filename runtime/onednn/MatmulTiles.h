@@ -52,6 +52,13 @@ struct MatmulTiles {
 /// How `d` is cut; count == 1 (one tile of all of C) when it is too small to share.
 MatmulTiles tilesOf(const MatmulDesc &d);
 
+/// Whether a block of `rows` rows of C reads a dense copy of its part of A
+/// (a transposed A cut into tiles of rows), not a view of A.
+inline bool readsPackedA(const MatmulDesc &d, int64_t rows) { return d.transposeA && rows < d.m; }
+
+/// Whether a block of `cols` columns of C is written dense, not into a view of C.
+inline bool writesDenseBlock(const MatmulDesc &d, int64_t cols) { return cols < d.n; }
+
 /// The memory descriptors (in MatmulArg order; the bias only with d.bias) of
 /// a tile of `extent` rows or columns: views of A, B, C and the bias, but a
 /// dense block for C in a tile of columns and for A in a tile of rows of a

@@ -441,7 +441,7 @@ void Matmul::Impl::runBlock(const BoundPrimitive &p, const std::array<int64_t, 4
   const float *a = io.a + at[ArgA];
   // A tile of rows of a transposed A reads a dense copy of its columns of A
   // (see tileArgs), in a stretch of the packedA buffer of its own.
-  if (desc.transposeA && rows < desc.m) {
+  if (detail::readsPackedA(desc, rows)) {
     float *packed = io.packedA + at[ArgA] * desc.k;
     copyBlock(packed, rows, a, desc.m, desc.k, rows);
     a = packed;
@@ -449,7 +449,7 @@ void Matmul::Impl::runBlock(const BoundPrimitive &p, const std::array<int64_t, 4
   // A block narrower than C is written dense (see tileArgs), to a stretch of
   // the product buffer of its own, and then stored into C; a block as wide as
   // C is written in C's layout, to C or (accumulatesAfter) the product buffer.
-  bool dense = cols < desc.n;
+  bool dense = detail::writesDenseBlock(desc, cols);
   float *out = dense ? io.product + at[ArgC] * rows : accumulatesAfter ? io.product + at[ArgC] : c;
   int64_t outStride = dense ? cols : desc.n;
   if (dense && desc.accumulate && !accumulatesAfter)
