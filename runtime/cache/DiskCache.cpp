@@ -1,6 +1,7 @@
 //===- DiskCache.cpp - Entries kept on disk across processes --------------===//
 #include "DiskCache.h"
 #include "kiln/ir/ReadFile.h"
+#include "kiln/ir/SplitMix.h"
 
 #include <fmt/format.h>
 
@@ -28,26 +29,21 @@ constexpr size_t kHeaderSize = 32;
 /// Larger entries are not kiln's (kernels are a few KB, verdicts a byte): a miss.
 constexpr uint64_t kMaxEntryBytes = uint64_t(64) << 20;
 
-uint64_t mix(uint64_t x) {
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
 /// A 64-bit hash of `bytes` for file names and the damage check, 8 bytes a
-/// step, the same in every run and build. Not cryptographic: a load compares
-/// the identity in full.
+/// step through splitmix64, the same in every run and build. Not
+/// cryptographic: a load compares the identity in full.
 uint64_t checksum(std::string_view bytes) {
-  uint64_t h = mix(bytes.size() + 0x9e3779b97f4a7c15ull);
+  using ir::splitMix64;
+  uint64_t h = splitMix64(bytes.size());
   size_t i = 0;
   for (; i + 8 <= bytes.size(); i += 8) {
     uint64_t word;
     std::memcpy(&word, bytes.data() + i, 8);
-    h = mix(h ^ word);
+    h = splitMix64(h ^ word);
   }
   uint64_t tail = 0;
   std::memcpy(&tail, bytes.data() + i, bytes.size() - i);
-  return mix(h ^ tail);
+  return splitMix64(h ^ tail);
 }
 
 uint64_t read64(const char *p) {

@@ -24,6 +24,7 @@
 #include "Primitive.h"
 #include "ProbeVerdicts.h"
 #include "kiln/ir/Error.h"
+#include "kiln/ir/SplitMix.h"
 #include "kiln/runtime/Threads.h"
 
 #include <fmt/format.h>
@@ -484,11 +485,8 @@ class ProbeNumbers {
 public:
   /// Uniform in [-1, 1), multiples of 2^-23.
   float next() {
-    state_ += 0x9e3779b97f4a7c15ull;
-    uint64_t z = state_;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
+    uint64_t z = ir::splitMix64(state_);
+    state_ += ir::kSplitMix64Increment;
     return float(int64_t(z >> 40) - (int64_t(1) << 23)) * (1.0f / float(1 << 23));
   }
 

@@ -3,6 +3,7 @@
 
 #include "kiln/Random.h"
 #include "kiln/ir/Error.h"
+#include "kiln/ir/SplitMix.h"
 #include "kiln/runtime/Threads.h"
 
 #include <fmt/format.h>
@@ -82,14 +83,6 @@ ScaleRow pickScaleRow() {
 void scaleRow(const uint8_t *src, float *dst, int64_t n) {
   static const ScaleRow impl = pickScaleRow();
   impl(src, dst, n);
-}
-
-/// splitmix64: decorrelates the per-epoch seeds derived from one seed.
-uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
 }
 
 /// `spare` if nothing else holds it and it has the type `type`, else a new
@@ -207,7 +200,8 @@ std::vector<int64_t> DataLoader::order(int64_t epoch) const {
   if (!shuffle_)
     return order;
   // Fisher-Yates with kiln's platform-independent generator, seeded per epoch.
-  Generator gen(mix(seed_ ^ mix(uint64_t(epoch))));
+  // splitmix64 decorrelates the per-epoch seeds derived from one seed.
+  Generator gen(ir::splitMix64(seed_ ^ ir::splitMix64(uint64_t(epoch))));
   for (size_t i = order.size(); i > 1; --i)
     std::swap(order[i - 1], order[gen.below(i)]);
   return order;
