@@ -467,12 +467,14 @@ void Matmul::Impl::runBlock(const BoundPrimitive &p, const std::array<int64_t, 4
     reluInPlace(c, rows, cols, desc.n);
 }
 
+// tiles.size decides for every tile: the last is no larger, and a single
+// tile is all of C (neither packed nor dense).
 bool Matmul::Impl::usesProductBuffer() const {
-  return accumulatesAfter || (tiles.alongColumns && tiles.count > 1);
+  return accumulatesAfter || (tiles.alongColumns && detail::writesDenseBlock(desc, tiles.size));
 }
 
 bool Matmul::Impl::packsA() const {
-  return desc.transposeA && !tiles.alongColumns && tiles.count > 1;
+  return !tiles.alongColumns && detail::readsPackedA(desc, tiles.size);
 }
 
 namespace {
@@ -520,7 +522,7 @@ bool Matmul::Impl::wholeMatchesTiles() const {
   auto a = randomFloats(desc.m * desc.k, rng), b = randomFloats(desc.k * desc.n, rng);
   auto bias = randomFloats(desc.n, rng), c = randomFloats(size, rng);
   auto viaTiles = randomFloats(size, rng), product = randomFloats(size, rng);
-  auto packedA = randomFloats(desc.m * desc.k, rng);
+  auto packedA = packsA() ? randomFloats(desc.m * desc.k, rng) : nullptr;
   std::memcpy(viaTiles.get(), c.get(), size_t(size) * sizeof(float));
   for (int64_t i = 0; i < tiles.count; ++i)
     runTile(i, {a.get(), b.get(), bias.get(), viaTiles.get(), product.get(), packedA.get()});
