@@ -58,39 +58,10 @@ std::pair<double, double> productBounds(const Val &a, const Val &b) {
 constexpr double kExponents[] = {2, 3, 0, 1, -1, 0.5, 1.5, -0.5, 2.5};
 bool isWholeNonNegative(double p) { return p >= 0 && p == std::floor(p); }
 
-/// Whether a formula is computed bit for bit alike by both backends: it
-/// calls only correctly rounded primitives (no exp, tanh, pow...).
-class ExactnessProbe final : public ScalarBuilder {
-public:
-  bool exact = true;
-
-  SV constant(double, DType t) override { return {t}; }
-  SV add(SV a, SV) override { return a; }
-  SV sub(SV a, SV) override { return a; }
-  SV mul(SV a, SV) override { return a; }
-  SV div(SV a, SV) override { return a; }
-  SV neg(SV a) override { return a; }
-  SV max(SV a, SV) override { return a; }
-  SV min(SV a, SV) override { return a; }
-  SV maximum(SV a, SV) override { return a; }
-  SV math(MathFn f, SV a) override {
-    exact = exact && mathFnInfo(f).exact;
-    return a;
-  }
-  SV pow(SV a, double) override {
-    exact = false;
-    return a;
-  }
-  SV cmp(Cmp, SV, SV) override { return {DType::Bool}; }
-  SV select(SV, SV a, SV) override { return a; }
-  SV cast(SV, DType to) override { return {to}; }
-};
-
+/// Whether a formula is computed bit for bit alike by both backends.
 bool isExactFormula(const OpDef &def, const AttrList &attrs) {
-  ExactnessProbe probe;
-  std::vector<SV> args(size_t(def.arity), SV{DType::F32});
-  def.scalar(probe, args, attrs, DType::F32);
-  return probe.exact;
+  std::vector<DType> operands(size_t(def.arity), DType::F32);
+  return ir::isExactFormula(def, attrs, operands, DType::F32);
 }
 
 /// Bounds of an op's result over its operands' bounds, from its formula on

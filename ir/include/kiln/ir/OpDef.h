@@ -146,6 +146,14 @@ void evalNode(const Node &node, std::span<const HostTensor *const> operands, Hos
 double evalScalar(const OpDef &def, std::span<const double> operands, const AttrList &attrs,
                   DType t);
 
+/// Whether elementwise `def`'s formula, with `attrs` and operands of the
+/// given dtypes, calls only correctly rounded primitives (no exp, tanh,
+/// pow...), so that every evaluator computes it to the same bits: the
+/// interpreter in double and the JIT, in a vector lane or in scalar code.
+/// False for an op without a formula.
+bool isExactFormula(const OpDef &def, const AttrList &attrs, std::span<const DType> operands,
+                    DType result);
+
 /// Throws one_hot's Error(Runtime) unless every label is in [0, classes).
 void checkOneHotLabels(const HostTensor &labels, int64_t classes);
 
