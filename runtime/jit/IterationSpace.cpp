@@ -189,7 +189,61 @@ int64_t blockSize(int64_t n) {
   return 0;
 }
 
+/// Every op of `body` computes its elements to the same bits in any lane
+/// (isExactFormula).
+bool isExactBody(const Function &body) {
+  std::vector<DType> operands;
+  for (const Node &n : body.nodes()) {
+    if (n.op == OpKind::Constant)
+      continue;
+    operands.clear();
+    for (ValueId v : n.operands)
+      operands.push_back(body.type(v).dtype);
+    if (!isExactFormula(opDef(n.op), n.attrs, operands, body.type(n.result()).dtype))
+      return false;
+  }
+  return true;
+}
+
 } // namespace
+
+std::optional<Function> lengthGenericBody(const Function &body) {
+  if (reductionNode(body) || body.results().empty())
+    return std::nullopt;
+  const Shape &s = body.type(body.results()[0]).shape;
+  if (s.numel() < 2)
+    return std::nullopt;
+  Function generic = body;
+  for (size_t v = 0; v < generic.numValues(); ++v) {
+    Shape &shape = generic.value(ValueId{int32_t(v)}).type.shape;
+    if (shape.numel() == 1)
+      shape = Shape{};
+    else if (shape == s)
+      shape = Shape{0};
+    else
+      return std::nullopt; // a row or column broadcast: the layout depends on the shape
+  }
+  for (const Node &n : body.nodes())
+    if (n.op == OpKind::Constant && n.attrs.getDense("value").numel() > 1)
+      return std::nullopt; // its values have the shape
+  if (!isExactBody(body))
+    return std::nullopt;
+  return generic;
+}
+
+IterationSpace elementSpace(const Function &body, int64_t elements) {
+  IterationSpace space;
+  space.elementRange = true;
+  space.rows = elements;
+  space.cols = 1;
+  for (ValueId p : body.params()) {
+    InputAccess in;
+    in.splat = body.type(p).shape.rank() == 0;
+    in.innerStride = in.splat ? 0 : 1;
+    space.inputs.push_back(in);
+  }
+  return space;
+}
 
 IterationSpace analyzeIterationSpace(const Function &body) {
   const Node *reduction = reductionNode(body);

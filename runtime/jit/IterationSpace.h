@@ -56,6 +56,10 @@ struct IterationSpace {
   std::vector<InputAccess> inputs;
   /// Set for a reduction kernel, whose rows x cols is the reduction's input.
   std::optional<ReductionAccess> reduction;
+  /// A length-generic kernel (lengthGenericBody): one loop over the elements
+  /// [begin, end), each input a splat or read at the element's index; rows
+  /// is the number of elements, cols 1, and the code does not depend on it.
+  bool elementRange = false;
 };
 
 /// Inner rows of fully contiguous kernels are at most this many elements:
@@ -68,6 +72,21 @@ inline constexpr int64_t kMinBlock = 2048;
 /// The loop nest of a body accepted by checkLoopKernelBody or
 /// checkReductionKernelBody.
 IterationSpace analyzeIterationSpace(const ir::Function &body);
+
+/// A loop kernel body whose code can serve every length, or nullopt: each
+/// value is a splat or has the iteration shape (of two elements or more), and
+/// every op is exact arithmetic, so an element's result does not depend on
+/// where it falls in the loop (a C library function's vector and scalar
+/// versions may differ in the last bit, and the tail of a loop runs the
+/// scalar one). The body returned has the same nodes, its splats of rank 0
+/// and its other values of shape [0]: equal for every length, so that one
+/// compiled kernel serves them all (the four SGD updates of a two-layer
+/// model, a last batch of another size).
+std::optional<ir::Function> lengthGenericBody(const ir::Function &body);
+
+/// The loop of a length-generic kernel over the `elements` of a body that
+/// lengthGenericBody accepts.
+IterationSpace elementSpace(const ir::Function &body, int64_t elements);
 
 /// The reduction node of a reduction kernel body (its last node), or null.
 const ir::Node *reductionNode(const ir::Function &body);

@@ -6,7 +6,9 @@
 // LLVM versions, compared byte for byte: no IR is built on a hit), and
 // finally LLVM: emit IR in a fresh LLVMContext, verify, optimise at -O3 for
 // the host, compile to an object, store it on disk, and link it into the
-// LLJIT. Hashes only name symbols and files; they never decide a hit.
+// LLJIT. Hashes only name symbols and files; they never decide a hit. A
+// length-generic body (IterationSpace.h) is looked up and compiled as its
+// shape-free form, so that one kernel serves each of its lengths.
 //
 // Each loaded kernel has its own ORC resource tracker. The LoopKernels handed
 // out share a lifetime token; when the last one is gone (its programs were
@@ -120,8 +122,23 @@ struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
   enum class Emit { LLVM, Assembly, Object };
   /// The kernel's optimised IR, assembly or object, bypassing the caches.
   std::string emit(const Function &body, const std::string &name, FusionKind kind, Emit what);
-  /// A kernel in memory: the body's structuralKey() and its name.
-  using KernelKey = std::pair<std::string, std::string>;
+  /// A kernel in memory: the structuralKey() of the body it was built from,
+  /// its name, and whether it serves every length (lengthGenericBody).
+  struct KernelKey {
+    std::string structure, name;
+    bool anyLength = false;
+    auto operator<=>(const KernelKey &) const = default;
+  };
+  /// What compile() builds for a body: a kernel of its own loop nest, or
+  /// the length-generic kernel of its class.
+  struct KernelPlan {
+    std::optional<Function> generic; ///< lengthGenericBody(body)
+    jit::IterationSpace space;       ///< the loop this body's calls run
+    KernelKey key;
+    uint64_t hash = 0; ///< structuralHash() of what is compiled
+    const Function &compiled(const Function &body) const { return generic ? *generic : body; }
+  };
+  static KernelPlan plan(const Function &body, const std::string &name);
   std::string uniqueSymbol(const KernelKey &key, uint64_t hash);
   /// Everything that decides a kernel's object code, for the disk cache.
   std::string diskIdentity(const KernelKey &key, const std::string &symbol) const;
@@ -257,11 +274,11 @@ void Jit::Impl::unloadLocked(std::map<KernelKey, Loaded>::iterator it) {
 std::string Jit::Impl::emit(const Function &body, const std::string &name, FusionKind kind,
                             Emit what) {
   checkKernelBody(body, kind);
+  KernelPlan p = plan(body, name);
   MachineLease machine(*this);
   llvm::LLVMContext ctx;
   std::unique_ptr<llvm::Module> m =
-      buildModule(ctx, *machine.tm, body, jit::analyzeIterationSpace(body),
-                  symbolFor(name, body.structuralHash()));
+      buildModule(ctx, *machine.tm, p.compiled(body), p.space, symbolFor(name, p.hash));
   if (what != Emit::LLVM)
     return jit::emitMachineCode(*m, *machine.tm, /*object=*/what == Emit::Object);
   std::string text;
@@ -271,7 +288,7 @@ std::string Jit::Impl::emit(const Function &body, const std::string &name, Fusio
 }
 
 std::string Jit::Impl::uniqueSymbol(const KernelKey &key, uint64_t hash) {
-  std::string base = symbolFor(key.second, hash), symbol = base;
+  std::string base = symbolFor(key.name, hash), symbol = base;
   for (int i = 2;; ++i) {
     auto it = symbols.find(symbol);
     if (it == symbols.end() || it->second == key)
@@ -281,10 +298,21 @@ std::string Jit::Impl::uniqueSymbol(const KernelKey &key, uint64_t hash) {
 }
 
 std::string Jit::Impl::diskIdentity(const KernelKey &key, const std::string &symbol) const {
-  return fmt::format("symbol {}|{}|{}|{}|kiln {}|llvm {}|codegen {}|mvec {}|body ", symbol,
-                     host.triple, host.cpu, host.features, KILN_VERSION, LLVM_VERSION_STRING,
-                     kCodegenRevision, host.vectorMath) +
-         key.first;
+  return fmt::format("symbol {}|{}|{}|{}|kiln {}|llvm {}|codegen {}|mvec {}|any length {}|body ",
+                     symbol, host.triple, host.cpu, host.features, KILN_VERSION,
+                     LLVM_VERSION_STRING, kCodegenRevision, host.vectorMath, key.anyLength) +
+         key.structure;
+}
+
+Jit::Impl::KernelPlan Jit::Impl::plan(const Function &body, const std::string &name) {
+  KernelPlan p;
+  p.generic = jit::lengthGenericBody(body);
+  const Function &compiled = p.compiled(body);
+  p.space = p.generic ? jit::elementSpace(compiled, body.type(body.results()[0]).shape.numel())
+                      : jit::analyzeIterationSpace(body);
+  p.key = {compiled.structuralKey(), name, p.generic.has_value()};
+  p.hash = compiled.structuralHash();
+  return p;
 }
 
 std::optional<LoopKernel> Jit::Impl::loadedLocked(const KernelKey &key) {
@@ -302,8 +330,9 @@ std::optional<LoopKernel> Jit::Impl::loadedLocked(const KernelKey &key) {
 
 LoopKernel Jit::Impl::compile(const Function &body, const std::string &name, FusionKind kind) {
   checkKernelBody(body, kind);
-  KernelKey key{body.structuralKey(), name};
-  jit::IterationSpace space = jit::analyzeIterationSpace(body);
+  KernelPlan p = plan(body, name);
+  const KernelKey &key = p.key;
+  const jit::IterationSpace &space = p.space;
   LoopKernel kernel{nullptr, {}, jit::launchRows(space), space.cols};
   if (space.reduction && space.reduction->acrossRows)
     kernel.scratchBytes = space.reduction->outputs * int64_t(sizeof(double));
@@ -313,10 +342,13 @@ LoopKernel Jit::Impl::compile(const Function &body, const std::string &name, Fus
     compiled.wait(lock, [&] { return !inFlight.count(key); });
     if (std::optional<LoopKernel> loaded = loadedLocked(key)) {
       ++stats.memoryHits;
-      return *loaded;
+      kernel.fn = loaded->fn; // a length-generic kernel runs this body's length
+      kernel.name = std::move(loaded->name);
+      kernel.lifetime = std::move(loaded->lifetime);
+      return kernel;
     }
     inFlight.insert(key);
-    kernel.name = uniqueSymbol(key, body.structuralHash());
+    kernel.name = uniqueSymbol(key, p.hash);
     symbols[kernel.name] = key; // reserved while it compiles
   }
   // Whatever happens below, waiting callers go on (and compile it themselves
@@ -349,7 +381,7 @@ LoopKernel Jit::Impl::compile(const Function &body, const std::string &name, Fus
     }
   }
   if (!kernel.fn) {
-    std::unique_ptr<llvm::MemoryBuffer> object = codegen(body, space, kernel.name);
+    std::unique_ptr<llvm::MemoryBuffer> object = codegen(p.compiled(body), space, kernel.name);
     disk.store(identity, std::string_view(object->getBufferStart(), object->getBufferSize()));
     std::lock_guard lock(mu);
     kernel.fn = orThrow(link(std::move(object), kernel.name, tracker),
@@ -364,13 +396,14 @@ LoopKernel Jit::Impl::compile(const Function &body, const std::string &name, Fus
 }
 
 bool Jit::Impl::hasCode(const Function &body, const std::string &name) {
-  KernelKey key{body.structuralKey(), name};
+  KernelPlan p = plan(body, name);
+  const KernelKey &key = p.key;
   std::string identity;
   {
     std::lock_guard lock(mu);
     if (kernels.count(key) || inFlight.count(key))
       return true;
-    identity = diskIdentity(key, uniqueSymbol(key, body.structuralHash()));
+    identity = diskIdentity(key, uniqueSymbol(key, p.hash));
   }
   return disk.enabled() && llvm::sys::fs::exists(disk.path(identity));
 }

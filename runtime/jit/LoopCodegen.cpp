@@ -1,7 +1,8 @@
 //===- LoopCodegen.cpp - LLVM IR for a loop kernel ------------------------===//
 //
 // The kernel is a two-level loop nest, rows [begin, end) x cols, in rotated
-// (do-while) form with a constant inner trip count; each element evaluates
+// (do-while) form with a constant inner trip count (a length-generic kernel:
+// one loop over the elements [begin, end)); each element evaluates
 // the body's scalar expressions through LlvmScalarBuilder. Inputs are loaded
 // once (splats), once per row (broadcast along the row) or per element.
 //
@@ -247,6 +248,13 @@ void KernelEmitter::emitLoops(llvm::Function *f) {
   Value *begin = f->getArg(unsigned(buffers_.size()));
   Value *end = f->getArg(unsigned(buffers_.size() + 1));
   loadSplats();
+  if (space_.elementRange) { // one loop whose length is known only at run time
+    std::vector<Value *> noOffsets(numInputs(), b_.getInt64(0));
+    emitFor(begin, end, "elements",
+            [&](Value *i) { emitElement(i, /*outRow=*/b_.getInt64(0), noOffsets); });
+    b_.CreateRetVoid();
+    return;
+  }
   auto *rows = llvm::BasicBlock::Create(ctx_, "rows", f);
   auto *cols = llvm::BasicBlock::Create(ctx_, "cols", f);
   auto *rowEnd = llvm::BasicBlock::Create(ctx_, "row.end", f);

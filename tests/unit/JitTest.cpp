@@ -158,22 +158,34 @@ TEST(JitLoopNest, CoalescesShapesIntoRowsAndContiguousColumns) {
     int64_t rows, cols;
   };
   const Case cases[] = {
-      {{1037}, {1037}, 1, 1037},     // contiguous: one row
-      {{3, 4, 5}, {3, 4, 5}, 1, 60}, // contiguous in any rank
-      {{2, 3}, {3}, 2, 3},           // a bias broadcast along rows
-      {{4, 1}, {1, 3}, 4, 3},        // a column times a row
-      {{7, 1}, {7, 9}, 7, 9},        // a column broadcast
-      {{2, 3, 4}, {2, 1, 4}, 6, 4},  // a middle broadcast: div/mod on the row
-      {{8, 1, 5}, {5}, 8, 5},        // unit dims vanish
-      {{}, {}, 1, 1},                // a scalar
-      {{1 << 20}, {}, 64, 16384},    // large and flat: rows for threads
-      {{0, 3}, {3}, 0, 0},           // empty
+      {{2, 3}, {3}, 2, 3},          // a bias broadcast along rows
+      {{4, 1}, {1, 3}, 4, 3},       // a column times a row
+      {{7, 1}, {7, 9}, 7, 9},       // a column broadcast
+      {{2, 3, 4}, {2, 1, 4}, 6, 4}, // a middle broadcast: div/mod on the row
+      {{8, 1, 5}, {5}, 8, 5},       // unit dims vanish
+      {{}, {}, 1, 1},               // a scalar
+      {{0, 3}, {3}, 0, 0},          // empty
+      // Contiguous and splat operands make a length-generic kernel: one
+      // loop over the elements (JitLengthGeneric below).
+      {{1037}, {1037}, 1037, 1},
+      {{3, 4, 5}, {3, 4, 5}, 60, 1},
+      {{1 << 20}, {}, 1 << 20, 1},
   };
   for (const Case &c : cases) {
     LoopKernel k = uncachedJit().compile(addKernel(c.x, c.y), "add");
     EXPECT_EQ(k.rows, c.rows) << c.x.str() << " + " << c.y.str();
     EXPECT_EQ(k.cols, c.cols) << c.x.str() << " + " << c.y.str();
   }
+}
+
+TEST(JitLoopNest, ContiguousKernelsOfOneLengthAreCutIntoRowsForThreads) {
+  // tanh keeps the kernel's own length (JitLengthGeneric below).
+  LoopKernel large = uncachedJit().compile(chainKernel(1 << 20), "fused_add_mul_tanh");
+  EXPECT_EQ(large.rows, 64);
+  EXPECT_EQ(large.cols, 16384);
+  LoopKernel small = uncachedJit().compile(chainKernel(1037), "fused_add_mul_tanh");
+  EXPECT_EQ(small.rows, 1);
+  EXPECT_EQ(small.cols, 1037);
 }
 
 TEST(JitLoopNest, RowRangesCanBeRunSeparately) {
@@ -191,6 +203,78 @@ TEST(JitLoopNest, AnEmptyKernelTouchesNoMemory) {
   void *buffers[] = {nullptr, nullptr, nullptr};
   k.fn(buffers, 0, 0);
   k.fn(buffers, 0, 5);
+}
+
+// ---- Length-generic kernels -------------------------------------------------
+
+/// x - 0.1 * g: an SGD update, as the fuse pass makes it for each parameter.
+Function sgdKernel(const Shape &shape) {
+  Function f("fused_mul_sub");
+  Builder b(f);
+  ValueId x = b.param("x", f32(shape)), g = b.param("g", f32(shape));
+  f.setResults({b.sub(x, b.mul(b.scalar(0.1), g))});
+  return f;
+}
+
+TEST(JitLengthGeneric, OneKernelServesEveryLengthAndRank) {
+  Jit jit(JitOptions{"off"});
+  const Shape shapes[] = {{128, 784}, {128}, {10, 128}, {10}, {2}, {3, 4, 5}};
+  LoopKernel first = jit.compile(sgdKernel(shapes[0]), "fused_mul_sub");
+  for (const Shape &s : shapes) {
+    Function f = sgdKernel(s);
+    LoopKernel k = jit.compile(f, "fused_mul_sub");
+    EXPECT_EQ(k.fn, first.fn) << s.str();
+    EXPECT_EQ(k.name, first.name) << s.str();
+    EXPECT_EQ(k.rows, s.numel()) << "its own length: " << s.str();
+    EXPECT_EQ(k.cols, 1) << s.str();
+    std::mt19937 rng(unsigned(s.numel()));
+    std::vector<HostTensor> in = {jittest::randomTensor(f.type(f.params()[0]), rng),
+                                  jittest::randomTensor(f.type(f.params()[1]), rng)};
+    for (int64_t pieces : {1, 3}) // element ranges that start anywhere
+      EXPECT_TRUE(jittest::matchesInterpreter(f, in, jittest::runKernel(k, f, in, pieces)))
+          << s.str() << " in " << pieces;
+  }
+  EXPECT_EQ(jit.stats().compiled, 1);
+  EXPECT_EQ(jit.stats().memoryHits, int64_t(std::size(shapes)));
+}
+
+TEST(JitLengthGeneric, AnotherProcessLoadsItFromDiskForAnotherLength) {
+  TempDir dir;
+  Jit(JitOptions{dir.path()}).compile(sgdKernel({100}), "fused_mul_sub");
+  Jit later(JitOptions{dir.path()});
+  Function f = sgdKernel({7, 3});
+  LoopKernel k = later.compile(f, "fused_mul_sub");
+  EXPECT_EQ(later.stats().diskHits, 1);
+  EXPECT_EQ(later.stats().compiled, 0);
+  EXPECT_TRUE(kernelMatches(k, f, 5));
+  EXPECT_TRUE(later.hasCode(sgdKernel({12345}), "fused_mul_sub"));
+}
+
+/// Where a kernel's elements would not all be computed alike -- a vector
+/// and a scalar libm call may differ in the last bit, and which elements
+/// fall in the scalar tail would depend on the length and the thread split --
+/// or its layout depends on the shape, the kernel keeps its length.
+TEST(JitLengthGeneric, LibraryMathAndBroadcastsKeepTheirLength) {
+  Jit jit(JitOptions{"off"});
+  EXPECT_NE(jit.compile(chainKernel(64), "chain").fn, jit.compile(chainKernel(65), "chain").fn);
+  EXPECT_NE(jit.compile(addKernel({4, 8}, {8}), "add").fn,
+            jit.compile(addKernel({5, 8}, {8}), "add").fn);
+  auto power = [](int64_t n) {
+    Function f("pow");
+    Builder b(f);
+    f.setResults({b.create(OpKind::Pow, {b.param("x", f32(Shape{n}))}, {{"exponent", 2.5}})});
+    return f;
+  };
+  EXPECT_NE(jit.compile(power(64), "pow").fn, jit.compile(power(65), "pow").fn);
+  EXPECT_EQ(jit.stats().compiled, 6);
+}
+
+TEST(JitLengthGeneric, TheElementLoopIsVectorized) {
+  std::string ir = uncachedJit().emitLLVM(sgdKernel({4096}), "fused_mul_sub");
+  EXPECT_NE(ir.find("elements"), std::string::npos) << ir;
+  bool wide =
+      ir.find("<8 x float>") != std::string::npos || ir.find("<16 x float>") != std::string::npos;
+  EXPECT_TRUE(wide) << ir;
 }
 
 // ---- Code generation --------------------------------------------------------
