@@ -213,21 +213,18 @@ std::optional<Function> lengthGenericBody(const Function &body) {
   const Shape &s = body.type(body.results()[0]).shape;
   if (s.numel() < 2)
     return std::nullopt;
-  Function generic = body;
-  for (size_t v = 0; v < generic.numValues(); ++v) {
-    Shape &shape = generic.value(ValueId{int32_t(v)}).type.shape;
-    if (shape.numel() == 1)
-      shape = Shape{};
-    else if (shape == s)
-      shape = Shape{0};
-    else
+  auto splat = [&](size_t v) { return body.type(ValueId{int32_t(v)}).shape.numel() == 1; };
+  for (size_t v = 0; v < body.numValues(); ++v)
+    if (!splat(v) && body.type(ValueId{int32_t(v)}).shape != s)
       return std::nullopt; // a row or column broadcast: the layout depends on the shape
-  }
   for (const Node &n : body.nodes())
     if (n.op == OpKind::Constant && n.attrs.getDense("value").numel() > 1)
       return std::nullopt; // its values have the shape
   if (!isExactBody(body))
     return std::nullopt;
+  Function generic = body;
+  for (size_t v = 0; v < generic.numValues(); ++v)
+    generic.value(ValueId{int32_t(v)}).type.shape = splat(v) ? Shape{} : Shape{0};
   return generic;
 }
 

@@ -91,6 +91,31 @@ TEST(ProgramCache, ADifferentShapeIsADifferentKernel) {
   EXPECT_EQ((after.compiled + after.diskHits) - (before.compiled + before.diskHits), 1);
 }
 
+/// An elementwise body of exact arithmetic has one kernel for every length
+/// (the JIT's length-generic kernels): a last batch of another size, or
+/// another parameter's update, compiles nothing new.
+TEST(ProgramCache, AnotherLengthOfExactArithmeticIsTheSameKernel) {
+  runtime::Jit &jit = runtime::Jit::instance();
+  auto update = [](int64_t n) {
+    Function f("update");
+    Builder b(f);
+    ValueId w = b.param("w", {DType::F32, Shape{n}});
+    ValueId g = b.param("g", {DType::F32, Shape{n}});
+    ValueId lr = b.param("lr", {DType::F32, Shape{}});
+    f.setResults({b.sub(w, b.mul(lr, g))});
+    return f;
+  };
+  auto first = runtime::Program::compile(update(129)); // kept: its kernel stays loaded
+  runtime::JitStats before = jit.stats();
+  Function other = update(131);
+  auto program = runtime::Program::compile(other);
+  runtime::JitStats after = jit.stats();
+  EXPECT_EQ(after.memoryHits - before.memoryHits, 1);
+  EXPECT_EQ((after.compiled + after.diskHits) - (before.compiled + before.diskHits), 0);
+  std::vector<HostTensor> inputs = inputsFor(other);
+  EXPECT_TRUE(program->run(inputs)[0].identical(runtime::interpret(other, inputs)[0]));
+}
+
 /// With two threads, the loop kernels of a program that runs on threads
 /// anyway (here a kernel of more than a task's worth of elements) are
 /// compiled ahead of lowering, in parallel; lowering then uses them (no

@@ -102,7 +102,9 @@ public:
   /// a loop kernel (checkLoopKernelBody) or a reduction kernel
   /// (checkReductionKernelBody), as the fused node's kind says (see
   /// jitKernelKind in Program.h). `name` names the symbol ("fused_add_mul");
-  /// a unique suffix is added.
+  /// a unique suffix is added. An elementwise body of exact arithmetic over
+  /// splats and values of one shape gets the kernel that serves every length
+  /// of it (rows = its elements, cols = 1; IterationSpace.h).
   LoopKernel compile(const ir::Function &body, const std::string &name,
                      ir::FusionKind kind = ir::FusionKind::Loop);
 
