@@ -235,7 +235,7 @@ IterationSpace elementSpace(const Function &body, int64_t elements) {
   space.cols = 1;
   for (ValueId p : body.params()) {
     InputAccess in;
-    in.splat = body.type(p).shape.rank() == 0;
+    in.splat = body.type(p).shape.numel() == 1; // of either body: a splat is one element
     in.innerStride = in.splat ? 0 : 1;
     space.inputs.push_back(in);
   }

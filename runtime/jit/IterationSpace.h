@@ -84,8 +84,8 @@ IterationSpace analyzeIterationSpace(const ir::Function &body);
 /// model, a last batch of another size).
 std::optional<ir::Function> lengthGenericBody(const ir::Function &body);
 
-/// The loop of a length-generic kernel over the `elements` of a body that
-/// lengthGenericBody accepts.
+/// The loop of a length-generic kernel over `elements` elements, for a body
+/// that lengthGenericBody accepts or the body it returned.
 IterationSpace elementSpace(const ir::Function &body, int64_t elements);
 
 /// The reduction node of a reduction kernel body (its last node), or null.
