@@ -52,6 +52,11 @@ private:
   void emitElement(Value *col, Value *outRow, const std::vector<Value *> &rowOff);
   SV constantValue(const Node &n);
 
+  /// for (i = from; i < to; ++i) body(i), in rotated form; the insertion
+  /// point ends after the loop.
+  void emitFor(Value *from, Value *to, const llvm::Twine &name,
+               const std::function<void(Value *)> &body);
+
   // ---- Reduction kernels ----------------------------------------------------
   void emitReduction(llvm::Function *f);
   void emitReductionRow(Value *row);
@@ -64,10 +69,6 @@ private:
   /// Stores finish(acc) -- acc, or acc / count for a mean -- to output element `index`.
   void storeFinished(Value *acc, Value *index);
   Value *scratchPtr(Value *index);
-  /// for (i = from; i < to; ++i) body(i), in rotated form; the insertion
-  /// point ends after the loop.
-  void emitFor(Value *from, Value *to, const llvm::Twine &name,
-               const std::function<void(Value *)> &body);
 
   size_t numInputs() const { return body_.params().size(); }
   size_t numOutputs() const { return body_.results().size(); }
@@ -286,8 +287,6 @@ void KernelEmitter::emitLoops(llvm::Function *f) {
   b_.CreateRetVoid();
 }
 
-// ---- Reduction kernels ------------------------------------------------------
-
 void KernelEmitter::emitFor(Value *from, Value *to, const llvm::Twine &name,
                             const std::function<void(Value *)> &body) {
   llvm::BasicBlock *before = b_.GetInsertBlock();
@@ -303,6 +302,8 @@ void KernelEmitter::emitFor(Value *from, Value *to, const llvm::Twine &name,
   b_.CreateCondBr(b_.CreateICmpSLT(next, to), loop, done);
   b_.SetInsertPoint(done);
 }
+
+// ---- Reduction kernels ------------------------------------------------------
 
 const ReductionDef &KernelEmitter::fold() const { return *opDef(space_.reduction->op).reduction; }
 
