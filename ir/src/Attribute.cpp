@@ -119,6 +119,8 @@ static bool sameAttr(const Attr &a, const Attr &b) {
 }
 
 bool AttrList::operator==(const AttrList &o) const {
+  if (entries_ == o.entries_) // copies of one list (recorded ops share theirs)
+    return true;
   const Entries &a = entries(), &b = o.entries();
   if (a.size() != b.size())
     return false;
