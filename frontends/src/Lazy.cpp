@@ -103,6 +103,7 @@ std::shared_ptr<LazyValue> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList
   v->attrs = std::move(attrs);
   v->operands = std::move(operands);
   v->type = std::move(type);
+  lazyState().recording.addOp(v);
   return v;
 }
 
@@ -154,135 +155,6 @@ bool anyPending() { return !lazyState().queue.empty(); }
 
 namespace {
 
-/// The one walk of the pending graph: its structure as a StructureKey and
-/// its values in topological order (value i of the walk is value i of the
-/// step function: buffers read twice are one parameter). A flush that hits
-/// the program cache does only this before binding buffers; a miss builds
-/// the function from `order` (buildStepFunction), never walking again.
-class StepKeyWalk {
-public:
-  StructureKey key;
-  /// The leaf behind each parameter, in order (slots of the pending graph).
-  std::vector<const std::shared_ptr<LazyValue> *> params;
-  /// The value behind each walk id: leaves (once per parameter) and ops.
-  std::vector<const LazyValue *> order;
-  /// The walk id of each target.
-  std::vector<int32_t> results;
-
-  void run(const std::vector<std::shared_ptr<Storage>> &targets) {
-    thread_local uint64_t lastEpoch = 0;
-    epoch_ = ++lastEpoch;
-    key.clear();
-    params.clear();
-    order.clear();
-    buffers_.clear();
-    index_.clear();
-    results.clear();
-    for (const auto &s : targets)
-      results.push_back(visit(s->pending));
-    key.word(uint64_t(KeyTag::Results));
-    key.word(results.size());
-    for (int32_t r : results)
-      key.word(uint64_t(r));
-  }
-
-private:
-  struct Frame {
-    const std::shared_ptr<LazyValue> *ref;
-    size_t next;
-  };
-
-  int32_t visit(const std::shared_ptr<LazyValue> &root) {
-    stack_.clear();
-    stack_.push_back({&root, 0});
-    while (!stack_.empty()) {
-      Frame &top = stack_.back();
-      LazyValue *v = top.ref->get();
-      if (v->walkMark == epoch_) {
-        stack_.pop_back();
-        continue;
-      }
-      if (top.next < v->operands.size()) {
-        const std::shared_ptr<LazyValue> &operand = v->operands[top.next++];
-        if (operand->walkMark != epoch_)
-          stack_.push_back({&operand, 0}); // invalidates `top`
-        continue;
-      }
-      const std::shared_ptr<LazyValue> *ref = top.ref;
-      stack_.pop_back();
-      v->walkId = v->isLeaf ? leaf(ref) : op(*v);
-      v->walkMark = epoch_;
-    }
-    return root->walkId;
-  }
-
-  int32_t leaf(const std::shared_ptr<LazyValue> *ref) {
-    const LazyValue &v = **ref;
-    BufferParam *same = nullptr;
-    if (!v.literal) {
-      same = findBuffer(v.buffer.raw());
-      if (same && (*params[same->param])->type == v.type)
-        return same->id;
-    }
-    int32_t id = int32_t(order.size());
-    if (!v.literal) {
-      if (same)
-        *same = {v.buffer.raw(), params.size(), id};
-      else
-        addBuffer({v.buffer.raw(), params.size(), id});
-    }
-    params.push_back(ref);
-    order.push_back(&v);
-    key.word(uint64_t(v.literal ? KeyTag::Literal : KeyTag::Leaf));
-    key.type(v.type);
-    return id;
-  }
-
-  int32_t op(const LazyValue &v) {
-    key.word(uint64_t(KeyTag::Op));
-    key.word(uint64_t(v.op));
-    key.word(v.operands.size());
-    for (const auto &o : v.operands)
-      key.word(uint64_t(o->walkId));
-    key.type(v.type);
-    key.attrs(v.attrs);
-    order.push_back(&v);
-    return int32_t(order.size() - 1);
-  }
-
-  struct BufferParam {
-    const void *buffer;
-    size_t param;
-    int32_t id;
-  };
-  /// Steps read few buffers: a linear scan beats a hash map, up to a point.
-  static constexpr size_t kLinearScan = 32;
-  BufferParam *findBuffer(const void *buffer) {
-    if (buffers_.size() > kLinearScan) {
-      auto it = index_.find(buffer);
-      return it == index_.end() ? nullptr : &buffers_[it->second];
-    }
-    for (BufferParam &b : buffers_)
-      if (b.buffer == buffer)
-        return &b;
-    return nullptr;
-  }
-  void addBuffer(BufferParam b) {
-    buffers_.push_back(b);
-    if (buffers_.size() == kLinearScan + 1)
-      for (size_t i = 0; i < buffers_.size(); ++i)
-        index_[buffers_[i].buffer] = i;
-    else if (buffers_.size() > kLinearScan + 1)
-      index_[b.buffer] = buffers_.size() - 1;
-  }
-
-  uint64_t epoch_ = 0;
-  std::vector<Frame> stack_;
-  std::vector<BufferParam> buffers_;
-  /// Position in buffers_ by buffer, once there are more than kLinearScan.
-  std::unordered_map<const void *, size_t> index_;
-};
-
 /// Value names of a step function: the program's own where it gave them
 /// (a parameter's, a named tensor's), `arg`/`lit` for other parameters,
 /// numbered where they repeat.
@@ -305,18 +177,44 @@ private:
   std::unordered_map<std::string, int> counters_;
 };
 
-/// The step function of a walk, value by value in its order, and a hash of
-/// its structure without types and attributes (CachedStep::structureKey).
-std::pair<ir::Function, uint64_t> buildStepFunction(const StepKeyWalk &walk) {
-  ir::Function fn("step");
-  StepValueNames names;
+/// Marks the recorded values the results need (operands come before
+/// their users in the recording).
+void liveValues(const RecordedValues &recorded, const std::vector<int32_t> &results,
+                std::vector<bool> &live) {
+  live.assign(recorded.values.size(), false);
+  for (int32_t r : results)
+    live[size_t(r)] = true;
+  for (size_t i = recorded.values.size(); i-- > 0;)
+    if (live[i])
+      for (const auto &o : recorded.values[i]->operands)
+        live[size_t(o->walkId)] = true;
+}
+
+/// The step function of a recording, value by value in recording order
+/// without the values no result needs; the recorded position of each of
+/// its parameters; and a hash of its structure without types and
+/// attributes (CachedStep::structureKey).
+struct StepFunction {
+  ir::Function fn{"step"};
+  std::vector<int32_t> paramPositions;
   uint64_t structure = 14695981039346656037ull;
-  auto mix = [&](uint64_t w) { structure = (structure ^ w) * 1099511628211ull; };
-  std::vector<ValueId> ids;
-  ids.reserve(walk.order.size());
-  for (const LazyValue *v : walk.order) {
+};
+StepFunction buildStepFunction(const RecordedValues &recorded,
+                               const std::vector<int32_t> &results) {
+  StepFunction out;
+  ir::Function &fn = out.fn;
+  StepValueNames names;
+  auto mix = [&](uint64_t w) { out.structure = (out.structure ^ w) * 1099511628211ull; };
+  std::vector<bool> live;
+  liveValues(recorded, results, live);
+  std::vector<ValueId> ids(recorded.values.size());
+  for (size_t i = 0; i < recorded.values.size(); ++i) {
+    if (!live[i])
+      continue;
+    const LazyValue *v = recorded.values[i].get();
     if (v->isLeaf) {
-      ids.push_back(fn.addParam(v->type, names.forLeaf(*v)));
+      ids[i] = fn.addParam(v->type, names.forLeaf(*v));
+      out.paramPositions.push_back(int32_t(i));
       mix(v->literal ? 0xA11 : 0xB0F);
       continue;
     }
@@ -327,22 +225,16 @@ std::pair<ir::Function, uint64_t> buildStepFunction(const StepKeyWalk &walk) {
       mix(uint64_t(o->walkId));
     }
     size_t k = fn.appendNode(v->op, std::move(operands), v->attrs, {v->type});
-    ids.push_back(fn.nodes()[k].result());
+    ids[i] = fn.nodes()[k].result();
     if (v->name)
-      fn.value(ids.back()).name = names.unique(*v->name);
+      fn.value(ids[i]).name = names.unique(*v->name);
   }
-  std::vector<ValueId> results;
-  for (int32_t r : walk.results)
-    results.push_back(ids[size_t(r)]);
-  fn.setResults(results);
+  std::vector<ValueId> resultIds;
+  for (int32_t r : results)
+    resultIds.push_back(ids[size_t(r)]);
+  fn.setResults(resultIds);
   mix(results.size());
-  return {std::move(fn), structure};
-}
-
-/// Reused by every flush, so that a cache hit allocates nothing for its key.
-StepKeyWalk &stepKeyWalk() {
-  thread_local StepKeyWalk walk;
-  return walk;
+  return out;
 }
 
 } // namespace
@@ -417,6 +309,8 @@ void compile(CachedStep &step) {
   if (const char *v = std::getenv("KILN_LOG"); v && std::strstr(v, "step-ir"))
     fmt::print(stderr, "kiln: compiling step:\n{}", ir::print(step.fn));
   std::string reason = logRecompiles() ? compileReason(step) : std::string();
+  if (!step.leftLastStep.empty())
+    reason += fmt::format("; as recorded, it left the step before it at: {}", step.leftLastStep);
   step.program = runtime::Program::compile(step.fn, {.checkNumerics = check_numerics()});
   ++st.stats.compilations;
   if (logRecompiles())
@@ -478,21 +372,36 @@ void runInterpreted(const CachedStep &step, const std::vector<HostTensor> &input
   }
 }
 
-/// A new cache entry for the function `fn` (built on a miss).
-std::shared_ptr<CachedStep> addStep(ir::Function fn, uint64_t structureKey,
-                                    const StructureKey &key) {
+/// On a miss: a new cache entry for the recording in `scratch`, whose key
+/// is built.
+std::shared_ptr<CachedStep> buildStep(FlushScratch &scratch) {
+  StepFunction built = buildStepFunction(scratch.recorded, scratch.resultPositions);
   auto step = std::make_shared<CachedStep>();
-  step->fn = std::move(fn);
-  step->structureKey = structureKey;
-  step->key = key;
+  step->fn = std::move(built.fn);
+  step->structureKey = built.structure;
+  step->key = scratch.key;
+  step->script = scriptOf(scratch.recorded);
+  step->paramPositions = std::move(built.paramPositions);
+  step->resultPositions = scratch.resultPositions;
+  if (logRecompiles() && scratch.recorded.divergence)
+    step->leftLastStep = scratch.recorded.divergence->describe();
   lazyState().cache.add(step);
   return step;
 }
 
-/// On a miss: a new cache entry for the walked graph.
-std::shared_ptr<CachedStep> buildStep(const StepKeyWalk &walk) {
-  auto [fn, structure] = buildStepFunction(walk);
-  return addStep(std::move(fn), structure, walk.key);
+/// The step the recording in `scratch` is: the last one, recognised while
+/// recorded; or, on the full path, the cached step of its key, or a new one.
+std::shared_ptr<CachedStep> findStep(LazyState &st, FlushScratch &scratch) {
+  RecordedValues &recorded = scratch.recorded;
+  resultPositions(recorded, scratch.record.results, scratch.resultPositions);
+  if (matchesStep(recorded, scratch.resultPositions)) {
+    ++st.stats.recognised;
+    return recorded.expected;
+  }
+  structureKey(recorded, scratch.resultPositions, scratch.key);
+  if (std::shared_ptr<CachedStep> step = st.cache.find(scratch.key))
+    return step;
+  return buildStep(scratch);
 }
 
 /// Whether a structure not compiled yet is interpreted this time
@@ -550,15 +459,12 @@ void takeTargets(LazyState &st, FlushScratch &scratch) {
 void flushTargets(LazyState &st, FlushScratch &scratch, bool interpretOnly) {
   FlushRecord &record = scratch.record;
   const std::vector<std::shared_ptr<Storage>> &targets = record.results;
-  StepKeyWalk &walk = stepKeyWalk();
-  walk.run(targets);
-  std::shared_ptr<CachedStep> step = st.cache.find(walk.key);
-  if (!step)
-    step = buildStep(walk);
+  std::shared_ptr<CachedStep> step = findStep(st, scratch);
   st.last = step;
-  for (const std::shared_ptr<LazyValue> *p : walk.params) {
-    record.params.push_back(*p);
-    scratch.inputs.push_back((*p)->buffer);
+  for (int32_t position : step->paramPositions) {
+    const std::shared_ptr<LazyValue> &leaf = scratch.recorded.values[size_t(position)];
+    record.params.push_back(leaf);
+    scratch.inputs.push_back(leaf->buffer);
   }
   for (const auto &s : targets) {
     record.writeBack.push_back(s->data.defined());
@@ -590,6 +496,7 @@ void flushTargets(LazyState &st, FlushScratch &scratch, bool interpretOnly) {
 } // namespace
 
 void FlushScratch::clear() {
+  recorded.clear();
   record.params.clear();
   record.results.clear();
   record.writeBack.clear();
@@ -600,8 +507,11 @@ void FlushScratch::clear() {
 
 void flushPending(bool interpretOnly) {
   LazyState &st = lazyState();
-  if (st.queue.empty())
+  if (st.queue.empty()) {
+    if (!st.recording.empty()) // values no tensor holds (nor ever will)
+      st.recording.discard(st.last);
     return;
+  }
   if (gObserver && !gObserver->onFlush())
     return;
   // The thread's lists, emptied (not freed) after each flush; a flush that
@@ -617,6 +527,13 @@ void flushPending(bool interpretOnly) {
     }
   } release{scratch};
   takeTargets(st, scratch);
+  // The values recorded since the last flush are this step's; the next
+  // recording is compared with the step that runs now.
+  st.recording.takeInto(scratch.recorded);
+  struct Expect {
+    LazyState &st;
+    ~Expect() { st.recording.expect(st.last); }
+  } expect{st};
   if (!scratch.record.results.empty())
     flushTargets(st, scratch, interpretOnly);
 }

@@ -3,9 +3,9 @@
 // In lazy mode an op does not compute: it makes a LazyValue (op, attributes,
 // operand values, result type) and a Storage that holds it as pending. A
 // flush turns every pending value still held by a tensor into one step
-// (parameters: the buffers read; results: the pending values), looks it up in
-// a program cache by its exact structure (a StructureKey walked from the
-// pending values: a hit builds no ir::Function), runs it (compiled, or
+// (parameters: the buffers read; results: the pending values), finds its
+// program by its exact structure (the last step's, recognised while recorded,
+// or the cached step of its StructureKey: a hit builds no ir::Function), runs it (compiled, or
 // interpreted once first where that is cheap: see compile_after) and stores
 // the results: into the existing buffer for in-place updates, into a fresh
 // one otherwise.
@@ -52,8 +52,8 @@ struct LazyValue {
   Name name;
   /// For a leaf: the storage whose buffer it reads (traces replay it).
   std::weak_ptr<Storage> owner;
-  /// Scratch of the flush's structure walk: `walkId` is this value's
-  /// position when `walkMark` equals the walk's epoch (no per-flush maps).
+  /// `walkId` is this value's position in the recording (StepRecording.h)
+  /// whose epoch `walkMark` holds (no per-step maps).
   uint64_t walkMark = 0;
   int32_t walkId = 0;
 

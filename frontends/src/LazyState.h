@@ -3,6 +3,7 @@
 
 #include "Lazy.h"
 #include "StepCache.h"
+#include "StepRecording.h"
 #include "kiln/Step.h"
 
 #include <memory>
@@ -24,6 +25,10 @@ StepSettings settingsFromEnvironment();
 /// The lists of one flush, kept so that a steady step reuses their memory.
 struct FlushScratch {
   FlushRecord record;
+  RecordedValues recorded;
+  std::vector<int32_t> resultPositions;
+  /// The step's key, built on the full path only.
+  StructureKey key;
   std::vector<ir::HostTensor> inputs, outputs;
   bool inUse = false;
   /// Empties the lists (keeping their memory): drops every reference.
@@ -36,6 +41,8 @@ struct LazyState {
   std::vector<std::weak_ptr<Storage>> queue;
   size_t compactAt = 1024;
   int64_t opsSinceFlush = 0;
+  /// The values recorded since the last flush.
+  StepRecording recording;
   /// The program cache (bounded: a program that builds ever new structures
   /// must not grow it forever).
   StepCache cache;

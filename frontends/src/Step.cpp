@@ -55,6 +55,7 @@ void dropCachedSteps() {
   st.cache.clear();
   st.byStructure.clear();
   st.last.reset();
+  st.recording.forgetScript();
 }
 
 } // namespace

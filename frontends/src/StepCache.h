@@ -1,6 +1,7 @@
 //===- StepCache.h - One thread's program cache (internal) ------*- C++ -*-===//
 #pragma once
 
+#include "SmallList.h"
 #include "StructureKey.h"
 #include "kiln/runtime/Program.h"
 
@@ -10,6 +11,18 @@
 #include <unordered_map>
 
 namespace kiln::detail {
+
+/// One value of a step as it was recorded (see StepRecording.h): what the
+/// value recorded at the same position of a later step is compared with.
+struct ScriptValue {
+  ir::OpKind op = ir::OpKind::Constant;
+  bool isLeaf = false;
+  bool literal = false;
+  ir::TensorType type;
+  ir::AttrList attrs;
+  /// Positions of the operands in the recording.
+  SmallList<int32_t, 3> operands;
+};
 
 /// A step structure in the program cache.
 class CachedStep : public std::enable_shared_from_this<CachedStep> {
@@ -26,6 +39,14 @@ public:
   /// The exact structure (see StructureKey): a flush hits this entry only
   /// when its key is equal, so a hit never builds or hashes a function.
   StructureKey key;
+  /// The recording it was built from, value by value (dead values too):
+  /// the next step is compared with it as it is recorded.
+  std::vector<ScriptValue> script;
+  /// The recorded positions of the function's parameters and results.
+  std::vector<int32_t> paramPositions, resultPositions;
+  /// Where its first recording left the step that ran before it (for
+  /// KILN_LOG=recompile; empty when not logging).
+  std::string leftLastStep;
   /// Per result of the optimised program: the parameter it is a view of, or -1.
   std::vector<int> resultParam;
 };

@@ -1,4 +1,5 @@
 //===- LazyStepTest.cpp - Lazy recording, whole-step programs, replay -----===//
+#include "ErrorTestSupport.h"
 #include "StepTestSupport.h"
 #include "kiln/runtime/Jit.h"
 
@@ -157,6 +158,84 @@ TEST_F(LazyStep, ReplayedStepsCompileNothing) {
     EXPECT_NO_THROW(m.step(x, y));
   runtime::setCompilationForbidden(false);
   EXPECT_EQ(runtime::compilationCount(), before + 1);
+}
+
+/// A step that repeats the last one is recognised while it is recorded:
+/// each value is compared with the last step's, no key is built. A step
+/// of another structure is not, and gets its own program.
+TEST_F(LazyStep, ARepeatedStepIsRecognisedAsItIsRecorded) {
+  set_execution(Execution::Compiled);
+  set_compile_after(0);
+  Linreg m;
+  Tensor x = Linreg::inputs(10), y = Linreg::targets(10);
+  m.step(x, y); // makes the grads
+  m.step(x, y); // accumulates into them: the structure of every later step
+  EXPECT_EQ(step_cache_stats().recognised, 0);
+  for (int i = 0; i < 4; ++i)
+    m.step(x, y);
+  EXPECT_EQ(step_cache_stats().recognised, 4);
+  EXPECT_EQ(step_cache_stats().compilations, 2);
+
+  m.step(Linreg::inputs(7), Linreg::targets(7));
+  EXPECT_EQ(step_cache_stats().recognised, 4) << "another batch size is another step";
+  EXPECT_EQ(step_cache_stats().compilations, 3);
+  m.step(x, y); // found by its key, not recognised: the last step was the other one
+  m.step(x, y);
+  EXPECT_EQ(step_cache_stats().recognised, 5);
+  EXPECT_EQ(step_cache_stats().compilations, 3);
+}
+
+/// The same values recorded with another tensor still held are another
+/// step (one more result): not taken for the last one.
+TEST_F(LazyStep, AStepWithOtherResultsIsNotTakenForTheLast) {
+  set_execution(Execution::Compiled);
+  set_compile_after(0);
+  Tensor x = from_vector({1, 2, 3, 4}, {4});
+  Tensor kept;
+  for (int step = 1; step <= 4; ++step) {
+    Tensor doubled = x * 2;
+    Tensor sum = (doubled + 1).sum();
+    if (step == 3)
+      kept = doubled;
+    doubled = Tensor(); // only `kept` holds it at the read
+    EXPECT_DOUBLE_EQ(sum.item(), 24.0);
+  }
+  EXPECT_EQ(kept.to_vector(), (std::vector<double>{2, 4, 6, 8}));
+  EXPECT_EQ(step_cache_stats().compilations, 2);
+  EXPECT_EQ(step_cache_stats().recognised, 1) << "step 2 only";
+}
+
+/// Ops whose results no tensor holds at the flush are part of the
+/// recording (so the next step is compared with them too) but not of the
+/// step's function.
+TEST_F(LazyStep, DeadValuesAreRecordedButNotComputed) {
+  set_execution(Execution::Compiled);
+  set_compile_after(0);
+  Tensor x = from_vector({1, 2, 3}, {3});
+  for (int step = 0; step < 3; ++step) {
+    { Tensor dropped = x.exp(); }
+    EXPECT_DOUBLE_EQ((x * 2).sum().item(), 12.0);
+  }
+  for (const ir::Node &n : last_step_ir().nodes())
+    EXPECT_NE(n.op, ir::OpKind::Exp) << "a value no result needs is not in the function";
+  EXPECT_EQ(step_cache_stats().recognised, 2);
+  EXPECT_EQ(step_cache_stats().compilations, 1);
+}
+
+/// A recording that matched the last step so far takes the result types
+/// from it without asking the op table; an operand of another shape ends
+/// the match, so the op table still reports the mistake.
+TEST_F(LazyStep, AStepThatMatchedSoFarStillChecksItsShapes) {
+  set_execution(Execution::Compiled);
+  set_compile_after(0);
+  Tensor a = ones({3}), b = ones({3}), c = ones({4});
+  EXPECT_DOUBLE_EQ((a + b).sum().item(), 6.0);
+  EXPECT_DOUBLE_EQ((a + b).sum().item(), 6.0);
+  EXPECT_EQ(step_cache_stats().recognised, 1);
+  std::string message = test::errorOf([&] { (void)(a + c); }, ErrorKind::Shape);
+  EXPECT_TRUE(test::contains(message, "broadcast")) << message;
+  kiln::sync();
+  EXPECT_DOUBLE_EQ((a + b).sum().item(), 6.0);
 }
 
 /// A user reading KILN_LOG=step-ir or --emit-ir sees their own names:
@@ -336,6 +415,11 @@ TEST_F(LazyStep, ASmallerLastBatchRecompilesWithAReason) {
   std::string log = testing::internal::GetCapturedStderr();
   EXPECT_NE(log.find("kiln: recompile: input %"), std::string::npos) << log;
   EXPECT_NE(log.find("changed from f32[10,1] to f32[7,1]"), std::string::npos) << log;
+  // Where the recording left the last step: the first input of the new shape.
+  EXPECT_NE(log.find("as recorded, it left the step before it at: value 4 is an input f32[7,1], "
+                     "was an input f32[10,1]"),
+            std::string::npos)
+      << log;
   EXPECT_EQ(log.find('\n'), log.size() - 1) << "one line: " << log;
 }
 

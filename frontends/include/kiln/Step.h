@@ -102,6 +102,7 @@ void set_num_threads(int n);
 /// Counters of the step program cache.
 struct StepCacheStats {
   int64_t flushes = 0;      ///< steps run (flushes and compiled-step calls)
+  int64_t recognised = 0;   ///< flushes whose step was the last one, matched as recorded
   int64_t interpreted = 0;  ///< of which by the reference interpreter
   int64_t compilations = 0; ///< programs compiled (cache misses)
   size_t entries = 0;       ///< structures in the cache
