@@ -85,6 +85,25 @@ void StepRecording::addOp(const std::shared_ptr<LazyValue> &v) {
     compare(*v);
 }
 
+const ir::TensorType *StepRecording::expectedType(ir::OpKind op, const ir::AttrList &attrs,
+                                                  const OperandList &operands) {
+  if (!matches_)
+    return nullptr;
+  for (const auto &o : operands)
+    position(o);
+  const std::vector<ScriptValue> &script = expected_->script;
+  if (!matches_ || values_.size() >= script.size())
+    return nullptr;
+  const ScriptValue &next = script[values_.size()];
+  if (next.isLeaf || next.op != op || next.operands.size() != operands.size() ||
+      !(next.attrs == attrs))
+    return nullptr;
+  for (size_t i = 0; i < operands.size(); ++i)
+    if (next.operands[i] != operands[i]->walkId)
+      return nullptr;
+  return &next.type;
+}
+
 int32_t StepRecording::position(const std::shared_ptr<LazyValue> &operand) {
   if (operand->walkMark == epoch_)
     return operand->walkId;

@@ -63,6 +63,11 @@ public:
   /// Gives the op `v`, just made, the next position, after giving its
   /// operands that are leaves read for the first time theirs.
   void addOp(const std::shared_ptr<LazyValue> &v);
+  /// The result type of `op` on `operands` when the recording still matches
+  /// its script and the script's next value is that op (the op table then
+  /// has nothing new to check or infer); else null.
+  const ir::TensorType *expectedType(ir::OpKind op, const ir::AttrList &attrs,
+                                     const OperandList &operands);
   /// Hands the values recorded so far to a flush (into `out`, emptied
   /// first) and starts the next recording, compared with no script.
   void takeInto(RecordedValues &out);

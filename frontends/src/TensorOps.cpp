@@ -274,13 +274,10 @@ namespace {
 /// never reads (or a step that never ends) does not grow one graph forever.
 constexpr int64_t kMaxPendingOps = 4096;
 
-/// The lazy counterpart of compute(): checks the operands and records.
-std::shared_ptr<detail::TensorImpl> record(OpKind op, std::span<const Tensor> operands,
-                                           const ir::AttrList &attrs,
-                                           const std::optional<TensorType> &declared) {
-  if (detail::lazyState().opsSinceFlush >= kMaxPendingOps && !detail::traceObserver())
-    detail::flushPending(/*interpretOnly=*/true);
-  const ir::OpDef &def = ir::opDef(op);
+/// The op table's result type of `def` on `operands` (Error(Shape) if they
+/// do not fit).
+TensorType inferType(const ir::OpDef &def, std::span<const Tensor> operands,
+                     const ir::AttrList &attrs, const std::optional<TensorType> &declared) {
   // Operand types on the stack for the usual few operands (shapes are inline).
   constexpr size_t kInline = 4;
   std::array<TensorType, kInline> inlineTypes;
@@ -290,17 +287,31 @@ std::shared_ptr<detail::TensorImpl> record(OpKind op, std::span<const Tensor> op
   std::span<TensorType> types = operands.size() > kInline
                                     ? std::span<TensorType>(manyTypes)
                                     : std::span<TensorType>(inlineTypes.data(), operands.size());
+  for (size_t i = 0; i < operands.size(); ++i)
+    types[i] = operands[i].impl()->type();
+  return shapeErrors([&] { return ir::checkAndInfer(def, types, attrs, declared); });
+}
+
+/// The lazy counterpart of compute(): checks the operands and records.
+std::shared_ptr<detail::TensorImpl> record(OpKind op, std::span<const Tensor> operands,
+                                           const ir::AttrList &attrs,
+                                           const std::optional<TensorType> &declared) {
+  if (detail::lazyState().opsSinceFlush >= kMaxPendingOps && !detail::traceObserver())
+    detail::flushPending(/*interpretOnly=*/true);
+  const ir::OpDef &def = ir::opDef(op);
   detail::OperandList values;
   values.reserve(operands.size());
   detail::TraceObserver *observer = detail::traceObserver();
-  for (size_t i = 0; i < operands.size(); ++i) {
-    const Tensor &t = operands[i];
-    types[i] = defined(t, def.name).impl()->type();
-    values.push_back(detail::operandValue(*t.impl()));
+  for (const Tensor &t : operands) {
+    values.push_back(detail::operandValue(*defined(t, def.name).impl()));
     if (observer && !t.impl()->gradFn)
       observer->onLeafUse(t.impl());
   }
-  TensorType type = shapeErrors([&] { return ir::checkAndInfer(def, types, attrs, declared); });
+  // A step recorded again: its op was checked when it was first recorded.
+  const TensorType *expected = detail::lazyState().recording.expectedType(op, attrs, values);
+  TensorType type = expected && (!declared || *declared == *expected)
+                        ? *expected
+                        : inferType(def, operands, attrs, declared);
   // one_hot fails on labels out of range: report it at the call, as eager
   // mode does, when the labels are known (checked, not computed: no buffer).
   if (op == OpKind::OneHot && !operands[0].impl()->storage->pending)
