@@ -188,7 +188,7 @@ void accumulateLazy(const std::shared_ptr<TensorImpl> &leaf,
     // Named after the leaf, not after the cached gradient function's values,
     // which may come from another graph of the same structure.
     if (leaf->name) {
-      leaf->grad->name = detail::sharedName(*leaf->name, "_grad");
+      leaf->grad->name = detail::derivedName(leaf->name, "_grad");
       if (detail::Name &valueName = leaf->grad->storage->pending->name; !valueName)
         valueName = leaf->grad->name;
     }

@@ -61,6 +61,31 @@ Name sharedName(std::string_view base, std::string_view suffix) {
 }
 
 namespace {
+/// A few derived names, by the pointers they were made from (direct-mapped).
+struct DerivedNames {
+  struct Entry {
+    Name base; ///< held, so that its address is not reused for another name
+    const char *suffix = nullptr;
+    Name derived;
+  };
+  static constexpr size_t kEntries = 32;
+  std::array<Entry, kEntries> entries;
+};
+struct DerivedNamesTag;
+} // namespace
+
+Name derivedName(const Name &base, const char *suffix) {
+  DerivedNames *memo = ir::threadOwned<DerivedNames, DerivedNamesTag>();
+  if (!memo)
+    return sharedName(*base, suffix);
+  auto bits = reinterpret_cast<uintptr_t>(base.get()) ^ reinterpret_cast<uintptr_t>(suffix);
+  DerivedNames::Entry &e = memo->entries[(bits >> 4) % DerivedNames::kEntries];
+  if (e.base != base || e.suffix != suffix)
+    e = {base, suffix, sharedName(*base, suffix)};
+  return e.derived;
+}
+
+namespace {
 std::atomic<uint64_t> gStorageSerial{0};
 } // namespace
 
@@ -148,7 +173,7 @@ void assignInPlace(const Tensor &t, const Tensor &value) {
   setPending(impl.storage, operandValue(*value.impl()));
   ++impl.storage->version;
   if (LazyValue &pending = *impl.storage->pending; !pending.name && impl.name)
-    pending.name = sharedName(*impl.name, "_new");
+    pending.name = derivedName(impl.name, "_new");
 }
 
 } // namespace detail
