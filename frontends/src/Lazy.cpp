@@ -97,13 +97,13 @@ std::shared_ptr<LazyValue> operandValue(const TensorImpl &impl) {
 }
 
 std::shared_ptr<LazyValue> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList operands,
-                                  ir::TensorType type) {
+                                  ir::TensorType type, bool expected) {
   auto v = makeRecycled<LazyValue>();
   v->op = op;
   v->attrs = std::move(attrs);
   v->operands = std::move(operands);
   v->type = std::move(type);
-  lazyState().recording.addOp(v);
+  lazyState().recording.addOp(v, expected);
   return v;
 }
 

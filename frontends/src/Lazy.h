@@ -73,8 +73,9 @@ void checkPendingHere(const Storage &s);
 /// The current value of `impl` as an operand of a pending op.
 std::shared_ptr<LazyValue> operandValue(const TensorImpl &impl);
 /// A pending op value (the type must be the op's result type).
+/// `expected`: the recording's expectedType() matched this op just now.
 std::shared_ptr<LazyValue> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList operands,
-                                  ir::TensorType type);
+                                  ir::TensorType type, bool expected = false);
 /// A new tensor whose value is `value` (pending until the next flush).
 std::shared_ptr<TensorImpl> makePending(std::shared_ptr<LazyValue> value);
 /// Gives `storage` the new value `value` (an in-place update, written into

@@ -61,8 +61,9 @@ struct RecordedValues {
 class StepRecording {
 public:
   /// Gives the op `v`, just made, the next position, after giving its
-  /// operands that are leaves read for the first time theirs.
-  void addOp(const std::shared_ptr<LazyValue> &v);
+  /// operands that are leaves read for the first time theirs. `expected`:
+  /// expectedType() matched `v` there already.
+  void addOp(const std::shared_ptr<LazyValue> &v, bool expected = false);
   /// The result type of `op` on `operands` when the recording still matches
   /// its script and the script's next value is that op (the op table then
   /// has nothing new to check or infer); else null.

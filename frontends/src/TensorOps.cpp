@@ -309,14 +309,15 @@ std::shared_ptr<detail::TensorImpl> record(OpKind op, std::span<const Tensor> op
   }
   // A step recorded again: its op was checked when it was first recorded.
   const TensorType *expected = detail::lazyState().recording.expectedType(op, attrs, values);
-  TensorType type = expected && (!declared || *declared == *expected)
-                        ? *expected
-                        : inferType(def, operands, attrs, declared);
+  if (expected && declared && *declared != *expected)
+    expected = nullptr;
+  TensorType type = expected ? *expected : inferType(def, operands, attrs, declared);
   // one_hot fails on labels out of range: report it at the call, as eager
   // mode does, when the labels are known (checked, not computed: no buffer).
   if (op == OpKind::OneHot && !operands[0].impl()->storage->pending)
     ir::checkOneHotLabels(operands[0].impl()->storage->data, type.shape[type.shape.rank() - 1]);
-  return detail::makePending(detail::makeOp(op, attrs, std::move(values), std::move(type)));
+  return detail::makePending(
+      detail::makeOp(op, attrs, std::move(values), std::move(type), expected != nullptr));
 }
 
 } // namespace
