@@ -216,7 +216,8 @@ TEST_F(LazyStep, DeadValuesAreRecordedButNotComputed) {
     { Tensor dropped = x.exp(); }
     EXPECT_DOUBLE_EQ((x * 2).sum().item(), 12.0);
   }
-  for (const ir::Node &n : last_step_ir().nodes())
+  ir::Function step = last_step_ir();
+  for (const ir::Node &n : step.nodes())
     EXPECT_NE(n.op, ir::OpKind::Exp) << "a value no result needs is not in the function";
   EXPECT_EQ(step_cache_stats().recognised, 2);
   EXPECT_EQ(step_cache_stats().compilations, 1);
