@@ -40,12 +40,12 @@ using Name = std::shared_ptr<const std::string>;
 /// an empty name. The thread's table keeps at most kMaxSharedNames; past
 /// that, a new name is made each time (not kept).
 Name sharedName(std::string_view base, std::string_view suffix = {});
+inline constexpr size_t kMaxSharedNames = size_t(1) << 16;
 /// sharedName(*base, suffix) for a suffix that is a string literal,
 /// remembered by the two pointers: a steady step asks for the same few
 /// (`<name>_grad`, `<name>_new` per parameter) at every step, and hashing
 /// their text showed in its profile.
 Name derivedName(const Name &base, const char *suffix);
-inline constexpr size_t kMaxSharedNames = size_t(1) << 16;
 struct LazyState;
 
 /// An operand of a recorded op.
