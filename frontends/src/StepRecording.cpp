@@ -24,13 +24,16 @@ ScriptValue scriptValue(const LazyValue &v) {
   return s;
 }
 
-bool sameOperands(const ScriptValue &s, const LazyValue &v) {
-  if (s.operands.size() != v.operands.size())
+/// Whether the script's value `s` is the op `op` with these attributes on
+/// operands at the same positions (its type aside).
+bool sameOp(const ScriptValue &s, ir::OpKind op, const ir::AttrList &attrs,
+            const OperandList &operands) {
+  if (s.isLeaf || s.op != op || s.operands.size() != operands.size())
     return false;
-  for (size_t i = 0; i < s.operands.size(); ++i)
-    if (s.operands[i] != v.operands[i]->walkId)
+  for (size_t i = 0; i < operands.size(); ++i)
+    if (s.operands[i] != operands[i]->walkId)
       return false;
-  return true;
+  return s.attrs == attrs;
 }
 
 bool sameValue(const ScriptValue &s, const LazyValue &v) {
@@ -38,7 +41,7 @@ bool sameValue(const ScriptValue &s, const LazyValue &v) {
     return false;
   if (v.isLeaf)
     return s.literal == v.literal;
-  return s.op == v.op && sameOperands(s, v) && s.attrs == v.attrs;
+  return sameOp(s, v.op, v.attrs, v.operands);
 }
 
 std::string describeValue(const ScriptValue &s) {
@@ -95,13 +98,7 @@ const ir::TensorType *StepRecording::expectedType(ir::OpKind op, const ir::AttrL
   if (!matches_ || values_.size() >= script.size())
     return nullptr;
   const ScriptValue &next = script[values_.size()];
-  if (next.isLeaf || next.op != op || next.operands.size() != operands.size() ||
-      !(next.attrs == attrs))
-    return nullptr;
-  for (size_t i = 0; i < operands.size(); ++i)
-    if (next.operands[i] != operands[i]->walkId)
-      return nullptr;
-  return &next.type;
+  return sameOp(next, op, attrs, operands) ? &next.type : nullptr;
 }
 
 int32_t StepRecording::position(const std::shared_ptr<LazyValue> &operand) {
