@@ -223,7 +223,6 @@ bool matchesStep(RecordedValues &recorded, const std::vector<int32_t> &results) 
   if (!recorded.matches)
     return false;
   const CachedStep &step = *recorded.expected;
-  recorded.matches = false;
   if (recorded.values.size() < step.script.size()) {
     size_t at = recorded.values.size();
     recorded.divergence = Divergence{
@@ -234,7 +233,6 @@ bool matchesStep(RecordedValues &recorded, const std::vector<int32_t> &results) 
     recorded.divergence = Divergence{.expectedSize = step.script.size(), .results = true};
     return false;
   }
-  recorded.matches = true;
   return true;
 }
 
