@@ -107,6 +107,9 @@ struct Storage {
 };
 
 struct TensorImpl {
+  /// User-provided for the reason of LazyValue's (Lazy.h).
+  TensorImpl() {}
+
   std::shared_ptr<Storage> storage;
   bool requiresGrad = false;
   /// A number written in an expression (`a + 2`): recorded IR bakes it in as
