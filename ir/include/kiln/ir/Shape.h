@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -28,16 +29,16 @@ public:
   Shape() = default;
   Shape(std::initializer_list<int64_t> dims) { assign(dims.begin(), dims.size()); }
   explicit Shape(const std::vector<int64_t> &dims) { assign(dims.data(), dims.size()); }
-  Shape(const Shape &o) { assign(o.begin(), size_t(o.rank_)); }
-  Shape(Shape &&o) noexcept { take(o); }
+  Shape(const Shape &o) { copyFrom(o); }
+  Shape(Shape &&o) noexcept { moveFrom(o); }
   Shape &operator=(const Shape &o) {
     if (this != &o)
-      assign(o.begin(), size_t(o.rank_));
+      copyFrom(o);
     return *this;
   }
   Shape &operator=(Shape &&o) noexcept {
     if (this != &o)
-      take(o);
+      moveFrom(o);
     return *this;
   }
   ~Shape() = default;
@@ -78,6 +79,29 @@ public:
 private:
   void assign(const int64_t *dims, size_t rank);
   void take(Shape &o);
+  // Copies and moves of inline shapes are inline code copying the whole
+  // inline array (a fixed size: a few vector moves): a recorded op copies
+  // and moves several types, and a call into this library plus a
+  // variable-length copy (a memmove call) per copy showed in a step's
+  // profile. Heap shapes take the out-of-line path.
+  void copyInline(const Shape &o) {
+    std::memcpy(inline_, o.inline_, sizeof inline_);
+    rank_ = o.rank_;
+  }
+  void copyFrom(const Shape &o) {
+    if (o.heap_ || heap_)
+      assign(o.begin(), size_t(o.rank_));
+    else
+      copyInline(o);
+  }
+  void moveFrom(Shape &o) {
+    if (o.heap_ || heap_) {
+      take(o);
+      return;
+    }
+    copyInline(o);
+    o.rank_ = 0;
+  }
 
   int rank_ = 0;
   int64_t inline_[kInlineRank] = {};
