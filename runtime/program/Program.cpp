@@ -72,11 +72,25 @@ struct Program::Impl {
   /// Result slots a run points at its output buffers, with their arena
   /// addresses (ResultsInOutputs; kept to reuse its capacity).
   std::vector<std::pair<size_t, void *>> moved;
-  /// The last run's input and output addresses and which outputs
+  /// A buffer's bytes, [begin, end).
+  struct ByteRange {
+    const std::byte *begin = nullptr, *end = nullptr;
+    bool overlaps(const ByteRange &o) const { return begin < o.end && o.begin < end; }
+    bool operator==(const ByteRange &) const = default;
+  };
+  /// The last run's input and output buffers and which outputs
   /// writableInPlace allowed for them: a replayed step binds the same buffers
-  /// every time (types are checked per run, so addresses decide).
-  std::vector<const void *> lastBuffers;
+  /// every time.
+  std::vector<ByteRange> lastRanges;
   std::vector<char> lastWritable;
+  /// What decides, per result, whether it may be written into its output,
+  /// apart from the buffers of a run (directResult; made at compile time).
+  struct DirectResult {
+    bool possible = false;
+    /// The parameter the result may overwrite, or -1.
+    int64_t donor = -1;
+  };
+  std::vector<DirectResult> directResults;
   /// Where copyResults reads each result (kept to reuse its capacity).
   std::vector<const void *> copyFrom;
   /// One kernel of the program: its name, kind and profile, the node of `fn`
@@ -545,6 +559,26 @@ std::vector<KernelBody> loopKernelBodies(const Function &optimized) {
   return bodies;
 }
 
+/// Whether result k may ever be written straight into its output buffer,
+/// whatever the buffers: it has its own arena slot (not a view, whose
+/// address a reshape step sets), is not an earlier result too, and, where
+/// the memory plan lets it overwrite a parameter (an optimizer's update of
+/// w, by the kernel that reads w last), that parameter's index.
+static Program::Impl::DirectResult directResult(const Program::Impl &p, size_t k) {
+  ValueId r = p.fn.results()[k];
+  const compiler::ValuePlacement &place = p.plan.at(r);
+  Program::Impl::DirectResult d;
+  d.possible = place.storage == compiler::Storage::Arena &&
+               !(place.sharesWith.valid() && !place.inPlace) &&
+               std::find(p.fn.results().begin(), p.fn.results().begin() + ptrdiff_t(k), r) ==
+                   p.fn.results().begin() + ptrdiff_t(k);
+  ValueId overwritable = p.plan.resultMayOverwrite[k];
+  for (size_t i = 0; i < p.fn.params().size(); ++i)
+    if (p.fn.params()[i] == overwritable)
+      d.donor = int64_t(i);
+  return d;
+}
+
 Program::Program() : impl_(std::make_unique<Impl>()) {}
 Program::~Program() = default;
 
@@ -568,6 +602,8 @@ std::shared_ptr<Program> Program::compile(const Function &f, const CompileOption
   if (options.checkNumerics)
     p.source = f;
   Lowering(p).run();
+  for (size_t k = 0; k < p.fn.results().size(); ++k)
+    p.directResults.push_back(directResult(p, k));
   if (setUp.valid())
     setUp.get();
   return program;
@@ -607,36 +643,29 @@ static void runCheckingNumerics(Program::Impl &p) {
   }
 }
 
-static bool overlaps(const HostTensor &a, const HostTensor &b) {
-  auto *x = static_cast<const std::byte *>(a.raw()), *y = static_cast<const std::byte *>(b.raw());
-  return x < y + b.bytes() && y < x + a.bytes();
+static Program::Impl::ByteRange bytesOf(const HostTensor &t) {
+  const auto *begin = static_cast<const std::byte *>(t.raw());
+  return {begin, begin + t.bytes()};
 }
 
 /// Whether output k may receive its result straight from the kernel that
-/// computes it: the result has its own arena slot (not a view, whose address
-/// a reshape step sets), is not an earlier result too, and no other output
-/// shares the buffer. An input may share it only where the memory plan says
-/// the result may overwrite that parameter (an optimizer's update of w, by
-/// the kernel that reads w last) and the output is exactly that input's
-/// buffer; otherwise a later kernel may still read the input, and the result
-/// is copied after all kernels ran.
-static bool writableInPlace(const Program::Impl &p, std::span<const HostTensor> inputs,
-                            std::span<HostTensor> outputs, size_t k) {
-  ValueId r = p.fn.results()[k];
-  const compiler::ValuePlacement &place = p.plan.at(r);
-  if (place.storage != compiler::Storage::Arena || (place.sharesWith.valid() && !place.inPlace))
+/// computes it (see directResult): no other output shares its buffer, and
+/// an input may share it only where it is the donor parameter and the
+/// output is exactly that input's buffer; otherwise a later kernel may still
+/// read the input, and the result is copied after all kernels ran.
+/// `ranges`: the inputs' bytes, then the outputs'.
+static bool writableInPlace(const Program::Impl &p,
+                            std::span<const Program::Impl::ByteRange> ranges, size_t inputs,
+                            size_t k) {
+  const Program::Impl::DirectResult &d = p.directResults[k];
+  if (!d.possible)
     return false;
-  for (size_t j = 0; j < k; ++j)
-    if (p.fn.results()[j] == r)
-      return false;
-  for (size_t j = 0; j < outputs.size(); ++j)
-    if (j != k && overlaps(outputs[j], outputs[k]))
-      return false;
-  ValueId overwritable = p.plan.resultMayOverwrite[k];
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    bool donated = p.fn.params()[i] == overwritable && inputs[i].raw() == outputs[k].raw() &&
-                   inputs[i].bytes() == outputs[k].bytes();
-    if (!donated && overlaps(inputs[i], outputs[k]))
+  const Program::Impl::ByteRange &out = ranges[inputs + k];
+  for (size_t j = 0; j < ranges.size(); ++j) {
+    if (j == inputs + k || !out.overlaps(ranges[j]))
+      continue;
+    bool donated = int64_t(j) == d.donor && ranges[j] == out;
+    if (!donated)
       return false;
   }
   return true;
@@ -654,7 +683,8 @@ public:
     if (!sameBuffersAsLastRun(inputs, outputs)) {
       p.lastWritable.resize(outputs.size());
       for (size_t k = 0; k < outputs.size(); ++k)
-        p.lastWritable[k] = outputs[k].bytes() && writableInPlace(p, inputs, outputs, k);
+        p.lastWritable[k] =
+            outputs[k].bytes() && writableInPlace(p, p.lastRanges, inputs.size(), k);
     }
     for (size_t k = 0; k < outputs.size(); ++k)
       if (p.lastWritable[k]) {
@@ -674,19 +704,19 @@ public:
 private:
   /// Whether the run binds the buffers of the last one; if not, remembers these.
   bool sameBuffersAsLastRun(std::span<const HostTensor> inputs, std::span<HostTensor> outputs) {
-    std::vector<const void *> &last = p_.lastBuffers;
+    std::vector<Program::Impl::ByteRange> &last = p_.lastRanges;
     bool same = last.size() == inputs.size() + outputs.size();
     for (size_t i = 0; same && i < inputs.size(); ++i)
-      same = last[i] == inputs[i].raw();
+      same = last[i] == bytesOf(inputs[i]);
     for (size_t k = 0; same && k < outputs.size(); ++k)
-      same = last[inputs.size() + k] == outputs[k].raw();
+      same = last[inputs.size() + k] == bytesOf(outputs[k]);
     if (same)
       return true;
     last.clear();
     for (const HostTensor &t : inputs)
-      last.push_back(t.raw());
+      last.push_back(bytesOf(t));
     for (const HostTensor &t : outputs)
-      last.push_back(t.raw());
+      last.push_back(bytesOf(t));
     return false;
   }
 
