@@ -110,7 +110,10 @@ struct Program::Impl {
   /// Lowering's current node: the node of every step it adds.
   const Node *lowering = nullptr;
   void addStep(std::string name, KernelKind kind, std::function<void()> run) {
-    steps.push_back({{std::move(name), kind}, lowering, std::move(run)});
+    KernelInfo info{std::move(name), kind};
+    if (lowering)
+      info.results = lowering->results;
+    steps.push_back({std::move(info), lowering, std::move(run)});
   }
 };
 

@@ -48,18 +48,29 @@ void writeResultFiles(const std::string &dir, const ir::Function &f,
   }
 }
 
-/// The per-kernel table of `--profile`: what ran, how often, for how long.
+/// `%a, %b`: the values a kernel computes, named as `--emit-ir` prints them.
+std::string valueList(const std::vector<std::string> &labels, const std::vector<ir::ValueId> &vs) {
+  std::string out;
+  for (ir::ValueId v : vs)
+    out += fmt::format("{}%{}", out.empty() ? "" : ", ", labels.at(size_t(v.id)));
+  return out;
+}
+
+/// The per-kernel table of `--profile`: what ran, how often, for how long,
+/// and which values of the optimised function it computed.
 std::string profileTable(const runtime::Program &program, int64_t runs, int64_t runNanos) {
-  std::string out = fmt::format("{:<40} {:<9} {:>7} {:>12} {:>12}\n", "kernel", "kind", "calls",
-                                "total ms", "mean us");
+  std::string out = fmt::format("{:<40} {:<9} {:>7} {:>12} {:>12}  {}\n", "kernel", "kind", "calls",
+                                "total ms", "mean us", "computes");
+  std::vector<std::string> labels = valueLabels(program.optimized());
   int64_t kernelNanos = 0;
   for (const runtime::KernelInfo &k : program.kernels()) {
     if (k.kind == runtime::KernelKind::Constant) // filled at compile time, never runs
       continue;
     kernelNanos += k.nanos;
-    out += fmt::format("{:<40} {:<9} {:>7} {:>12.3f} {:>12.3f}\n", k.name,
+    out += fmt::format("{:<40} {:<9} {:>7} {:>12.3f} {:>12.3f}  {}\n", k.name,
                        runtime::kernelKindName(k.kind), k.calls, double(k.nanos) * 1e-6,
-                       k.calls ? double(k.nanos) * 1e-3 / double(k.calls) : 0.0);
+                       k.calls ? double(k.nanos) * 1e-3 / double(k.calls) : 0.0,
+                       valueList(labels, k.results));
   }
   out += fmt::format("{:<40} {:<9} {:>7} {:>12.3f} {:>12.3f}\n", "all kernels", "", runs,
                      double(kernelNanos) * 1e-6, double(kernelNanos) * 1e-3 / double(runs));

@@ -54,6 +54,9 @@ struct KernelInfo {
   /// With CompileOptions::profile: runs and total nanoseconds.
   int64_t calls = 0;
   int64_t nanos = 0;
+  /// The values of optimized() it computes: two calls of one cached
+  /// kernel (an SGD update of each parameter) share a name, not these.
+  std::vector<ir::ValueId> results;
 };
 
 class Program {
