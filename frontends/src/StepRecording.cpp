@@ -180,9 +180,7 @@ void StepRecording::takeInto(RecordedValues &out) {
   out.expected = std::move(expected_);
   out.matches = matches_;
   out.divergence = std::move(divergence_);
-  expected_.reset();
-  matches_ = false;
-  divergence_.reset();
+  forgetScript();
   buffers_.clear();
   if (!index_.empty())
     index_.clear();
