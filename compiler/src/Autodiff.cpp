@@ -1,6 +1,8 @@
 //===- Autodiff.cpp - Reverse-mode differentiation of IR ------------------===//
 #include "kiln/compiler/Autodiff.h"
 #include "kiln/compiler/DeadCode.h"
+#include "kiln/compiler/Rebuild.h"
+#include "kiln/compiler/Simplify.h"
 #include "kiln/ir/Builder.h"
 #include "kiln/ir/OpDef.h"
 
@@ -178,7 +180,13 @@ GradientFunction differentiate(const Function &f, ValueId output, std::span<cons
   g.resultLocs.clear();
   std::vector<ValueId> map;
   g = eliminateDeadCodeMapping(g, map);
+  if (options.simplify) {
+    std::vector<ValueId> simplified;
+    g = simplifyMapping(g, simplified);
+    composeMapping(map, simplified);
+  }
   // The joint function began as a copy of f: f's values kept their ids.
+  // Where simplify merged two forward values, either one will do.
   result.forwardValues.assign(g.numValues(), ValueId{});
   for (size_t v = 0; v < f.numValues(); ++v)
     if (map[v].valid())

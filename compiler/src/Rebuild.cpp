@@ -43,4 +43,10 @@ size_t cloneNode(Function &to, const Function &from, const Node &n, std::vector<
   return cloneNode(to, from, n, std::move(operands), map);
 }
 
+void composeMapping(std::vector<ValueId> &map, const std::vector<ValueId> &next) {
+  for (ValueId &v : map)
+    if (v.valid())
+      v = next[size_t(v.id)];
+}
+
 } // namespace kiln::compiler

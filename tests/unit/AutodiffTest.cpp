@@ -123,6 +123,35 @@ TEST(Autodiff, SaysWhichOfItsValuesAreTheForwards) {
   EXPECT_EQ(g.forwardValues[size_t(g.fn.params()[1].id)], w);
 }
 
+/// What backward() asks for: the same gradients from fewer nodes, and
+/// forwardValues still naming the forward's values.
+TEST(Autodiff, SimplifiedGradientFunctionComputesTheSameGradients) {
+  // loss = mean((x * w) * (x * w)): mul's rule makes g * (x * w) twice.
+  Function f("square");
+  Builder b(f);
+  TensorType t{DType::F32, Shape{4}};
+  ValueId x = b.param("x", t);
+  ValueId w = b.param("w", t);
+  ValueId xw = b.mul(x, w);
+  ValueId loss = b.reduceMean(b.mul(xw, xw), {0});
+  f.setResults({loss});
+  auto plain = compiler::differentiate(f, loss, std::vector{w});
+  auto simple = compiler::differentiate(f, loss, std::vector{w}, {.simplify = true});
+  EXPECT_LT(simple.fn.nodes().size(), plain.fn.nodes().size());
+  EXPECT_EQ(countOps(simple.fn, OpKind::Constant), 1u) << "seed and 1/4 fold into one";
+
+  std::vector<HostTensor> in{values(t, {0.5, -1, 2, 3}), values(t, {1.5, 0.25, -2, 1})};
+  auto want = runtime::interpret(plain.fn, in), got = runtime::interpret(simple.fn, in);
+  EXPECT_TRUE(want[0].identical(got[0]));
+
+  ASSERT_EQ(simple.forwardValues.size(), simple.fn.numValues());
+  std::vector<ValueId> forwardNodes;
+  for (const Node &n : simple.fn.nodes())
+    if (ValueId v = simple.forwardValues[size_t(n.result().id)]; v.valid())
+      forwardNodes.push_back(v);
+  EXPECT_EQ(forwardNodes, (std::vector<ValueId>{xw}));
+}
+
 TEST(Autodiff, SeedParamForNonScalarOutputs) {
   Function f("vec");
   Builder b(f);

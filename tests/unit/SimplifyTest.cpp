@@ -143,3 +143,26 @@ TEST(Simplify, PreservesResults) {
   auto after = runtime::interpret(g, std::vector{in});
   EXPECT_TRUE(before[0].identical(after[0]));
 }
+
+TEST(Simplify, MapsEachValueToTheOneThatComputesIt) {
+  Function f("map");
+  Builder b(f);
+  ValueId x = b.param("x", kMat);
+  ValueId same = b.add(x, b.scalar(0));              // an identity: x itself
+  ValueId e1 = b.exp(x), e2 = b.exp(x);               // merged
+  ValueId three = b.add(b.scalar(1), b.scalar(2));    // folded
+  ValueId dead = b.create(OpKind::Tanh, {x});         // needed by nothing
+  ValueId y = b.mul(b.add(e1, e2), b.mul(same, three));
+  f.setResults({y});
+  std::vector<ValueId> map;
+  Function g = compiler::simplifyMapping(f, map);
+  ASSERT_EQ(map.size(), f.numValues());
+  EXPECT_EQ(map[size_t(x.id)], g.params()[0]);
+  EXPECT_EQ(map[size_t(same.id)], g.params()[0]);
+  EXPECT_EQ(map[size_t(e1.id)], map[size_t(e2.id)]);
+  EXPECT_EQ(g.defOf(map[size_t(e1.id)]).op, OpKind::Exp);
+  EXPECT_EQ(g.defOf(map[size_t(three.id)]).op, OpKind::Constant);
+  EXPECT_EQ(g.defOf(map[size_t(three.id)]).attrs.getDense("value").get(0), 3);
+  EXPECT_FALSE(map[size_t(dead.id)].valid());
+  EXPECT_EQ(map[size_t(y.id)], g.results()[0]);
+}

@@ -200,10 +200,10 @@ void keepName(Function &g, ValueId replacement, const std::string &name) {
     now = name;
 }
 
-/// One front-to-back rebuild. Sets `changed` when anything was replaced.
-Function sweep(const Function &f, const SimplifyOptions &options, SweepFlags flags,
-               bool &changed) {
-  std::vector<ValueId> map;
+/// One front-to-back rebuild. Sets `changed` when anything was replaced;
+/// `map` receives the new value of each value of `f`.
+Function sweep(const Function &f, const SimplifyOptions &options, SweepFlags flags, bool &changed,
+               std::vector<ValueId> &map) {
   Function g = startRebuild(f, map);
   Builder b(g);
   NodeTable cse(g);
@@ -247,20 +247,33 @@ Function sweep(const Function &f, const SimplifyOptions &options, SweepFlags fla
 
 Function eliminateCommonSubexpressions(const Function &f) {
   bool changed = false;
-  return eliminateDeadCode(sweep(f, {}, {.identities = false, .fold = false}, changed));
+  std::vector<ValueId> map;
+  return eliminateDeadCode(sweep(f, {}, {.identities = false, .fold = false}, changed, map));
 }
 
-Function simplify(const Function &f, const SimplifyOptions &options) {
+Function simplifyMapping(const Function &f, std::vector<ValueId> &map,
+                         const SimplifyOptions &options) {
+  map.resize(f.numValues());
+  for (size_t v = 0; v < map.size(); ++v)
+    map[v] = ValueId{int32_t(v)};
   Function g = f;
+  std::vector<ValueId> swept, kept;
   // Each sweep strictly shrinks or rewrites toward fewer nodes; the bound is
   // a guard against a rule pair that undoes each other.
   for (int round = 0; round < 32; ++round) {
     bool changed = false;
-    g = eliminateDeadCode(sweep(g, options, {}, changed));
+    g = eliminateDeadCodeMapping(sweep(g, options, {}, changed, swept), kept);
+    composeMapping(map, swept);
+    composeMapping(map, kept);
     if (!changed)
       break;
   }
   return g;
+}
+
+Function simplify(const Function &f, const SimplifyOptions &options) {
+  std::vector<ValueId> map;
+  return simplifyMapping(f, map, options);
 }
 
 } // namespace kiln::compiler

@@ -23,6 +23,11 @@ struct GradientOptions {
   bool seedParam = false;
   /// Return the forward function's results before the gradients.
   bool keepForwardResults = false;
+  /// Run the simplify pass on the joint function (folding, identities, CSE),
+  /// for a caller that replays it at every step: the seed's broadcast and
+  /// scaling fold into one constant and the rules' repeated products merge,
+  /// so each step records fewer nodes. forwardValues maps through it.
+  bool simplify = false;
 };
 
 struct GradientFunction {

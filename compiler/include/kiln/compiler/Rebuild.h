@@ -36,4 +36,8 @@ size_t cloneNode(ir::Function &to, const ir::Function &from, const ir::Node &n,
 size_t cloneNode(ir::Function &to, const ir::Function &from, const ir::Node &n,
                  std::vector<ir::ValueId> &map);
 
+/// Follows `map` (values of A -> values of B) by `next` (values of B ->
+/// values of C), in place; invalid entries stay invalid.
+void composeMapping(std::vector<ir::ValueId> &map, const std::vector<ir::ValueId> &next);
+
 } // namespace kiln::compiler

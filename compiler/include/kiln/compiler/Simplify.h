@@ -3,6 +3,8 @@
 
 #include "kiln/ir/Function.h"
 
+#include <vector>
+
 namespace kiln::compiler {
 
 /// Options of the simplify pass.
@@ -21,5 +23,10 @@ ir::Function eliminateCommonSubexpressions(const ir::Function &f);
 /// of transpose, broadcast of a scalar constant), CSE and dead-code
 /// elimination, repeated until nothing changes.
 ir::Function simplify(const ir::Function &f, const SimplifyOptions &options = {});
+/// The same, and in `map` the new value of each value of `f`: one that
+/// computes the same numbers (itself, a replacement or a folded constant),
+/// or invalid where nothing needs it any more.
+ir::Function simplifyMapping(const ir::Function &f, std::vector<ir::ValueId> &map,
+                             const SimplifyOptions &options = {});
 
 } // namespace kiln::compiler
