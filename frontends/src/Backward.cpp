@@ -76,7 +76,9 @@ struct LastGradient {
 };
 
 /// Runs the autodiff pass: gradients of the output with respect to the
-/// parameters at positions `wrt`.
+/// parameters at positions `wrt`. Simplified once here, as every lazy step
+/// records each of its nodes again: a linreg step's twelve backward nodes
+/// become six.
 compiler::GradientFunction derive(const RecordedGraph &g, const std::vector<size_t> &wrt,
                                   bool seeded) {
   std::vector<ir::ValueId> values;
@@ -84,6 +86,7 @@ compiler::GradientFunction derive(const RecordedGraph &g, const std::vector<size
     values.push_back(g.fn.params()[i]);
   compiler::GradientOptions options;
   options.seedParam = seeded;
+  options.simplify = true;
   return compiler::differentiate(g.fn, g.output, values, options);
 }
 

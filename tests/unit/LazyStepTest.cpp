@@ -1,6 +1,7 @@
 //===- LazyStepTest.cpp - Lazy recording, whole-step programs, replay -----===//
 #include "ErrorTestSupport.h"
 #include "StepTestSupport.h"
+#include "kiln/ir/OpDef.h"
 #include "kiln/runtime/Jit.h"
 
 #include <gtest/gtest.h>
@@ -306,6 +307,35 @@ TEST_F(LazyStep, BackwardAfterAReadUsesTheComputedForward) {
     matmuls += n.op == ir::OpKind::Matmul;
   EXPECT_EQ(matmuls, 1) << "only the weight gradient's matmul, no forward x @ w";
   EXPECT_NEAR(value, 536.5, 1e-3); // mean((3i + 5)^2), i = 1..10
+  // d/dw mean((xw + b - y)^2) at w = b = 0: -2 mean(x y)
+  EXPECT_NEAR(m.w.grad().item(), -2 * 143.0, 1e-3);
+}
+
+/// backward() records its gradient function simplified (once, when derived):
+/// the mean's seed and scale are one constant, and the two equal products
+/// that the gradient rule of d * d makes are one node, so that every step
+/// records fewer ops.
+TEST_F(LazyStep, BackwardRecordsItsGradientSimplified) {
+  set_execution(Execution::Compiled);
+  set_compile_after(0);
+  Linreg m;
+  Tensor x = Linreg::inputs(10), y = Linreg::targets(10);
+  Tensor d = x.matmul(m.w) + m.b - y;
+  (d * d).mean().backward();
+  kiln::sync();
+  ir::Function step = last_step_ir();
+  int constants = 0;
+  for (const ir::Node &n : step.nodes()) {
+    constants += n.op == ir::OpKind::Constant;
+    for (const ir::Node &earlier : step.nodes()) {
+      if (&earlier == &n)
+        break;
+      EXPECT_FALSE(earlier.op == n.op && earlier.operands == n.operands &&
+                   earlier.attrs == n.attrs)
+          << "two '" << ir::opName(n.op) << "' nodes of the same operands";
+    }
+  }
+  EXPECT_EQ(constants, 1) << "the seed, its broadcast and the 1/10 of the mean fold";
   // d/dw mean((xw + b - y)^2) at w = b = 0: -2 mean(x y)
   EXPECT_NEAR(m.w.grad().item(), -2 * 143.0, 1e-3);
 }
