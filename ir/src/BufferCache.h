@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdlib>
+#include <sys/mman.h>
 #include <unordered_map>
 #include <vector>
 
@@ -27,6 +28,29 @@ inline constexpr size_t kMaxKeptPerSize = 8;
 /// Bytes kept per thread, and the largest block kept.
 inline constexpr size_t kMaxKeptBytes = size_t(64) << 20;
 inline constexpr size_t kMaxKeptBlock = size_t(16) << 20;
+
+/// Blocks from this size on start on a 2 MiB boundary and ask the kernel for
+/// transparent huge pages (where it is set to `madvise` or `always`): past
+/// what the TLB covers in 4 KiB pages (~12 MiB), reads at random (a shuffled
+/// batch's rows of a dataset) miss it on nearly every row. The MNIST linear
+/// step went 37.3 -> 34.3 us (median of 10 paired runs, 1 thread) with its
+/// 47 MB of images in huge pages. PyTorch's CPU allocator does the same
+/// when THP_MEM_ALLOC_ENABLE is set.
+inline constexpr size_t kHugePageBlock = size_t(16) << 20;
+inline constexpr size_t kHugePage = size_t(2) << 20;
+
+/// A new block of `size` bytes (a multiple of 64) from the heap.
+inline void *allocateFromHeap(size_t size) {
+  if (size < kHugePageBlock)
+    return std::aligned_alloc(64, size);
+  size_t whole = (size + kHugePage - 1) / kHugePage * kHugePage;
+  void *b = std::aligned_alloc(kHugePage, whole);
+#ifdef MADV_HUGEPAGE
+  if (b) // advice only: where the kernel refuses, the block still works
+    madvise(b, whole, MADV_HUGEPAGE);
+#endif
+  return b;
+}
 
 /// One thread's freed blocks, by their (64-byte rounded) size.
 class Cache {
@@ -74,7 +98,7 @@ inline void *allocate(size_t size) {
   if (Cache *cache = threadCache())
     if (void *b = cache->take(size))
       return b;
-  return std::aligned_alloc(64, size);
+  return allocateFromHeap(size);
 }
 
 /// Frees a block of allocate(size), onto this thread's cache if it has room.

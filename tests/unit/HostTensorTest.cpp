@@ -79,6 +79,16 @@ TEST(HostTensorConstruct, StorageIs64ByteAligned) {
   }
 }
 
+/// A buffer past the TLB's reach in 4 KiB pages starts on a 2 MiB boundary,
+/// so that the kernel can back it with huge pages (BufferCache.h); its
+/// elements are usable to the last.
+TEST(HostTensorConstruct, LargeStorageStartsOnAHugePageBoundary) {
+  HostTensor big = HostTensor::uninitialized({DType::U8, Shape{int64_t(24) << 20}});
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(big.raw()) % (uintptr_t(2) << 20), 0u);
+  big.data<uint8_t>()[big.numel() - 1] = 7;
+  EXPECT_EQ(big.get(big.numel() - 1), 7);
+}
+
 TEST(HostTensorConstruct, ScalarHasOneElement) {
   HostTensor t(f32(Shape{}));
   EXPECT_EQ(t.numel(), 1);
