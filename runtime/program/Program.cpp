@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -78,11 +79,20 @@ struct Program::Impl {
     bool overlaps(const ByteRange &o) const { return begin < o.end && o.begin < end; }
     bool operator==(const ByteRange &) const = default;
   };
-  /// The last run's input and output buffers and which outputs
-  /// writableInPlace allowed for them: a replayed step binds the same buffers
-  /// every time.
-  std::vector<ByteRange> lastRanges;
-  std::vector<char> lastWritable;
+  /// A run's input and output buffers and which outputs writableInPlace
+  /// allowed for them.
+  struct Binding {
+    std::vector<ByteRange> ranges;
+    std::vector<char> writable;
+  };
+  /// The last two runs' bindings (`newest` is the last run's): a replayed
+  /// step binds the same inputs and write-back targets every time, but its
+  /// fresh outputs are buffers that the step before freed, handed back by the
+  /// buffer cache in another order (a linreg step's four fresh results
+  /// alternate between two sets of buffers), so one remembered binding never
+  /// matched a steady step.
+  std::array<Binding, 2> bindings;
+  size_t newest = 0;
   /// What decides, per result, whether it may be written into its output,
   /// apart from the buffers of a run (directResult; made at compile time).
   struct DirectResult {
@@ -683,14 +693,9 @@ public:
   ResultsInOutputs(Program::Impl &p, std::span<const HostTensor> inputs,
                    std::span<HostTensor> outputs)
       : p_(p) {
-    if (!sameBuffersAsLastRun(inputs, outputs)) {
-      p.lastWritable.resize(outputs.size());
-      for (size_t k = 0; k < outputs.size(); ++k)
-        p.lastWritable[k] =
-            outputs[k].bytes() && writableInPlace(p, p.lastRanges, inputs.size(), k);
-    }
+    const std::vector<char> &writable = binding(inputs, outputs).writable;
     for (size_t k = 0; k < outputs.size(); ++k)
-      if (p.lastWritable[k]) {
+      if (writable[k]) {
         size_t slot = size_t(p.fn.results()[k].id);
         p.moved.emplace_back(slot, p.ptrs[slot]);
         p.ptrs[slot] = outputs[k].raw();
@@ -705,22 +710,41 @@ public:
   ResultsInOutputs &operator=(const ResultsInOutputs &) = delete;
 
 private:
-  /// Whether the run binds the buffers of the last one; if not, remembers these.
-  bool sameBuffersAsLastRun(std::span<const HostTensor> inputs, std::span<HostTensor> outputs) {
-    std::vector<Program::Impl::ByteRange> &last = p_.lastRanges;
-    bool same = last.size() == inputs.size() + outputs.size();
-    for (size_t i = 0; same && i < inputs.size(); ++i)
-      same = last[i] == bytesOf(inputs[i]);
-    for (size_t k = 0; same && k < outputs.size(); ++k)
-      same = last[inputs.size() + k] == bytesOf(outputs[k]);
-    if (same)
-      return true;
-    last.clear();
+  /// This run's binding: one of the last two runs' if it binds the same
+  /// buffers, else made in place of the older one.
+  const Program::Impl::Binding &binding(std::span<const HostTensor> inputs,
+                                        std::span<HostTensor> outputs) {
+    for (size_t age = 0; age < p_.bindings.size(); ++age) {
+      size_t b = (p_.newest + age) % p_.bindings.size();
+      if (binds(p_.bindings[b], inputs, outputs)) {
+        p_.newest = b;
+        return p_.bindings[b];
+      }
+    }
+    p_.newest = (p_.newest + 1) % p_.bindings.size();
+    Program::Impl::Binding &made = p_.bindings[p_.newest];
+    made.ranges.clear();
     for (const HostTensor &t : inputs)
-      last.push_back(bytesOf(t));
+      made.ranges.push_back(bytesOf(t));
     for (const HostTensor &t : outputs)
-      last.push_back(bytesOf(t));
-    return false;
+      made.ranges.push_back(bytesOf(t));
+    made.writable.resize(outputs.size());
+    for (size_t k = 0; k < outputs.size(); ++k)
+      made.writable[k] = outputs[k].bytes() && writableInPlace(p_, made.ranges, inputs.size(), k);
+    return made;
+  }
+
+  static bool binds(const Program::Impl::Binding &b, std::span<const HostTensor> inputs,
+                    std::span<HostTensor> outputs) {
+    if (b.ranges.size() != inputs.size() + outputs.size())
+      return false;
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (b.ranges[i] != bytesOf(inputs[i]))
+        return false;
+    for (size_t k = 0; k < outputs.size(); ++k)
+      if (b.ranges[inputs.size() + k] != bytesOf(outputs[k]))
+        return false;
+    return true;
   }
 
   Program::Impl &p_;

@@ -277,21 +277,25 @@ TEST(ProgramArena, OutputsAreWrittenAfterEveryKernelRan) {
 }
 
 // A run remembers where it could write results in place for the buffers it
-// was given; a later run that binds other buffers decides again: here the
-// second run's output is %w's buffer, which the matmul still reads, so %n may
-// no longer be written there by its kernel. The third run repeats the second.
+// was given (for the last two bindings: a replayed step's fresh outputs
+// alternate between two sets of buffers); a run that binds other buffers
+// decides again. Into %w's buffer, %n may not be written by its kernel, as the
+// matmul still reads %w; into a fresh buffer it may. The runs alternate, so
+// each decision is found from the run before last.
 TEST(ProgramArena, InPlaceDecisionsFollowTheBuffersOfEachRun) {
   Function f = parseOne(kReadAfterUpdate);
   auto program = runtime::Program::compile(f);
   std::vector<HostTensor> inputs = inputsFor(f);
   std::vector<HostTensor> fresh = {HostTensor(f.type(f.results()[0])),
                                    HostTensor(f.type(f.results()[1]))};
-  program->run(inputs, fresh);
-  expectNear(fresh, runtime::interpret(f, inputs));
-  for (int run = 0; run < 2; ++run) {
+  HostTensor other(f.type(f.results()[1]));
+  for (int run = 0; run < 3; ++run) {
+    std::vector<HostTensor> want = runtime::interpret(f, inputs);
+    program->run(inputs, fresh);
+    expectNear(fresh, want);
     std::vector<HostTensor> copies = {inputs[0].clone(), inputs[1].clone()};
-    std::vector<HostTensor> want = runtime::interpret(f, copies);
-    std::vector<HostTensor> intoW = {inputs[0], fresh[1]};
+    want = runtime::interpret(f, copies);
+    std::vector<HostTensor> intoW = {inputs[0], other};
     program->run(inputs, intoW);
     expectNear(intoW, want);
   }
