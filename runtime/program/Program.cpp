@@ -93,6 +93,8 @@ struct Program::Impl {
   /// matched a steady step.
   std::array<Binding, 2> bindings;
   size_t newest = 0;
+  /// This run's buffers, inputs then outputs (kept to reuse its capacity).
+  std::vector<ByteRange> ranges;
   /// What decides, per result, whether it may be written into its output,
   /// apart from the buffers of a run (directResult; made at compile time).
   struct DirectResult {
@@ -714,37 +716,26 @@ private:
   /// buffers, else made in place of the older one.
   const Program::Impl::Binding &binding(std::span<const HostTensor> inputs,
                                         std::span<HostTensor> outputs) {
+    std::vector<Program::Impl::ByteRange> &ranges = p_.ranges;
+    ranges.clear();
+    for (const HostTensor &t : inputs)
+      ranges.push_back(bytesOf(t));
+    for (const HostTensor &t : outputs)
+      ranges.push_back(bytesOf(t));
     for (size_t age = 0; age < p_.bindings.size(); ++age) {
       size_t b = (p_.newest + age) % p_.bindings.size();
-      if (binds(p_.bindings[b], inputs, outputs)) {
+      if (p_.bindings[b].ranges == ranges) {
         p_.newest = b;
         return p_.bindings[b];
       }
     }
     p_.newest = (p_.newest + 1) % p_.bindings.size();
     Program::Impl::Binding &made = p_.bindings[p_.newest];
-    made.ranges.clear();
-    for (const HostTensor &t : inputs)
-      made.ranges.push_back(bytesOf(t));
-    for (const HostTensor &t : outputs)
-      made.ranges.push_back(bytesOf(t));
+    made.ranges = ranges;
     made.writable.resize(outputs.size());
     for (size_t k = 0; k < outputs.size(); ++k)
       made.writable[k] = outputs[k].bytes() && writableInPlace(p_, made.ranges, inputs.size(), k);
     return made;
-  }
-
-  static bool binds(const Program::Impl::Binding &b, std::span<const HostTensor> inputs,
-                    std::span<HostTensor> outputs) {
-    if (b.ranges.size() != inputs.size() + outputs.size())
-      return false;
-    for (size_t i = 0; i < inputs.size(); ++i)
-      if (b.ranges[i] != bytesOf(inputs[i]))
-        return false;
-    for (size_t k = 0; k < outputs.size(); ++k)
-      if (b.ranges[inputs.size() + k] != bytesOf(outputs[k]))
-        return false;
-    return true;
   }
 
   Program::Impl &p_;
