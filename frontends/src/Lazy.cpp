@@ -31,6 +31,8 @@ using ir::ValueId;
 LazyValue::~LazyValue() {
   ChainTeardown<LazyValue>::release(operands,
                                     [](std::shared_ptr<LazyValue> &o) { return std::move(o); });
+  ChainTeardown<TensorImpl>::release(inputs,
+                                     [](GradInput &input) { return std::move(input.impl); });
 }
 
 namespace {
@@ -104,6 +106,14 @@ std::shared_ptr<LazyValue> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList
   v->operands = std::move(operands);
   v->type = std::move(type);
   lazyState().recording.addOp(v, expected);
+  return v;
+}
+
+std::shared_ptr<LazyValue> makeGradFn(ir::OpKind op, ir::AttrList attrs, ir::TensorType type) {
+  auto v = makeRecycled<LazyValue>();
+  v->op = op;
+  v->attrs = std::move(attrs);
+  v->type = std::move(type);
   return v;
 }
 
@@ -455,6 +465,16 @@ void takeTargets(LazyState &st, FlushScratch &scratch) {
   st.opsSinceFlush = 0;
 }
 
+/// The flush computed every recorded value (or failed for all): a node that
+/// lives on as a tensor's grad_fn no longer holds the values it was computed
+/// from, which would keep their buffers (a batch's, a parameter's old one)
+/// alive as long as that tensor.
+void dropOperands(RecordedValues &recorded) {
+  for (const std::shared_ptr<LazyValue> &v : recorded.values)
+    if (!v->isLeaf && v.use_count() > 1)
+      v->operands.clear();
+}
+
 /// Runs the flush whose targets `scratch` holds.
 void flushTargets(LazyState &st, FlushScratch &scratch, bool interpretOnly) {
   FlushRecord &record = scratch.record;
@@ -478,6 +498,7 @@ void flushTargets(LazyState &st, FlushScratch &scratch, bool interpretOnly) {
       s->pending.reset();
       s->error = error;
     }
+    dropOperands(scratch.recorded);
     throw;
   }
   for (size_t k = 0; k < targets.size(); ++k) {
@@ -488,6 +509,7 @@ void flushTargets(LazyState &st, FlushScratch &scratch, bool interpretOnly) {
     }
     s.pending.reset();
   }
+  dropOperands(scratch.recorded);
   record.step = std::move(step);
   if (gObserver)
     gObserver->onFlushed(record);

@@ -29,8 +29,11 @@ struct LazyValue;
 /// A pending op's operands (three inline: nearly every op).
 using OperandList = SmallList<std::shared_ptr<LazyValue>, 3>;
 
-/// One SSA value of the pending graph: an op over other values, or a leaf
-/// reading a buffer.
+/// One node of the recorded graph. For the flush, an SSA value of the
+/// pending graph: an op over other values (`operands`), or a leaf reading a
+/// buffer. For autograd, the grad_fn of the tensor the op made (PyTorch's
+/// grad_fn): the same op, attributes and type, over the operand tensors
+/// (`inputs`). In eager mode a grad_fn is a node that is never pending.
 struct LazyValue {
   ir::TensorType type;
   ir::OpKind op = ir::OpKind::Constant;
@@ -52,6 +55,11 @@ struct LazyValue {
   Name name;
   /// For a leaf: the storage whose buffer it reads (traces replay it).
   std::weak_ptr<Storage> owner;
+  /// For a grad_fn: the operand tensors (empty for a node that no tensor's
+  /// gradient goes through).
+  SmallList<GradInput, 3> inputs;
+  /// Set by a backward() without retain_graph; `inputs` are dropped then.
+  bool released = false;
   /// `walkId` is this value's position in the recording (StepRecording.h)
   /// whose epoch `walkMark` holds (no per-step maps).
   uint64_t walkMark = 0;
@@ -62,7 +70,8 @@ struct LazyValue {
   /// makeOp's time in a linreg step's profile): every member has its own
   /// initialiser.
   LazyValue() {}
-  /// Tears down long chains iteratively, not by recursion.
+  /// Tears down long chains (of operands and of inputs) iteratively, not by
+  /// recursion.
   ~LazyValue();
   LazyValue(const LazyValue &) = delete;
   LazyValue &operator=(const LazyValue &) = delete;
@@ -80,6 +89,8 @@ std::shared_ptr<LazyValue> operandValue(const TensorImpl &impl);
 /// `expected`: the recording's expectedType() matched this op just now.
 std::shared_ptr<LazyValue> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList operands,
                                   ir::TensorType type, bool expected = false);
+/// A grad_fn for an eager op's result: a node that is never pending.
+std::shared_ptr<LazyValue> makeGradFn(ir::OpKind op, ir::AttrList attrs, ir::TensorType type);
 /// A new tensor whose value is `value` (pending until the next flush).
 std::shared_ptr<TensorImpl> makePending(std::shared_ptr<LazyValue> value);
 /// Gives `storage` the new value `value` (an in-place update, written into

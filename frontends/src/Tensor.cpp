@@ -19,11 +19,6 @@ using detail::TensorImpl;
 
 namespace detail {
 
-GradNode::~GradNode() {
-  ChainTeardown<TensorImpl>::release(inputs,
-                                     [](GradInput &input) { return std::move(input.impl); });
-}
-
 namespace {
 /// Finds a name by any string_view, without making a string.
 struct NameHash {
@@ -94,6 +89,14 @@ Storage::Storage(ir::HostTensor data)
     : type(data.type()), data(std::move(data)), serial(++gStorageSerial) {}
 Storage::~Storage() = default;
 uint64_t lastStorageSerial() { return gStorageSerial; }
+
+TensorImpl::~TensorImpl() {
+  if (gradFn && gradFn.use_count() > 1) { // a grad_fn is no other tensor's
+    ChainTeardown<TensorImpl>::release(gradFn->inputs,
+                                       [](GradInput &input) { return std::move(input.impl); });
+    gradFn->inputs.clear();
+  }
+}
 
 const ir::HostTensor &TensorImpl::values() const {
   if (storage->pending) {

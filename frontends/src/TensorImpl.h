@@ -1,13 +1,15 @@
 //===- TensorImpl.h - What a Tensor handle points to (internal) -*- C++ -*-===//
 //
 // A tensor is a Storage (its values, shared with detach()ed aliases) plus
-// autograd state: for the result of a recorded op, a GradNode (the op, its
+// autograd state: for the result of a recorded op, its grad_fn (the op, its
 // attributes, its operand tensors and the result type). backward() turns the
-// GradNodes reachable from a tensor into an ir::Function.
+// grad_fns reachable from a tensor into an ir::Function.
 //
 // In lazy mode (see Lazy.h) a Storage's value may be pending: an op over
 // other values, computed at the next flush together with everything else
-// that is pending.
+// that is pending. An op records one node (LazyValue) for both: the pending
+// value of its result's storage and, when it is differentiated, the result's
+// grad_fn.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -56,23 +58,6 @@ struct GradInput {
   uint64_t version = 0;
 };
 
-/// One recorded op (PyTorch's grad_fn).
-struct GradNode {
-  ir::OpKind op;
-  ir::AttrList attrs;
-  SmallList<GradInput, 3> inputs;
-  ir::TensorType type;
-  /// Set by a backward() without retain_graph; `inputs` are dropped then.
-  bool released = false;
-
-  GradNode(ir::OpKind op, ir::AttrList attrs, ir::TensorType type)
-      : op(op), attrs(std::move(attrs)), type(std::move(type)) {}
-  /// Tears down long chains of history iteratively, not by recursion.
-  ~GradNode();
-  GradNode(const GradNode &) = delete;
-  GradNode &operator=(const GradNode &) = delete;
-};
-
 /// The values of a tensor, shared by the tensor and its detach()ed aliases.
 struct Storage {
   explicit Storage(ir::TensorType type);
@@ -109,14 +94,23 @@ struct Storage {
 struct TensorImpl {
   /// User-provided for the reason of LazyValue's (Lazy.h).
   TensorImpl() {}
+  /// Ends the grad_fn role of its node, which may live on as a pending value
+  /// (read through a detach()ed alias): as PyTorch's grad_fn, an op's
+  /// autograd record dies with the tensor it made, so that it does not keep
+  /// the operand tensors (and their pending values, results of the flush)
+  /// alive.
+  ~TensorImpl();
+  TensorImpl(const TensorImpl &) = delete;
+  TensorImpl &operator=(const TensorImpl &) = delete;
 
   std::shared_ptr<Storage> storage;
   bool requiresGrad = false;
   /// A number written in an expression (`a + 2`): recorded IR bakes it in as
   /// a constant instead of passing it as a parameter.
   bool literal = false;
-  /// The op that made this tensor; null for leaves.
-  std::shared_ptr<GradNode> gradFn;
+  /// The op that made this tensor (its node's `inputs` are set); null for
+  /// leaves.
+  std::shared_ptr<LazyValue> gradFn;
   std::shared_ptr<TensorImpl> grad;
   /// Tensor::name() (null: none).
   Name name;
@@ -163,7 +157,7 @@ void assignInPlace(const Tensor &t, const Tensor &value);
 struct HistoryKey {
   StructureKey key;
   std::vector<std::shared_ptr<TensorImpl>> inputs;
-  std::vector<std::shared_ptr<GradNode>> nodes;
+  std::vector<std::shared_ptr<LazyValue>> nodes;
   /// Every tensor of the history: values[i] is value i of the recorded
   /// function (and has walkId i until the next walk).
   std::vector<std::shared_ptr<TensorImpl>> values;
@@ -185,8 +179,8 @@ struct RecordedGraph {
   ir::Function fn{"forward"};
   /// The tensor behind each parameter of fn, in order.
   std::vector<std::shared_ptr<TensorImpl>> inputs;
-  /// Every GradNode reached, so that backward() can release them.
-  std::vector<std::shared_ptr<GradNode>> nodes;
+  /// Every grad_fn reached, so that backward() can release them.
+  std::vector<std::shared_ptr<LazyValue>> nodes;
   ir::ValueId output;
 };
 /// The IR of `root`'s history (walked first; same checks as walkHistory).
@@ -196,7 +190,7 @@ RecordedGraph recordGraph(const HistoryKey &history, const TensorImpl &root);
 /// Frees a graph after backward(): marks its nodes released, drops inputs.
 void releaseGraph(RecordedGraph &graph);
 /// Frees the nodes of a history after backward() (see releaseGraph).
-void releaseNodes(const std::vector<std::shared_ptr<GradNode>> &nodes);
+void releaseNodes(const std::vector<std::shared_ptr<LazyValue>> &nodes);
 
 /// PyTorch's error for a backward through a freed graph.
 extern const char *const kGraphFreedMessage;

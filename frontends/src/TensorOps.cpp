@@ -333,7 +333,10 @@ Tensor apply(OpKind op, std::span<const Tensor> operands, ir::AttrList attrs,
     anyRequiresGrad = anyRequiresGrad || t.requires_grad();
   if (anyRequiresGrad && is_grad_enabled() && def.differentiable &&
       ir::isFloat(impl->type().dtype)) {
-    auto node = detail::makeRecycled<detail::GradNode>(op, std::move(attrs), impl->type());
+    // One node per op: the lazy result's pending op is its grad_fn too.
+    std::shared_ptr<detail::LazyValue> node =
+        impl->storage->pending ? impl->storage->pending
+                               : detail::makeGradFn(op, std::move(attrs), impl->type());
     node->inputs.reserve(operands.size());
     for (const Tensor &t : operands)
       node->inputs.push_back({t.impl(), t.impl()->version()});

@@ -278,8 +278,8 @@ TEST_F(LazyStep, TheStepNamesValuesAfterTheProgram) {
 /// An op's autograd record (its operand tensors) dies with the tensor it
 /// made, as PyTorch's grad_fn does, even while its pending value lives on
 /// (read through a detach()ed alias): otherwise the intermediate tensors
-/// would stay alive and each be a result of the flush. (A design that makes
-/// the pending value the autograd record must keep this.)
+/// would stay alive and each be a result of the flush. (The pending value is
+/// the grad_fn: the dying tensor drops the node's operand tensors.)
 TEST_F(LazyStep, ADetachedValueDoesNotKeepItsHistoryAlive) {
   set_execution(Execution::Compiled);
   Tensor w = ones({3}, f32, true), x = full({3}, 2.0);
@@ -290,6 +290,27 @@ TEST_F(LazyStep, ADetachedValueDoesNotKeepItsHistoryAlive) {
   }
   EXPECT_EQ(kept.to_vector(), (std::vector<double>{3, 3, 3}));
   EXPECT_EQ(last_step_ir().results().size(), 1u) << "x * w is not a result of the step";
+}
+
+/// A loss kept after its step (as a training loop's `loss` variable, until
+/// the next step replaces it) holds its grad_fn, which is the node that was
+/// its pending value: once the step ran, that node must not hold the values
+/// it was computed from, or the step's input buffers (a batch the loader
+/// would gather the next one into) stay in use.
+TEST_F(LazyStep, AKeptLossDoesNotHoldItsStepsBuffers) {
+  set_execution(Execution::Compiled);
+  Tensor w = ones({3}, f32, true);
+  ir::HostTensor batch = full({3}, 2.0).host();
+  Tensor loss;
+  {
+    Tensor x(batch);
+    loss = (x * w + 1).sum();
+    loss.backward();
+    kiln::sync();
+  }
+  EXPECT_EQ(loss.item(), 9.0);
+  EXPECT_EQ(loss.grad_fn_name(), "reduce_sum");
+  EXPECT_TRUE(batch.storageUnshared()) << "the kept loss holds the batch's buffer";
 }
 
 TEST_F(LazyStep, BackwardAfterAReadUsesTheComputedForward) {
