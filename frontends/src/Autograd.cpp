@@ -1,6 +1,6 @@
 //===- Autograd.cpp - Grad mode and recorded history as IR ----------------===//
 #include "kiln/Autograd.h"
-#include "Lazy.h"
+#include "GraphNode.h"
 #include "TensorImpl.h"
 #include "kiln/ir/Builder.h"
 #include "kiln/ir/OpDef.h"
@@ -33,7 +33,7 @@ const char *const kGraphFreedMessage =
 namespace {
 
 /// Throws unless the history through `node` can be differentiated.
-void checkNodeUsable(const LazyValue &node) {
+void checkNodeUsable(const GraphNode &node) {
   if (node.released)
     throw Error(ErrorKind::Autograd, kGraphFreedMessage);
   for (size_t i = 0; i < node.inputs.size(); ++i) {
@@ -79,7 +79,7 @@ private:
       ++inputCount_;
       return b_.param(unique(base), impl->type());
     }
-    const LazyValue &node = *impl->gradFn;
+    const GraphNode &node = *impl->gradFn;
     std::vector<ir::ValueId> operands;
     for (const GradInput &input : node.inputs)
       operands.push_back(ids_[size_t(input.impl->walkId)]);
@@ -122,7 +122,7 @@ RecordedGraph recordGraph(const HistoryKey &history, const TensorImpl &root) {
 
 void releaseGraph(RecordedGraph &graph) { releaseNodes(graph.nodes); }
 
-void releaseNodes(const std::vector<std::shared_ptr<LazyValue>> &nodes) {
+void releaseNodes(const std::vector<std::shared_ptr<GraphNode>> &nodes) {
   for (const auto &node : nodes) {
     node->released = true;
     node->inputs.clear();
@@ -145,7 +145,7 @@ int32_t encodeHistoryValue(const std::shared_ptr<TensorImpl> &impl, HistoryKey &
     key.word(impl->requiresGrad);
     out.inputs.push_back(impl);
   } else {
-    const LazyValue &node = *impl->gradFn;
+    const GraphNode &node = *impl->gradFn;
     key.word(uint64_t(KeyTag::Op));
     key.word(uint64_t(node.op));
     key.word(node.inputs.size());
@@ -178,7 +178,7 @@ void walkHistory(const std::shared_ptr<TensorImpl> &root, HistoryKey &out) {
   int32_t next = 0;
   while (!stack.empty()) {
     Frame &top = stack.back();
-    const LazyValue *node = (*top.impl)->gradFn.get();
+    const GraphNode *node = (*top.impl)->gradFn.get();
     if (top.next == 0 && node)
       checkNodeUsable(*node);
     if (node && top.next < node->inputs.size()) {

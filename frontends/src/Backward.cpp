@@ -183,7 +183,7 @@ void accumulate(TensorImpl &leaf, ir::HostTensor grad, const std::vector<ir::Hos
 
 /// accumulate(), pending: the new .grad, or an add onto the old one.
 void accumulateLazy(const std::shared_ptr<TensorImpl> &leaf,
-                    std::shared_ptr<detail::LazyValue> grad) {
+                    std::shared_ptr<detail::GraphNode> grad) {
   if (auto *observer = detail::traceObserver())
     observer->onGradAccess(leaf);
   if (!leaf->grad) {
@@ -212,7 +212,7 @@ void accumulateLazy(const std::shared_ptr<TensorImpl> &leaf,
 /// The value of forward tensor `t` when its op was recorded, if it still
 /// holds it: a tensor an op made is at version 0 until it is changed in
 /// place (with grad disabled, or through a detach()ed alias).
-std::shared_ptr<detail::LazyValue> recordedValue(const TensorImpl &t) {
+std::shared_ptr<detail::GraphNode> recordedValue(const TensorImpl &t) {
   if (t.version() != 0)
     return nullptr;
   return detail::operandValue(t);
@@ -223,7 +223,7 @@ std::shared_ptr<detail::LazyValue> recordedValue(const TensorImpl &t) {
 struct BackwardLists {
   std::vector<size_t> wrt;
   /// The gradient function's values as pending values, by ValueId.
-  std::vector<std::shared_ptr<detail::LazyValue>> values;
+  std::vector<std::shared_ptr<detail::GraphNode>> values;
   void clear() {
     wrt.clear();
     values.clear();
@@ -245,11 +245,11 @@ struct BackwardScratchTag;
 /// pending forward of this step, or the computed values of an earlier flush
 /// (a loss read before backward()), not a second computation of them.
 void inlineFunction(const compiler::GradientFunction &g, const detail::HistoryKey &history,
-                    std::vector<std::shared_ptr<detail::LazyValue>> &values) {
+                    std::vector<std::shared_ptr<detail::GraphNode>> &values) {
   const ir::Function &f = g.fn;
   for (const ir::Node &n : f.nodes()) {
     check(n.results.size() == 1 && !n.body, "backward: a gradient node with several results");
-    std::shared_ptr<detail::LazyValue> &value = values[size_t(n.result().id)];
+    std::shared_ptr<detail::GraphNode> &value = values[size_t(n.result().id)];
     if (ir::ValueId forward = g.forwardValues[size_t(n.result().id)]; forward.valid()) {
       check(size_t(forward.id) < history.values.size(),
             "backward: a forward value past the history");
@@ -284,7 +284,7 @@ void recordLazy(const detail::HistoryKey &history, BackwardLists &lists,
                 const compiler::GradientFunction &fn, const Tensor &gradient) {
   const ir::Function &f = fn.fn;
   const std::vector<std::shared_ptr<TensorImpl>> &leaves = history.inputs;
-  std::vector<std::shared_ptr<detail::LazyValue>> &values = lists.values;
+  std::vector<std::shared_ptr<detail::GraphNode>> &values = lists.values;
   values.resize(f.numValues());
   for (size_t i = 0; i < leaves.size(); ++i)
     values[size_t(f.params()[i].id)] = detail::operandValue(*leaves[i]);

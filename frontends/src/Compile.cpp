@@ -150,7 +150,7 @@ public:
 /// the step made from host numbers while it ran (`p * 0.01` with a number
 /// that may be a captured variable, tensor({...})) has none: a replay would
 /// reuse a stale value, so the step runs again at every call instead.
-ParamSource paramSource(Tracer &tracer, const LazyValue &leaf, std::span<const Tensor> inputs,
+ParamSource paramSource(Tracer &tracer, const GraphNode &leaf, std::span<const Tensor> inputs,
                         uint64_t firstSerial) {
   std::shared_ptr<detail::Storage> owner = leaf.owner.lock();
   for (size_t i = 0; i < inputs.size(); ++i)

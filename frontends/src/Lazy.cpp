@@ -28,9 +28,9 @@ namespace kiln::detail {
 using ir::HostTensor;
 using ir::ValueId;
 
-LazyValue::~LazyValue() {
-  ChainTeardown<LazyValue>::release(operands,
-                                    [](std::shared_ptr<LazyValue> &o) { return std::move(o); });
+GraphNode::~GraphNode() {
+  ChainTeardown<GraphNode>::release(operands,
+                                    [](std::shared_ptr<GraphNode> &o) { return std::move(o); });
   ChainTeardown<TensorImpl>::release(inputs,
                                      [](GradInput &input) { return std::move(input.impl); });
 }
@@ -77,7 +77,7 @@ void checkPendingHere(const Storage &s) {
                 "finished it; call kiln::sync() in the thread that made it before sharing it");
 }
 
-std::shared_ptr<LazyValue> operandValue(const TensorImpl &impl) {
+std::shared_ptr<GraphNode> operandValue(const TensorImpl &impl) {
   Storage &s = *impl.storage;
   if (s.error)
     throw *s.error;
@@ -85,7 +85,7 @@ std::shared_ptr<LazyValue> operandValue(const TensorImpl &impl) {
   if (s.pending)
     return s.pending;
   if (!s.leaf) {
-    auto leaf = makeRecycled<LazyValue>();
+    auto leaf = makeRecycled<GraphNode>();
     leaf->type = s.type;
     leaf->buffer = s.data;
     leaf->isLeaf = true;
@@ -98,9 +98,9 @@ std::shared_ptr<LazyValue> operandValue(const TensorImpl &impl) {
   return s.leaf;
 }
 
-std::shared_ptr<LazyValue> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList operands,
+std::shared_ptr<GraphNode> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList operands,
                                   ir::TensorType type, bool expected) {
-  auto v = makeRecycled<LazyValue>();
+  auto v = makeRecycled<GraphNode>();
   v->op = op;
   v->attrs = std::move(attrs);
   v->operands = std::move(operands);
@@ -109,8 +109,8 @@ std::shared_ptr<LazyValue> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList
   return v;
 }
 
-std::shared_ptr<LazyValue> makeGradFn(ir::OpKind op, ir::AttrList attrs, ir::TensorType type) {
-  auto v = makeRecycled<LazyValue>();
+std::shared_ptr<GraphNode> makeGradFn(ir::OpKind op, ir::AttrList attrs, ir::TensorType type) {
+  auto v = makeRecycled<GraphNode>();
   v->op = op;
   v->attrs = std::move(attrs);
   v->type = std::move(type);
@@ -126,7 +126,7 @@ void markNotConstant(Storage &s) {
 namespace {
 /// A storage's pending value is always an op, so that it has its own result
 /// (an identity reshape copies a buffer read as is).
-std::shared_ptr<LazyValue> asOp(std::shared_ptr<LazyValue> value) {
+std::shared_ptr<GraphNode> asOp(std::shared_ptr<GraphNode> value) {
   if (!value->isLeaf)
     return value;
   ir::TensorType type = value->type;
@@ -134,7 +134,7 @@ std::shared_ptr<LazyValue> asOp(std::shared_ptr<LazyValue> value) {
 }
 } // namespace
 
-void setPending(const std::shared_ptr<Storage> &storage, std::shared_ptr<LazyValue> value) {
+void setPending(const std::shared_ptr<Storage> &storage, std::shared_ptr<GraphNode> value) {
   LazyState &st = lazyState();
   checkPendingHere(*storage); // an in-place update of another thread's pending tensor
   storage->pending = asOp(std::move(value));
@@ -152,7 +152,7 @@ void setPending(const std::shared_ptr<Storage> &storage, std::shared_ptr<LazyVal
   }
 }
 
-std::shared_ptr<TensorImpl> makePending(std::shared_ptr<LazyValue> value) {
+std::shared_ptr<TensorImpl> makePending(std::shared_ptr<GraphNode> value) {
   auto impl = makeRecycled<TensorImpl>();
   impl->storage = makeRecycled<Storage>(value->type);
   setPending(impl->storage, std::move(value));
@@ -170,7 +170,7 @@ namespace {
 /// numbered where they repeat.
 class StepValueNames {
 public:
-  std::string forLeaf(const LazyValue &v) {
+  std::string forLeaf(const GraphNode &v) {
     return unique(v.name ? *v.name : v.literal ? "lit" : "arg");
   }
   std::string unique(const std::string &base) {
@@ -221,7 +221,7 @@ StepFunction buildStepFunction(const RecordedValues &recorded,
   for (size_t i = 0; i < recorded.values.size(); ++i) {
     if (!live[i])
       continue;
-    const LazyValue *v = recorded.values[i].get();
+    const GraphNode *v = recorded.values[i].get();
     if (v->isLeaf) {
       ids[i] = fn.addParam(v->type, names.forLeaf(*v));
       out.paramPositions.push_back(int32_t(i));
@@ -470,7 +470,7 @@ void takeTargets(LazyState &st, FlushScratch &scratch) {
 /// from, which would keep their buffers (a batch's, a parameter's old one)
 /// alive as long as that tensor.
 void dropOperands(RecordedValues &recorded) {
-  for (const std::shared_ptr<LazyValue> &v : recorded.values)
+  for (const std::shared_ptr<GraphNode> &v : recorded.values)
     if (!v->isLeaf && v.use_count() > 1)
       v->operands.clear();
 }
@@ -482,7 +482,7 @@ void flushTargets(LazyState &st, FlushScratch &scratch, bool interpretOnly) {
   std::shared_ptr<CachedStep> step = findStep(st, scratch);
   st.last = step;
   for (int32_t position : step->paramPositions) {
-    const std::shared_ptr<LazyValue> &leaf = scratch.recorded.values[size_t(position)];
+    const std::shared_ptr<GraphNode> &leaf = scratch.recorded.values[size_t(position)];
     record.params.push_back(leaf);
     scratch.inputs.push_back(leaf->buffer);
   }

@@ -1,7 +1,8 @@
 //===- Lazy.h - Pending values and the flush (internal) ---------*- C++ -*-===//
 //
-// In lazy mode an op does not compute: it makes a LazyValue (op, attributes,
-// operand values, result type) and a Storage that holds it as pending. A
+// In lazy mode an op does not compute: it makes a GraphNode (op, attributes,
+// operand values, result type; GraphNode.h) and a Storage that holds it as
+// pending. A
 // flush turns every pending value still held by a tensor into one step
 // (parameters: the buffers read; results: the pending values), finds its
 // program by its exact structure (the last step's, recognised while recorded,
@@ -13,7 +14,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
-#include "SmallList.h"
+#include "GraphNode.h"
 #include "TensorImpl.h"
 #include "kiln/Step.h"
 
@@ -24,58 +25,6 @@
 namespace kiln::detail {
 
 class CachedStep;
-struct LazyValue;
-
-/// A pending op's operands (three inline: nearly every op).
-using OperandList = SmallList<std::shared_ptr<LazyValue>, 3>;
-
-/// One node of the recorded graph. For the flush, an SSA value of the
-/// pending graph: an op over other values (`operands`), or a leaf reading a
-/// buffer. For autograd, the grad_fn of the tensor the op made (PyTorch's
-/// grad_fn): the same op, attributes and type, over the operand tensors
-/// (`inputs`). In eager mode a grad_fn is a node that is never pending.
-struct LazyValue {
-  ir::TensorType type;
-  ir::OpKind op = ir::OpKind::Constant;
-  ir::AttrList attrs;
-  OperandList operands;
-  /// For a leaf: the buffer it reads (shared, not copied).
-  ir::HostTensor buffer;
-  bool isLeaf = false;
-  /// A leaf that is a number written in an expression.
-  bool literal = false;
-  /// A leaf whose values are a constant of kiln's code (Storage::constant),
-  /// kept here as the storage may be gone when a trace is planned.
-  bool constant = false;
-  /// The value's name in the flushed IR (null = generated): a leaf's
-  /// parameter name, or an op's result name (a parameter's new value or
-  /// gradient, a tensor named by set_name), so that the step reads as the
-  /// program that made it. Shared (sharedName): a steady step names the
-  /// same values at every step.
-  Name name;
-  /// For a leaf: the storage whose buffer it reads (traces replay it).
-  std::weak_ptr<Storage> owner;
-  /// For a grad_fn: the operand tensors (empty for a node that no tensor's
-  /// gradient goes through).
-  SmallList<GradInput, 3> inputs;
-  /// Set by a backward() without retain_graph; `inputs` are dropped then.
-  bool released = false;
-  /// `walkId` is this value's position in the recording (StepRecording.h)
-  /// whose epoch `walkMark` holds (no per-step maps).
-  uint64_t walkMark = 0;
-  int32_t walkId = 0;
-
-  /// User-provided, so that makeRecycled's value-initialisation does not
-  /// zero the whole object first (a `rep stos` of 344 bytes, half of
-  /// makeOp's time in a linreg step's profile): every member has its own
-  /// initialiser.
-  LazyValue() {}
-  /// Tears down long chains (of operands and of inputs) iteratively, not by
-  /// recursion.
-  ~LazyValue();
-  LazyValue(const LazyValue &) = delete;
-  LazyValue &operator=(const LazyValue &) = delete;
-};
 
 /// Ops are recorded instead of computed (Interpreted or Compiled execution).
 bool lazyMode();
@@ -84,18 +33,18 @@ bool lazyMode();
 /// thread flushes only its own.
 void checkPendingHere(const Storage &s);
 /// The current value of `impl` as an operand of a pending op.
-std::shared_ptr<LazyValue> operandValue(const TensorImpl &impl);
+std::shared_ptr<GraphNode> operandValue(const TensorImpl &impl);
 /// A pending op value (the type must be the op's result type).
 /// `expected`: the recording's expectedType() matched this op just now.
-std::shared_ptr<LazyValue> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList operands,
+std::shared_ptr<GraphNode> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList operands,
                                   ir::TensorType type, bool expected = false);
 /// A grad_fn for an eager op's result: a node that is never pending.
-std::shared_ptr<LazyValue> makeGradFn(ir::OpKind op, ir::AttrList attrs, ir::TensorType type);
+std::shared_ptr<GraphNode> makeGradFn(ir::OpKind op, ir::AttrList attrs, ir::TensorType type);
 /// A new tensor whose value is `value` (pending until the next flush).
-std::shared_ptr<TensorImpl> makePending(std::shared_ptr<LazyValue> value);
+std::shared_ptr<TensorImpl> makePending(std::shared_ptr<GraphNode> value);
 /// Gives `storage` the new value `value` (an in-place update, written into
 /// its buffer at the next flush). Does not bump the version.
-void setPending(const std::shared_ptr<Storage> &storage, std::shared_ptr<LazyValue> value);
+void setPending(const std::shared_ptr<Storage> &storage, std::shared_ptr<GraphNode> value);
 /// The values of `s` change: they are no longer a constant of kiln's code
 /// (Storage::constant), for the storage and its leaf value.
 void markNotConstant(Storage &s);
@@ -111,7 +60,7 @@ bool anyPending();
 /// What a flush did, for a trace to replay.
 struct FlushRecord {
   /// The leaf value behind each parameter of the step's function.
-  std::vector<std::shared_ptr<LazyValue>> params;
+  std::vector<std::shared_ptr<GraphNode>> params;
   /// The storage behind each result of the function, and whether its buffer existed
   /// before (an in-place update written back) or was fresh.
   std::vector<std::shared_ptr<Storage>> results;

@@ -11,7 +11,7 @@ namespace kiln::detail {
 
 namespace {
 
-ScriptValue scriptValue(const LazyValue &v) {
+ScriptValue scriptValue(const GraphNode &v) {
   ScriptValue s;
   s.op = v.op;
   s.isLeaf = v.isLeaf;
@@ -36,7 +36,7 @@ bool sameOp(const ScriptValue &s, ir::OpKind op, const ir::AttrList &attrs,
   return s.attrs == attrs;
 }
 
-bool sameValue(const ScriptValue &s, const LazyValue &v) {
+bool sameValue(const ScriptValue &s, const GraphNode &v) {
   if (s.isLeaf != v.isLeaf || s.type != v.type)
     return false;
   if (v.isLeaf)
@@ -78,7 +78,7 @@ uint64_t StepRecording::newEpoch() {
   return last.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
-void StepRecording::addOp(const std::shared_ptr<LazyValue> &v, bool expected) {
+void StepRecording::addOp(const std::shared_ptr<GraphNode> &v, bool expected) {
   for (const auto &o : v->operands)
     position(o);
   v->walkId = int32_t(values_.size());
@@ -101,7 +101,7 @@ const ir::TensorType *StepRecording::expectedType(ir::OpKind op, const ir::AttrL
   return sameOp(next, op, attrs, operands) ? &next.type : nullptr;
 }
 
-int32_t StepRecording::position(const std::shared_ptr<LazyValue> &operand) {
+int32_t StepRecording::position(const std::shared_ptr<GraphNode> &operand) {
   if (operand->walkMark == epoch_)
     return operand->walkId;
   // Every op pending now was made since the last flush, so only a leaf
@@ -110,7 +110,7 @@ int32_t StepRecording::position(const std::shared_ptr<LazyValue> &operand) {
   return addLeaf(operand);
 }
 
-int32_t StepRecording::addLeaf(const std::shared_ptr<LazyValue> &leaf) {
+int32_t StepRecording::addLeaf(const std::shared_ptr<GraphNode> &leaf) {
   // One buffer read as one type is one leaf (one parameter of the step).
   int32_t *same = nullptr;
   if (!leaf->literal) {
@@ -136,14 +136,14 @@ int32_t StepRecording::addLeaf(const std::shared_ptr<LazyValue> &leaf) {
   return at;
 }
 
-void StepRecording::compare(const LazyValue &v) {
+void StepRecording::compare(const GraphNode &v) {
   const std::vector<ScriptValue> &script = expected_->script;
   auto at = size_t(v.walkId);
   if (at >= script.size() || !sameValue(script[at], v))
     diverge(v);
 }
 
-void StepRecording::diverge(const LazyValue &v) {
+void StepRecording::diverge(const GraphNode &v) {
   matches_ = false;
   const std::vector<ScriptValue> &script = expected_->script;
   auto at = size_t(v.walkId);
@@ -211,7 +211,7 @@ void resultPositions(const RecordedValues &recorded,
                      std::vector<int32_t> &out) {
   out.clear();
   for (const auto &s : targets) {
-    const LazyValue &v = *s->pending;
+    const GraphNode &v = *s->pending;
     check(v.walkMark == recorded.epoch, "lazy: a pending value that was not recorded");
     out.push_back(v.walkId);
   }

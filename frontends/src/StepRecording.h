@@ -46,8 +46,8 @@ struct Divergence {
 /// What a flush takes from the recording: the values since the last flush.
 struct RecordedValues {
   /// By position (leaves once, at their first use).
-  std::vector<std::shared_ptr<LazyValue>> values;
-  /// The recording's mark (LazyValue::walkMark of its values).
+  std::vector<std::shared_ptr<GraphNode>> values;
+  /// The recording's mark (GraphNode::walkMark of its values).
   uint64_t epoch = 0;
   /// The script this recording was compared with, and whether every value
   /// matched it so far.
@@ -64,7 +64,7 @@ public:
   /// Gives the op `v`, just made, the next position, after giving its
   /// operands that are leaves read for the first time theirs. `expected`:
   /// expectedType() matched `v` there already.
-  void addOp(const std::shared_ptr<LazyValue> &v, bool expected = false);
+  void addOp(const std::shared_ptr<GraphNode> &v, bool expected = false);
   /// The result type of `op` on `operands` when the recording still matches
   /// its script and the script's next value is that op (the op table then
   /// has nothing new to check or infer); else null.
@@ -84,10 +84,10 @@ public:
   bool empty() const { return values_.empty(); }
 
 private:
-  int32_t position(const std::shared_ptr<LazyValue> &operand);
-  int32_t addLeaf(const std::shared_ptr<LazyValue> &leaf);
-  void compare(const LazyValue &v);
-  void diverge(const LazyValue &v);
+  int32_t position(const std::shared_ptr<GraphNode> &operand);
+  int32_t addLeaf(const std::shared_ptr<GraphNode> &leaf);
+  void compare(const GraphNode &v);
+  void diverge(const GraphNode &v);
 
   struct BufferLeaf {
     const void *buffer;
@@ -98,7 +98,7 @@ private:
 
   uint64_t epoch_ = newEpoch();
   static uint64_t newEpoch();
-  std::vector<std::shared_ptr<LazyValue>> values_;
+  std::vector<std::shared_ptr<GraphNode>> values_;
   std::shared_ptr<CachedStep> expected_;
   bool matches_ = false;
   std::optional<Divergence> divergence_;

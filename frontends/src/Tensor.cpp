@@ -175,7 +175,7 @@ void assignInPlace(const Tensor &t, const Tensor &value) {
   check(value.impl()->type() == impl.type(), "assignInPlace: type mismatch");
   setPending(impl.storage, operandValue(*value.impl()));
   ++impl.storage->version;
-  if (LazyValue &pending = *impl.storage->pending; !pending.name && impl.name)
+  if (GraphNode &pending = *impl.storage->pending; !pending.name && impl.name)
     pending.name = derivedName(impl.name, "_new");
 }
 

@@ -7,7 +7,7 @@
 //
 // In lazy mode (see Lazy.h) a Storage's value may be pending: an op over
 // other values, computed at the next flush together with everything else
-// that is pending. An op records one node (LazyValue) for both: the pending
+// that is pending. An op records one node (GraphNode) for both: the pending
 // value of its result's storage and, when it is differentiated, the result's
 // grad_fn.
 //
@@ -30,7 +30,7 @@ namespace kiln::detail {
 using ir::makeRecycled;
 
 struct TensorImpl;
-struct LazyValue;
+struct GraphNode;
 
 /// A tensor's or a recorded value's name: shared, not copied (see sharedName).
 using Name = std::shared_ptr<const std::string>;
@@ -71,11 +71,11 @@ struct Storage {
   /// when `pending` is set too, the flush writes the new value into it.
   ir::HostTensor data;
   /// The value not computed yet (lazy mode), or null.
-  std::shared_ptr<LazyValue> pending;
+  std::shared_ptr<GraphNode> pending;
   /// The recording state (one per thread) whose flush computes `pending`.
   const LazyState *owner = nullptr;
   /// `data` as an operand of pending ops (made on first use).
-  std::shared_ptr<LazyValue> leaf;
+  std::shared_ptr<GraphNode> leaf;
   /// Set when the flush that was to compute `pending` failed; reads rethrow it.
   std::shared_ptr<const Error> error;
   /// In the list of pending storages of the next flush.
@@ -92,7 +92,7 @@ struct Storage {
 };
 
 struct TensorImpl {
-  /// User-provided for the reason of LazyValue's (Lazy.h).
+  /// User-provided for the reason of GraphNode's (GraphNode.h).
   TensorImpl() {}
   /// Ends the grad_fn role of its node, which may live on as a pending value
   /// (read through a detach()ed alias): as PyTorch's grad_fn, an op's
@@ -110,7 +110,7 @@ struct TensorImpl {
   bool literal = false;
   /// The op that made this tensor (its node's `inputs` are set); null for
   /// leaves.
-  std::shared_ptr<LazyValue> gradFn;
+  std::shared_ptr<GraphNode> gradFn;
   std::shared_ptr<TensorImpl> grad;
   /// Tensor::name() (null: none).
   Name name;
@@ -157,7 +157,7 @@ void assignInPlace(const Tensor &t, const Tensor &value);
 struct HistoryKey {
   StructureKey key;
   std::vector<std::shared_ptr<TensorImpl>> inputs;
-  std::vector<std::shared_ptr<LazyValue>> nodes;
+  std::vector<std::shared_ptr<GraphNode>> nodes;
   /// Every tensor of the history: values[i] is value i of the recorded
   /// function (and has walkId i until the next walk).
   std::vector<std::shared_ptr<TensorImpl>> values;
@@ -180,7 +180,7 @@ struct RecordedGraph {
   /// The tensor behind each parameter of fn, in order.
   std::vector<std::shared_ptr<TensorImpl>> inputs;
   /// Every grad_fn reached, so that backward() can release them.
-  std::vector<std::shared_ptr<LazyValue>> nodes;
+  std::vector<std::shared_ptr<GraphNode>> nodes;
   ir::ValueId output;
 };
 /// The IR of `root`'s history (walked first; same checks as walkHistory).
@@ -190,7 +190,7 @@ RecordedGraph recordGraph(const HistoryKey &history, const TensorImpl &root);
 /// Frees a graph after backward(): marks its nodes released, drops inputs.
 void releaseGraph(RecordedGraph &graph);
 /// Frees the nodes of a history after backward() (see releaseGraph).
-void releaseNodes(const std::vector<std::shared_ptr<LazyValue>> &nodes);
+void releaseNodes(const std::vector<std::shared_ptr<GraphNode>> &nodes);
 
 /// PyTorch's error for a backward through a freed graph.
 extern const char *const kGraphFreedMessage;

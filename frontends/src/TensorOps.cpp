@@ -334,7 +334,7 @@ Tensor apply(OpKind op, std::span<const Tensor> operands, ir::AttrList attrs,
   if (anyRequiresGrad && is_grad_enabled() && def.differentiable &&
       ir::isFloat(impl->type().dtype)) {
     // One node per op: the lazy result's pending op is its grad_fn too.
-    std::shared_ptr<detail::LazyValue> node =
+    std::shared_ptr<detail::GraphNode> node =
         impl->storage->pending ? impl->storage->pending
                                : detail::makeGradFn(op, std::move(attrs), impl->type());
     node->inputs.reserve(operands.size());
