@@ -272,9 +272,6 @@ TEST_F(LazyStep, TheStepNamesValuesAfterTheProgram) {
   EXPECT_EQ(m.w.grad().name(), "w_grad") << "the .grad tensor is named too";
 }
 
-/// backward() uses the forward's own values, as PyTorch's saved tensors:
-/// when the loss was read first (its own flush), the backward's step reads
-/// the computed activations instead of running the forward again.
 /// An op's autograd record (its operand tensors) dies with the tensor it
 /// made, as PyTorch's grad_fn does, even while its pending value lives on
 /// (read through a detach()ed alias): otherwise the intermediate tensors
@@ -313,6 +310,9 @@ TEST_F(LazyStep, AKeptLossDoesNotHoldItsStepsBuffers) {
   EXPECT_TRUE(batch.storageUnshared()) << "the kept loss holds the batch's buffer";
 }
 
+/// backward() uses the forward's own values, as PyTorch's saved tensors:
+/// when the loss was read first (its own flush), the backward's step reads
+/// the computed activations instead of running the forward again.
 TEST_F(LazyStep, BackwardAfterAReadUsesTheComputedForward) {
   set_execution(Execution::Compiled);
   set_compile_after(0);
