@@ -55,9 +55,8 @@ struct GraphNode {
   int32_t walkId = 0;
 
   /// User-provided, so that makeRecycled's value-initialisation does not
-  /// zero the whole object first (a `rep stos` of 344 bytes, half of
-  /// makeOp's time in a linreg step's profile): every member has its own
-  /// initialiser.
+  /// zero the whole object first (a `rep stos` over it was half of makeOp's
+  /// time in a linreg step's profile): every member has its own initialiser.
   GraphNode() {}
   /// Tears down long chains (of operands and of inputs) iteratively, not by
   /// recursion.

@@ -2,14 +2,13 @@
 //
 // In lazy mode an op does not compute: it makes a GraphNode (op, attributes,
 // operand values, result type; GraphNode.h) and a Storage that holds it as
-// pending. A
-// flush turns every pending value still held by a tensor into one step
-// (parameters: the buffers read; results: the pending values), finds its
-// program by its exact structure (the last step's, recognised while recorded,
-// or the cached step of its StructureKey: a hit builds no ir::Function), runs it (compiled, or
-// interpreted once first where that is cheap: see compile_after) and stores
-// the results: into the existing buffer for in-place updates, into a fresh
-// one otherwise.
+// pending. A flush turns every pending value still held by a tensor into
+// one step (parameters: the buffers read; results: the pending values),
+// finds its program by its exact structure (the last step's, recognised
+// while recorded, or the cached step of its StructureKey: a hit builds no
+// ir::Function), runs it (compiled, or interpreted once first where that is
+// cheap: see compile_after) and stores the results: into the existing
+// buffer for in-place updates, into a fresh one otherwise.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
