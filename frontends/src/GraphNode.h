@@ -49,6 +49,9 @@ struct GraphNode {
   SmallList<GradInput, 3> inputs;
   /// Set by a backward() without retain_graph; `inputs` are dropped then.
   bool released = false;
+  /// Ends the node's grad_fn role: releases the operand tensors (a long
+  /// history iteratively, not by recursion) and empties `inputs`.
+  void dropInputs();
   /// `walkId` is this value's position in the recording (StepRecording.h)
   /// whose epoch `walkMark` holds (no per-step maps).
   uint64_t walkMark = 0;

@@ -31,8 +31,13 @@ using ir::ValueId;
 GraphNode::~GraphNode() {
   ChainTeardown<GraphNode>::release(operands,
                                     [](std::shared_ptr<GraphNode> &o) { return std::move(o); });
+  dropInputs();
+}
+
+void GraphNode::dropInputs() {
   ChainTeardown<TensorImpl>::release(inputs,
                                      [](GradInput &input) { return std::move(input.impl); });
+  inputs.clear();
 }
 
 namespace {

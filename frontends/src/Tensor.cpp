@@ -1,5 +1,4 @@
 //===- Tensor.cpp - Tensor handles: metadata, values, autograd state ------===//
-#include "ChainTeardown.h"
 #include "Lazy.h"
 #include "TensorImpl.h"
 #include "kiln/Autograd.h"
@@ -91,11 +90,8 @@ Storage::~Storage() = default;
 uint64_t lastStorageSerial() { return gStorageSerial; }
 
 TensorImpl::~TensorImpl() {
-  if (gradFn && gradFn.use_count() > 1) { // a grad_fn is no other tensor's
-    ChainTeardown<TensorImpl>::release(gradFn->inputs,
-                                       [](GradInput &input) { return std::move(input.impl); });
-    gradFn->inputs.clear();
-  }
+  if (gradFn) // a grad_fn is no other tensor's
+    gradFn->dropInputs();
 }
 
 const ir::HostTensor &TensorImpl::values() const {
