@@ -1,11 +1,12 @@
 //===- StepPhases.cpp - Where a plain training step's host time goes ------===//
 //
-// kiln-bench-step-phases: the seed's linreg loop (Linear(1,1), MSELoss, SGD
-// with lr 0.01 and no momentum, ten points) in lazy mode, each step cut into
-// the phases a user's loop goes through, each timed on its own:
+// kiln-bench-step-phases: a plain training loop in lazy mode (one thread),
+// each step cut into the phases a user's loop goes through, each timed on
+// its own:
 //
+//   data        the next batch from the DataLoader (mnist only)
 //   zero_grad   opt.zero_grad()
-//   forward     model(x) and the loss: recording six ops
+//   forward     the model and the loss: recording their ops
 //   backward    loss.backward(): the history walk, the gradient function's
 //               lookup, its nodes recorded as pending values
 //   update      the optimizer's update per parameter, p.sub_(p.grad() * lr),
@@ -13,6 +14,10 @@
 //   flush       kiln::sync(): the step program found, run and its results
 //               stored (the end of SGD::step())
 //   item        loss.item() (computed by the flush: a read)
+//
+// Workloads: the seed's linreg loop (Linear(1,1), MSELoss, ten points, SGD
+// with lr 0.01), and with --data DIR the MNIST linear one (Linear(784,10),
+// CrossEntropyLoss, shuffled batches of 100, SGD with lr 1e-4); no momentum.
 //
 // The phases add up to a step of the same loop plus the clock reads between
 // them. They say where a step's time goes without a sampling profiler, whose
@@ -22,6 +27,7 @@
 //===----------------------------------------------------------------------===//
 #include "Timing.h"
 
+#include <kiln/data/DataLoader.h>
 #include <kiln/kiln.h>
 #include <kiln/nn/nn.h>
 #include <kiln/optim/optim.h>
@@ -31,10 +37,85 @@
 
 #include <array>
 #include <cmath>
+#include <optional>
 
 namespace {
 
 using namespace kiln;
+
+enum Phase { Data, ZeroGrad, Forward, Backward, Update, Flush, Item, kPhases };
+constexpr std::array<const char *, kPhases> kPhaseNames = {
+    "data", "zero_grad", "forward", "backward", "update", "flush", "item"};
+
+/// Sums each phase's time over the timed steps.
+class PhaseClock {
+public:
+  /// Starts a step; `timed` is false for warm-up steps.
+  void start(bool timed) {
+    timed_ = timed;
+    last_ = bench::nowNs();
+  }
+  /// Ends `phase`, which ran since the last call.
+  void end(Phase phase) {
+    int64_t now = bench::nowNs();
+    if (timed_) {
+      total_[size_t(phase)] += now - last_;
+      used_[size_t(phase)] = true;
+    }
+    last_ = now;
+  }
+  /// Prints ns per step of each phase used, over `steps` timed steps.
+  void print(int64_t steps) const {
+    double sum = 0;
+    for (size_t k = 0; k < kPhases; ++k)
+      sum += double(total_[k]) / double(steps);
+    fmt::print("| phase | ns/step | share |\n|---|---|---|\n");
+    for (size_t k = 0; k < kPhases; ++k) {
+      if (!used_[k])
+        continue;
+      double ns = double(total_[k]) / double(steps);
+      fmt::print("| {} | {:.0f} | {:.1f} % |\n", kPhaseNames[k], ns, 100 * ns / sum);
+    }
+    fmt::print("| all | {:.0f} | |\n", sum);
+  }
+
+private:
+  std::array<int64_t, kPhases> total_{};
+  std::array<bool, kPhases> used_{};
+  int64_t last_ = 0;
+  bool timed_ = false;
+};
+
+/// One step after the data: zero_grad, forward, backward, the updates and
+/// the flush, each ended on `clock`.
+template <class LossFn>
+void trainStep(PhaseClock &clock, optim::SGD &optimiser, std::vector<Tensor> &params,
+                 const Tensor &lr, LossFn &&lossOf) {
+  optimiser.zero_grad();
+  clock.end(ZeroGrad);
+  Tensor loss = lossOf();
+  clock.end(Forward);
+  loss.backward();
+  clock.end(Backward);
+  {
+    NoGradGuard noGrad;
+    for (Tensor &p : params)
+      p.sub_(p.grad() * lr);
+  }
+  clock.end(Update);
+  kiln::sync();
+  clock.end(Flush);
+  double value = loss.item();
+  clock.end(Item);
+  if (!std::isfinite(value))
+    throw Error(ErrorKind::Runtime, "the loss diverged (not finite)");
+}
+
+Tensor namedNumber(double value, const char *name) {
+  Tensor t = scalar_tensor(value, f32);
+  t.set_name(name);
+  return t;
+}
 
 struct LinearModel : nn::Module {
   std::shared_ptr<nn::Linear> linear =
@@ -43,76 +124,65 @@ struct LinearModel : nn::Module {
   std::string name() const override { return "LinearModel"; }
 };
 
-enum Phase { ZeroGrad, Forward, Backward, Update, Flush, Item, kPhases };
-constexpr std::array<const char *, kPhases> kPhaseNames = {"zero_grad", "forward", "backward",
-                                                           "update",    "flush",   "item"};
-
-/// Nanoseconds per step of each phase, over `steps` steps after `warmup`.
-std::array<double, kPhases> timePhases(int64_t warmup, int64_t steps) {
+void linreg(PhaseClock &clock, int64_t warmup, int64_t steps) {
   Tensor x = arange(1, 11).to(f32).reshape({10, 1});
   Tensor y = x * 3 + 5;
   x.set_name("x");
   y.set_name("y");
   LinearModel model;
-  optim::SGD optimiser(model.parameters(), 0.01);
   nn::MSELoss criterion;
-  Tensor lr = scalar_tensor(0.01, f32);
-  lr.set_name("lr");
   std::vector<Tensor> params = model.parameters();
-  std::array<int64_t, kPhases> total{};
-  double checksum = 0;
+  optim::SGD optimiser(params, 0.01);
+  Tensor lr = namedNumber(0.01, "lr");
   for (int64_t step = 0; step < warmup + steps; ++step) {
-    std::array<int64_t, kPhases + 1> at;
-    at[0] = bench::nowNs();
-    optimiser.zero_grad();
-    at[1] = bench::nowNs();
-    Tensor loss = criterion(model(x), y);
-    at[2] = bench::nowNs();
-    loss.backward();
-    at[3] = bench::nowNs();
-    {
-      NoGradGuard noGrad;
-      for (Tensor &p : params)
-        p.sub_(p.grad() * lr);
-    }
-    at[4] = bench::nowNs();
-    kiln::sync();
-    at[5] = bench::nowNs();
-    checksum += loss.item();
-    at[6] = bench::nowNs();
-    if (step >= warmup)
-      for (int k = 0; k < kPhases; ++k)
-        total[size_t(k)] += at[size_t(k) + 1] - at[size_t(k)];
+    clock.start(step >= warmup);
+    trainStep(clock, optimiser, params, lr, [&] { return criterion(model(x), y); });
   }
-  if (!std::isfinite(checksum))
-    throw Error(ErrorKind::Runtime, "kiln-bench-step-phases: the loss diverged");
-  std::array<double, kPhases> perStep{};
-  for (int k = 0; k < kPhases; ++k)
-    perStep[size_t(k)] = double(total[size_t(k)]) / double(steps);
-  return perStep;
+}
+
+void mnistLinear(PhaseClock &clock, const std::string &dir, int64_t warmup, int64_t steps) {
+  data::DataLoader loader(data::MnistDataset::load(dir, data::Split::Train), 100,
+                          /*shuffle=*/true, /*seed=*/0);
+  nn::Linear model(784, data::kMnistClasses);
+  nn::CrossEntropyLoss criterion;
+  std::vector<Tensor> params = model.parameters();
+  optim::SGD optimiser(params, 1e-4);
+  Tensor lr = namedNumber(1e-4, "lr");
+  std::optional<data::DataLoader::iterator> at;
+  for (int64_t step = 0; step < warmup + steps; ++step) {
+    clock.start(step >= warmup);
+    if (!at || *at == loader.end())
+      at = loader.begin(); // a new epoch, reshuffled
+    const data::Batch &batch = **at;
+    clock.end(Data);
+    trainStep(clock, optimiser, params, lr, [&] { return criterion(model(batch.x), batch.y); });
+    clock.start(step >= warmup); // the iterator's step to the next batch is data
+    ++*at;
+    clock.end(Data);
+  }
 }
 
 } // namespace
 
 int main(int argc, char **argv) {
-  CLI::App app{"Times the phases of the seed's linreg training step (lazy mode, one thread)"};
+  CLI::App app{"Times the phases of a plain training step (lazy mode, one thread): the seed's "
+               "linreg, or MNIST linear with --data"};
   int64_t steps = 200000, warmup = 1000;
+  std::string data;
   app.add_option("--steps", steps, "Timed steps")->check(CLI::PositiveNumber);
   app.add_option("--warmup", warmup, "Untimed steps first (recording, compiling)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--data", data, "An MNIST-format directory: time the MNIST linear step");
   CLI11_PARSE(app, argc, argv);
   try {
     set_num_threads(1);
     set_execution(Execution::Compiled);
-    std::array<double, kPhases> ns = timePhases(warmup, steps);
-    double sum = 0;
-    for (double v : ns)
-      sum += v;
-    fmt::print("| phase | ns/step | share |\n|---|---|---|\n");
-    for (int k = 0; k < kPhases; ++k)
-      fmt::print("| {} | {:.0f} | {:.1f} % |\n", kPhaseNames[size_t(k)], ns[size_t(k)],
-                 100 * ns[size_t(k)] / sum);
-    fmt::print("| all | {:.0f} | |\n", sum);
+    PhaseClock clock;
+    if (data.empty())
+      linreg(clock, warmup, steps);
+    else
+      mnistLinear(clock, data, warmup, steps);
+    clock.print(steps);
   } catch (const Error &e) {
     fmt::print(stderr, "kiln-bench-step-phases: {}\n", e.what());
     return 1;
