@@ -117,19 +117,12 @@ Tensor namedNumber(double value, const char *name) {
   return t;
 }
 
-struct LinearModel : nn::Module {
-  std::shared_ptr<nn::Linear> linear =
-      register_module("linear", std::make_shared<nn::Linear>(1, 1));
-  Tensor forward(const Tensor &x) override { return (*linear)(x); }
-  std::string name() const override { return "LinearModel"; }
-};
-
 void linreg(PhaseClock &clock, int64_t warmup, int64_t steps) {
   Tensor x = arange(1, 11).to(f32).reshape({10, 1});
   Tensor y = x * 3 + 5;
   x.set_name("x");
   y.set_name("y");
-  LinearModel model;
+  nn::Linear model(1, 1);
   nn::MSELoss criterion;
   std::vector<Tensor> params = model.parameters();
   optim::SGD optimiser(params, 0.01);
