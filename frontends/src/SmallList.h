@@ -11,6 +11,7 @@
 #include <array>
 #include <cstddef>
 #include <initializer_list>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -19,15 +20,20 @@ namespace kiln::detail {
 template <class T, size_t N> class SmallList {
 public:
   SmallList() = default;
-  SmallList(const SmallList &) = default;
-  SmallList &operator=(const SmallList &) = default;
-  SmallList(SmallList &&o) noexcept
-      : inline_(std::move(o.inline_)), heap_(std::move(o.heap_)), size_(std::exchange(o.size_, 0)) {
+  SmallList(const SmallList &o) { append(o); }
+  SmallList &operator=(const SmallList &o) {
+    if (this != &o) {
+      clear();
+      append(o);
+    }
+    return *this;
   }
+  SmallList(SmallList &&o) noexcept { take(o); }
   SmallList &operator=(SmallList &&o) noexcept {
-    inline_ = std::move(o.inline_);
-    heap_ = std::move(o.heap_);
-    size_ = std::exchange(o.size_, 0);
+    if (this != &o) {
+      clear();
+      take(o);
+    }
     return *this;
   }
   SmallList(std::initializer_list<T> init) {
@@ -38,46 +44,64 @@ public:
 
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
-  T *begin() { return spilled() ? heap_.data() : inline_.data(); }
+  T *begin() { return heap_ ? heap_->data() : inline_.data(); }
   T *end() { return begin() + size_; }
-  const T *begin() const { return spilled() ? heap_.data() : inline_.data(); }
+  const T *begin() const { return heap_ ? heap_->data() : inline_.data(); }
   const T *end() const { return begin() + size_; }
   T &operator[](size_t i) { return begin()[i]; }
   const T &operator[](size_t i) const { return begin()[i]; }
 
   void reserve(size_t n) {
-    if (n > N && !spilled())
+    if (n > N && !heap_)
       spill(n);
   }
   void push_back(T v) {
-    if (size_ == N && !spilled())
+    if (size_ == N && !heap_)
       spill(2 * N);
-    if (spilled())
-      heap_.push_back(std::move(v));
+    if (heap_)
+      heap_->push_back(std::move(v));
     else
       inline_[size_] = std::move(v);
     ++size_;
   }
-  /// Drops every element; inline ones are reset to T().
+  /// Drops every element, keeping a spilled list's memory.
   void clear() {
-    for (size_t i = 0; i < N; ++i)
-      inline_[i] = T();
-    heap_.clear();
+    if (heap_)
+      heap_->clear();
+    else
+      for (size_t i = 0; i < size_; ++i)
+        inline_[i] = T();
     size_ = 0;
   }
 
 private:
-  bool spilled() const { return !heap_.empty() || heap_.capacity() > 0; }
+  // Inline slots not in use hold T(), so that moves and clears touch only
+  // the elements there are: a node's operand lists are moved and cleared
+  // once per recorded op. The rare longer list lives on the heap behind one
+  // pointer, not a vector's three, as every recorded node has two lists.
+
   void spill(size_t capacity) {
-    heap_.reserve(capacity);
+    heap_ = std::make_unique<std::vector<T>>();
+    heap_->reserve(capacity);
     for (size_t i = 0; i < size_; ++i)
-      heap_.push_back(std::move(inline_[i]));
-    for (size_t i = 0; i < size_; ++i)
-      inline_[i] = T();
+      heap_->push_back(std::exchange(inline_[i], T()));
+  }
+  /// Takes o's elements into this empty list; o is left empty.
+  void take(SmallList &o) {
+    heap_ = std::move(o.heap_);
+    if (!heap_)
+      for (size_t i = 0; i < o.size_; ++i)
+        inline_[i] = std::exchange(o.inline_[i], T());
+    size_ = std::exchange(o.size_, 0);
+  }
+  void append(const SmallList &o) {
+    reserve(size_ + o.size_);
+    for (const T &v : o)
+      push_back(v);
   }
 
   std::array<T, N> inline_{};
-  std::vector<T> heap_;
+  std::unique_ptr<std::vector<T>> heap_;
   size_t size_ = 0;
 };
 
