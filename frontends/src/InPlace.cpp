@@ -8,10 +8,7 @@
 // existing buffer at the next flush (detach()ed aliases share that buffer).
 //
 //===----------------------------------------------------------------------===//
-#include "TensorImpl.h"
-#include "kiln/Autograd.h"
-
-#include <fmt/format.h>
+#include "InPlace.h"
 
 namespace kiln {
 
@@ -19,44 +16,7 @@ using ir::OpKind;
 
 namespace {
 
-/// Checks that `self` may be updated in place with operands `others`, runs
-/// `f` (the out-of-place computation) without recording, and stores its
-/// result into `self`, whose shape it must have and whose dtype must be able
-/// to hold it.
-template <class F>
-Tensor &updateInPlace(Tensor &self, std::string_view what, std::initializer_list<Tensor> others,
-                      F &&f) {
-  detail::checkInPlace(self, what);
-  if (is_grad_enabled())
-    for (const Tensor &o : others)
-      if (o.defined() && o.requires_grad())
-        throw Error(ErrorKind::Autograd,
-                    fmt::format("{}: an in-place update with an operand that requires grad is "
-                                "not supported; use the out-of-place op",
-                                what));
-  Tensor result;
-  {
-    NoGradGuard noGrad;
-    result = f();
-  }
-  const ir::TensorType &type = self.impl()->type();
-  if (!ir::canCast(result.dtype(), type.dtype))
-    throw Error(ErrorKind::Shape,
-                fmt::format("{}: the result type {} can't be cast to the desired output type {} "
-                            "(as in PyTorch)",
-                            what, ir::dtypeName(result.dtype()), ir::dtypeName(type.dtype)));
-  {
-    NoGradGuard noGrad;
-    result = result.to(type.dtype);
-  }
-  const ir::TensorType &got = result.impl()->type();
-  if (got != type)
-    throw Error(ErrorKind::Shape,
-                fmt::format("{}: the result {} does not fit in place into the tensor {}", what,
-                            got.str(), type.str()));
-  detail::assignInPlace(self, result);
-  return self;
-}
+using detail::updateInPlace;
 
 bool isOne(const Scalar &s) { return s.isFloat() ? s.toDouble() == 1 : s.toInt() == 1; }
 

@@ -169,7 +169,11 @@ void assignInPlace(const Tensor &t, const Tensor &value) {
   }
   TensorImpl &impl = *t.impl();
   check(value.impl()->type() == impl.type(), "assignInPlace: type mismatch");
-  setPending(impl.storage, operandValue(*value.impl()));
+  assignPending(impl, operandValue(*value.impl()));
+}
+
+void assignPending(TensorImpl &impl, std::shared_ptr<GraphNode> value) {
+  setPending(impl.storage, std::move(value));
   ++impl.storage->version;
   if (GraphNode &pending = *impl.storage->pending; !pending.name && impl.name)
     pending.name = derivedName(impl.name, "_new");

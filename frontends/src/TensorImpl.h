@@ -149,6 +149,9 @@ void assignInPlace(const Tensor &t, const ir::HostTensor &values);
 /// Makes `value`'s current value the new value of `t` (an in-place update):
 /// pending in lazy mode, copied at once otherwise. Bumps t's version.
 void assignInPlace(const Tensor &t, const Tensor &value);
+/// The lazy part of assignInPlace: `value` (of impl's type) becomes the
+/// pending new value of `impl`, named after it.
+void assignPending(TensorImpl &impl, std::shared_ptr<GraphNode> value);
 
 /// The one walk of a history: its exact structure (StructureKey), its
 /// inputs (leaves and literals, the function's parameters) and nodes, and
