@@ -28,6 +28,10 @@ struct GraphNode {
   ir::OpKind op = ir::OpKind::Constant;
   ir::AttrList attrs;
   OperandList operands;
+  /// For a recorded region (op Fused, RecordedRegion.h): the function it
+  /// computes from `operands`, inlined when the step's IR is built. One
+  /// object per structure, so that its address names it in a step's key.
+  std::shared_ptr<const ir::Function> body;
   /// For a leaf: the buffer it reads (shared, not copied).
   ir::HostTensor buffer;
   bool isLeaf = false;

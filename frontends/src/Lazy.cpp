@@ -10,6 +10,7 @@
 #include "Lazy.h"
 #include "ChainTeardown.h"
 #include "LazyState.h"
+#include "kiln/compiler/Rebuild.h"
 #include "kiln/ir/OpDef.h"
 #include "kiln/ir/Printer.h"
 #include "kiln/ir/StructureEncoding.h"
@@ -114,6 +115,17 @@ std::shared_ptr<GraphNode> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList
   return v;
 }
 
+std::shared_ptr<GraphNode> makeRegion(std::shared_ptr<const ir::Function> body,
+                                      OperandList operands) {
+  auto v = makeRecycled<GraphNode>();
+  v->op = ir::OpKind::Fused;
+  v->type = body->type(body->results()[0]);
+  v->body = std::move(body);
+  v->operands = std::move(operands);
+  lazyState().recording.addOp(v);
+  return v;
+}
+
 std::shared_ptr<GraphNode> makeGradFn(ir::OpKind op, ir::AttrList attrs, ir::TensorType type) {
   auto v = makeRecycled<GraphNode>();
   v->op = op;
@@ -205,15 +217,18 @@ void liveValues(const RecordedValues &recorded, const std::vector<int32_t> &resu
         live[size_t(o->walkId)] = true;
 }
 
-/// The step function of a recording, value by value in recording order
-/// without the values no result needs; the recorded position of each of
-/// its parameters; and a hash of its structure without types and
-/// attributes (CachedStep::structureKey).
-struct StepFunction {
-  ir::Function fn{"step"};
-  std::vector<int32_t> paramPositions;
-  uint64_t structure = 14695981039346656037ull;
-};
+} // namespace
+
+ValueId inlineRegion(ir::Function &fn, const ir::Function &body,
+                     const std::vector<ValueId> &operands) {
+  std::vector<ValueId> map(body.numValues());
+  for (size_t i = 0; i < operands.size(); ++i)
+    map[size_t(body.params()[i].id)] = operands[i];
+  for (const ir::Node &n : body.nodes())
+    compiler::cloneNode(fn, body, n, map);
+  return map[size_t(body.results()[0].id)];
+}
+
 StepFunction buildStepFunction(const RecordedValues &recorded,
                                const std::vector<int32_t> &results) {
   StepFunction out;
@@ -239,8 +254,14 @@ StepFunction buildStepFunction(const RecordedValues &recorded,
       operands.push_back(ids[size_t(o->walkId)]);
       mix(uint64_t(o->walkId));
     }
-    size_t k = fn.appendNode(v->op, std::move(operands), v->attrs, {v->type});
-    ids[i] = fn.nodes()[k].result();
+    if (v->body) {
+      for (const ir::Node &n : v->body->nodes())
+        mix(uint64_t(n.op));
+      ids[i] = inlineRegion(fn, *v->body, operands);
+    } else {
+      size_t k = fn.appendNode(v->op, std::move(operands), v->attrs, {v->type});
+      ids[i] = fn.nodes()[k].result();
+    }
     if (v->name)
       fn.value(ids[i]).name = names.unique(*v->name);
   }
@@ -251,8 +272,6 @@ StepFunction buildStepFunction(const RecordedValues &recorded,
   mix(results.size());
   return out;
 }
-
-} // namespace
 
 // ---- Running a step -------------------------------------------------------------------
 

@@ -37,6 +37,9 @@ std::shared_ptr<GraphNode> operandValue(const TensorImpl &impl);
 /// `expected`: the recording's expectedType() matched this op just now.
 std::shared_ptr<GraphNode> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList operands,
                                   ir::TensorType type, bool expected = false);
+/// A pending recorded region (RecordedRegion.h): `body` on `operands`.
+std::shared_ptr<GraphNode> makeRegion(std::shared_ptr<const ir::Function> body,
+                                      OperandList operands);
 /// A grad_fn for an eager op's result: a node that is never pending.
 std::shared_ptr<GraphNode> makeGradFn(ir::OpKind op, ir::AttrList attrs, ir::TensorType type);
 /// A new tensor whose value is `value` (pending until the next flush).
@@ -47,6 +50,23 @@ void setPending(const std::shared_ptr<Storage> &storage, std::shared_ptr<GraphNo
 /// The values of `s` change: they are no longer a constant of kiln's code
 /// (Storage::constant), for the storage and its leaf value.
 void markNotConstant(Storage &s);
+struct RecordedValues;
+/// The function of a recording with the values at `results` as its results,
+/// value by value in recording order without the values no result needs
+/// (recorded regions inlined); the recorded position of each of its
+/// parameters; and a hash of its structure without types and attributes
+/// (CachedStep::structureKey).
+struct StepFunction {
+  ir::Function fn{"step"};
+  std::vector<int32_t> paramPositions;
+  uint64_t structure = 14695981039346656037ull;
+};
+StepFunction buildStepFunction(const RecordedValues &recorded, const std::vector<int32_t> &results);
+/// Appends a recorded region's body (a one-result function) to `fn`, its
+/// parameters bound to `operands`; returns the value of its result.
+ir::ValueId inlineRegion(ir::Function &fn, const ir::Function &body,
+                         const std::vector<ir::ValueId> &operands);
+
 /// Computes every pending value that is still held by a tensor.
 /// `interpretOnly` for flushes that cut a long computation at an arbitrary
 /// point (the pending-op limit): not worth compiling.

@@ -20,6 +20,8 @@ struct ScriptValue {
   bool literal = false;
   ir::TensorType type;
   ir::AttrList attrs;
+  /// A recorded region's body (GraphNode::body).
+  std::shared_ptr<const ir::Function> body;
   /// Positions of the operands in the recording.
   SmallList<int32_t, 3> operands;
 };

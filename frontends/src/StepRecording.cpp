@@ -18,6 +18,7 @@ ScriptValue scriptValue(const GraphNode &v) {
   s.literal = v.literal;
   s.type = v.type;
   s.attrs = v.attrs;
+  s.body = v.body;
   s.operands.reserve(v.operands.size());
   for (const auto &o : v.operands)
     s.operands.push_back(o->walkId);
@@ -41,12 +42,14 @@ bool sameValue(const ScriptValue &s, const GraphNode &v) {
     return false;
   if (v.isLeaf)
     return s.literal == v.literal;
-  return sameOp(s, v.op, v.attrs, v.operands);
+  return s.body == v.body && sameOp(s, v.op, v.attrs, v.operands);
 }
 
 std::string describeValue(const ScriptValue &s) {
   if (s.isLeaf)
     return fmt::format("{} {}", s.literal ? "a number" : "an input", s.type.str());
+  if (s.body)
+    return fmt::format("the region '{}' of {}", s.body->name(), s.type.str());
   return fmt::format("'{}' of {}", ir::opName(s.op), s.type.str());
 }
 
@@ -250,6 +253,10 @@ void structureKey(const RecordedValues &recorded, const std::vector<int32_t> &re
       key.word(uint64_t(o->walkId));
     key.type(v->type);
     key.attrs(v->attrs);
+    // By address: bodies are interned (one object per structure), and the
+    // cached step's script holds its bodies, so an address is never reused
+    // while a key that names it is in the cache.
+    key.word(reinterpret_cast<uintptr_t>(v->body.get()));
   }
   key.word(uint64_t(KeyTag::Results));
   key.word(results.size());

@@ -1,0 +1,154 @@
+//===- RecordedRegion.cpp - An update recorded as one node ----------------===//
+#include "RecordedRegion.h"
+
+#include "InPlace.h"
+#include "LazyState.h"
+#include "kiln/ir/Function.h"
+
+#include <algorithm>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+
+namespace kiln::detail {
+
+namespace {
+
+/// One body per structure and name while any user holds it: a step's key
+/// names a body by its address (structureKey), so that two optimizers
+/// making the same update share their programs.
+std::shared_ptr<const ir::Function> intern(ir::Function body) {
+  static std::mutex mutex;
+  static std::unordered_map<std::string, std::weak_ptr<const ir::Function>> bodies;
+  static size_t compactAt = 64;
+  std::string key = body.name() + '\n' + body.structuralKey();
+  std::lock_guard lock(mutex);
+  std::weak_ptr<const ir::Function> &slot = bodies[key];
+  if (std::shared_ptr<const ir::Function> same = slot.lock())
+    return same;
+  auto made = std::make_shared<const ir::Function>(std::move(body));
+  slot = made;
+  if (bodies.size() >= compactAt) {
+    std::erase_if(bodies, [](const auto &entry) { return entry.second.expired(); });
+    compactAt = std::max<size_t>(64, 2 * bodies.size());
+  }
+  return made;
+}
+
+/// The thread's recording, pending values and trace observer, set aside
+/// while a body is captured: the capture records apart from the step and
+/// tells a kiln::compile trace nothing.
+class SetAside {
+public:
+  explicit SetAside(LazyState &st) : st_(st), observer_(traceObserver()), last_(st.last) {
+    std::swap(recording_, st.recording);
+    std::swap(queue_, st.queue);
+    std::swap(opsSinceFlush_, st.opsSinceFlush);
+    setTraceObserver(nullptr);
+  }
+  ~SetAside() {
+    std::swap(recording_, st_.recording);
+    std::swap(queue_, st_.queue);
+    std::swap(opsSinceFlush_, st_.opsSinceFlush);
+    st_.last = std::move(last_);
+    setTraceObserver(observer_);
+  }
+  SetAside(const SetAside &) = delete;
+  SetAside &operator=(const SetAside &) = delete;
+
+private:
+  LazyState &st_;
+  TraceObserver *observer_;
+  std::shared_ptr<CachedStep> last_;
+  StepRecording recording_;
+  std::vector<std::weak_ptr<Storage>> queue_;
+  int64_t opsSinceFlush_ = 0;
+};
+
+/// `update` on placeholders of the operands' types, recorded apart and
+/// made a function of them; null when it computes no new value (it
+/// returns an operand, or it read a value and so flushed).
+std::shared_ptr<const ir::Function> capture(const std::string &name,
+                                            std::span<const Tensor> operands,
+                                            const RecordedRegion::Update &update) {
+  SetAside aside(lazyState());
+  std::vector<Tensor> placeholders;
+  for (const Tensor &o : operands)
+    placeholders.emplace_back(ir::HostTensor::uninitialized(o.impl()->type())); // never read
+  Tensor result;
+  {
+    NoGradGuard noGrad;
+    result = update(placeholders);
+  }
+  LazyState &st = lazyState();
+  const std::shared_ptr<GraphNode> &value = result.impl()->storage->pending;
+  RecordedValues recorded;
+  st.recording.takeInto(recorded);
+  if (!value || value->walkMark != recorded.epoch)
+    return nullptr;
+  StepFunction recordedFn = buildStepFunction(recorded, {value->walkId});
+  ir::Function body(name);
+  std::vector<ir::ValueId> params, args;
+  for (const Tensor &p : placeholders)
+    params.push_back(body.addParam(p.impl()->type()));
+  for (int32_t position : recordedFn.paramPositions) {
+    const GraphNode *leaf = recorded.values[size_t(position)].get();
+    auto operand = std::find_if(placeholders.begin(), placeholders.end(), [&](const Tensor &p) {
+      return p.impl()->storage->leaf.get() == leaf;
+    });
+    check(operand != placeholders.end(),
+          "a recorded region reads a number or tensor that is not one of its operands");
+    args.push_back(params[size_t(operand - placeholders.begin())]);
+  }
+  body.setResults({inlineRegion(body, recordedFn.fn, args)});
+  return intern(std::move(body));
+}
+
+} // namespace
+
+RecordedRegion::RecordedRegion(std::string name, Update update)
+    : name_(std::move(name)), update_(std::move(update)) {}
+
+const RecordedRegion::Captured &RecordedRegion::captured(size_t slot, const Tensor &target,
+                                                         std::span<const Tensor> operands) {
+  if (slot >= slots_.size())
+    slots_.resize(slot + 1);
+  Captured &c = slots_[slot];
+  bool same = c.types.size() == operands.size();
+  for (size_t i = 0; same && i < operands.size(); ++i)
+    same = c.types[i] == operands[i].impl()->type();
+  if (same)
+    return c;
+  std::shared_ptr<const ir::Function> body = capture(name_, operands, update_);
+  if (body && body->type(body->results()[0]) != target.impl()->type())
+    body = nullptr; // converted on the per-op path (or refused there)
+  c.body = std::move(body);
+  c.types.clear();
+  for (const Tensor &o : operands)
+    c.types.push_back(o.impl()->type());
+  return c;
+}
+
+void RecordedRegion::assign(size_t slot, Tensor &target, std::span<const Tensor> operands,
+                            std::string_view what) {
+  check(target.defined() && std::all_of(operands.begin(), operands.end(),
+                                        [](const Tensor &o) { return o.defined(); }),
+        "a recorded region's target or operand is undefined");
+  if (lazyMode() && !is_grad_enabled()) {
+    if (const Captured &c = captured(slot, target, operands); c.body) {
+      OperandList values;
+      values.reserve(operands.size());
+      TraceObserver *observer = traceObserver();
+      for (const Tensor &o : operands) {
+        values.push_back(operandValue(*o.impl()));
+        if (observer && !o.impl()->gradFn)
+          observer->onLeafUse(o.impl());
+      }
+      assignPending(*target.impl(), makeRegion(c.body, std::move(values)));
+      return;
+    }
+  }
+  updateInPlace(target, what, operands, [&] { return update_(operands); });
+}
+
+} // namespace kiln::detail

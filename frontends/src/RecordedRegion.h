@@ -1,0 +1,65 @@
+//===- RecordedRegion.h - An update recorded as one node (internal) -*- C++ -*-===//
+//
+// An optimizer runs the same few elementwise ops on every parameter at
+// every step. Recorded op by op, each op costs a node, a tensor and a
+// storage of host work, made and freed again: for the seed's linreg, SGD's
+// four ops were a fifth of the whole step. A RecordedRegion records such an
+// in-place update as one node instead (op Fused, with a body): the body is
+// captured once per operand types by running the update's own tensor code
+// on placeholders, apart from the step, and the flush inlines it where the
+// node was recorded when it builds the step's IR. The program is the one
+// the ops would have made (the same nodes in the same order), for a
+// fraction of the host work; a step that is recognised builds no IR at all.
+//
+// The region is for updates that do not need gradients (optimizers run
+// under NoGradGuard); in eager mode, when an operand requires grad, or when
+// the update's result is not of the target's type, the update runs op by op
+// (updateInPlace), with the same checks and errors as Tensor::sub_. The
+// update's numbers must be operands (named tensors, such as SGD's %lr): a
+// number written inside it would be fixed at its capture.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "kiln/Tensor.h"
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiln::ir {
+class Function;
+}
+
+namespace kiln::detail {
+
+class RecordedRegion {
+public:
+  /// The update: the new value of the target from the operands.
+  using Update = std::function<Tensor(std::span<const Tensor> operands)>;
+  /// `name` names the region in KILN_LOG=recompile's reasons.
+  RecordedRegion(std::string name, Update update);
+
+  /// target = update(operands), in place (`what` names it in errors), as
+  /// one recorded node where it can be (see above). `slot` is the caller's
+  /// index of the target (a parameter's), which keeps the body captured for
+  /// its operand types.
+  void assign(size_t slot, Tensor &target, std::span<const Tensor> operands, std::string_view what);
+
+private:
+  struct Captured {
+    std::vector<ir::TensorType> types;
+    /// Null when the update's result does not fit the target as is.
+    std::shared_ptr<const ir::Function> body;
+  };
+  const Captured &captured(size_t slot, const Tensor &target, std::span<const Tensor> operands);
+
+  std::string name_;
+  Update update_;
+  std::vector<Captured> slots_;
+};
+
+} // namespace kiln::detail
