@@ -15,8 +15,9 @@
 
 namespace kiln::detail {
 
-/// A pending op's operands (three inline: nearly every op).
-using OperandList = SmallList<std::shared_ptr<GraphNode>, 3>;
+/// A pending op's operands, four inline: nearly every op has one to three,
+/// and SGD's update with weight decay four (RecordedRegion.h).
+using OperandList = SmallList<std::shared_ptr<GraphNode>, 4>;
 
 /// One node of the recorded graph. For the flush, an SSA value of the
 /// pending graph: an op over other values (`operands`), or a leaf reading a

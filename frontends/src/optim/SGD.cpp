@@ -1,16 +1,36 @@
 //===- SGD.cpp - Stochastic gradient descent ------------------------------===//
 #include "kiln/optim/SGD.h"
 
+#include "../RecordedRegion.h"
 #include "../TensorImpl.h"
 
 #include "kiln/ir/Error.h"
 
 #include <fmt/format.h>
 
+#include <array>
+#include <span>
+
 namespace kiln::optim {
 
+namespace {
+
+/// The new value of a parameter without momentum, from the operands
+/// (p, grad[, weight_decay], lr): p - (grad + p * weight_decay) * lr. (In
+/// the order the ops first read them, so that the step's parameters are in
+/// the order the ops alone would give them.)
+Tensor descended(std::span<const Tensor> operands) {
+  const Tensor &p = operands[0], &grad = operands[1], &lr = operands.back();
+  Tensor g = operands.size() > 3 ? grad + p * operands[2] : grad;
+  return p - g * lr;
+}
+
+} // namespace
+
 SGD::SGD(std::vector<Tensor> params, SGDOptions options)
-    : Optimizer(std::move(params)), options_(options), momentumBuffers_(this->params().size()) {
+    : Optimizer(std::move(params)), options_(options),
+      descent_(std::make_shared<detail::RecordedRegion>("sgd", descended)),
+      momentumBuffers_(this->params().size()) {
   if (options.lr < 0 || options.momentum < 0 || options.weight_decay < 0)
     throw Error(ErrorKind::Usage,
                 fmt::format("SGD: lr ({}), momentum ({}) and weight_decay ({}) must be >= 0",
@@ -41,6 +61,16 @@ void SGD::set_lr(double lr) {
 /// %weight_decay).
 void SGD::update(size_t index, Tensor &param, const Tensor &grad) {
   DType dtype = param.dtype();
+  if (options_.momentum == 0) {
+    // One recorded node per parameter, not four ops (see RecordedRegion.h).
+    std::array<Tensor, 4> operands = {param, grad};
+    size_t n = 2;
+    if (options_.weight_decay != 0)
+      operands[n++] = number("weight_decay", options_.weight_decay, dtype);
+    operands[n++] = number("lr", options_.lr, dtype);
+    descent_->assign(index, param, std::span<const Tensor>(operands.data(), n), "sub_");
+    return;
+  }
   Tensor g = grad;
   if (options_.weight_decay != 0)
     g = g + param * number("weight_decay", options_.weight_decay, dtype);

@@ -4,9 +4,14 @@
 #include "kiln/optim/Optimizer.h"
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <utility>
+
+namespace kiln::detail {
+class RecordedRegion;
+}
 
 namespace kiln::optim {
 
@@ -46,6 +51,8 @@ private:
   const Tensor &number(std::string_view name, double value, DType dtype);
 
   SGDOptions options_;
+  /// The update without momentum, recorded as one node per parameter.
+  std::shared_ptr<detail::RecordedRegion> descent_;
   std::vector<Tensor> momentumBuffers_;
   std::map<std::pair<std::string_view, DType>, Tensor> numbers_;
 };
