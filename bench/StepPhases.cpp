@@ -9,8 +9,8 @@
 //   forward     the model and the loss: recording their ops
 //   backward    loss.backward(): the history walk, the gradient function's
 //               lookup, its nodes recorded as pending values
-//   update      the optimizer's update per parameter, p.sub_(p.grad() * lr),
-//               as SGD::update records it, without the step's flush
+//   update      SGD's update of each parameter (SGD::update), recorded:
+//               SGD::step() without its flush
 //   flush       kiln::sync(): the step program found, run and its results
 //               stored (the end of SGD::step())
 //   item        loss.item() (computed by the flush: a read)
@@ -86,22 +86,31 @@ private:
   bool timed_ = false;
 };
 
+/// SGD whose step() is cut in two: the updates, then the flush.
+class PhasedSGD : public optim::SGD {
+public:
+  using SGD::SGD;
+  /// What SGD::step() records before its sync().
+  void updates() {
+    NoGradGuard noGrad;
+    for (size_t i = 0; i < params().size(); ++i) {
+      Tensor param = params()[i]; // a handle: the update reaches the parameter
+      if (Tensor grad = param.grad(); grad.defined())
+        update(i, param, grad);
+    }
+  }
+};
+
 /// One step after the data: zero_grad, forward, backward, the updates and
 /// the flush, each ended on `clock`.
-template <class LossFn>
-void trainStep(PhaseClock &clock, optim::SGD &optimiser, std::vector<Tensor> &params,
-                 const Tensor &lr, LossFn &&lossOf) {
+template <class LossFn> void trainStep(PhaseClock &clock, PhasedSGD &optimiser, LossFn &&lossOf) {
   optimiser.zero_grad();
   clock.end(ZeroGrad);
   Tensor loss = lossOf();
   clock.end(Forward);
   loss.backward();
   clock.end(Backward);
-  {
-    NoGradGuard noGrad;
-    for (Tensor &p : params)
-      p.sub_(p.grad() * lr);
-  }
+  optimiser.updates();
   clock.end(Update);
   kiln::sync();
   clock.end(Flush);
@@ -111,12 +120,6 @@ void trainStep(PhaseClock &clock, optim::SGD &optimiser, std::vector<Tensor> &pa
     throw Error(ErrorKind::Runtime, "the loss diverged (not finite)");
 }
 
-Tensor namedNumber(double value, const char *name) {
-  Tensor t = scalar_tensor(value, f32);
-  t.set_name(name);
-  return t;
-}
-
 void linreg(PhaseClock &clock, int64_t warmup, int64_t steps) {
   Tensor x = arange(1, 11).to(f32).reshape({10, 1});
   Tensor y = x * 3 + 5;
@@ -124,12 +127,10 @@ void linreg(PhaseClock &clock, int64_t warmup, int64_t steps) {
   y.set_name("y");
   nn::Linear model(1, 1);
   nn::MSELoss criterion;
-  std::vector<Tensor> params = model.parameters();
-  optim::SGD optimiser(params, 0.01);
-  Tensor lr = namedNumber(0.01, "lr");
+  PhasedSGD optimiser(model.parameters(), 0.01);
   for (int64_t step = 0; step < warmup + steps; ++step) {
     clock.start(step >= warmup);
-    trainStep(clock, optimiser, params, lr, [&] { return criterion(model(x), y); });
+    trainStep(clock, optimiser, [&] { return criterion(model(x), y); });
   }
 }
 
@@ -138,9 +139,7 @@ void mnistLinear(PhaseClock &clock, const std::string &dir, int64_t warmup, int6
                           /*shuffle=*/true, /*seed=*/0);
   nn::Linear model(784, data::kMnistClasses);
   nn::CrossEntropyLoss criterion;
-  std::vector<Tensor> params = model.parameters();
-  optim::SGD optimiser(params, 1e-4);
-  Tensor lr = namedNumber(1e-4, "lr");
+  PhasedSGD optimiser(model.parameters(), 1e-4);
   std::optional<data::DataLoader::iterator> at;
   for (int64_t step = 0; step < warmup + steps; ++step) {
     clock.start(step >= warmup);
@@ -148,7 +147,7 @@ void mnistLinear(PhaseClock &clock, const std::string &dir, int64_t warmup, int6
       at = loader.begin(); // a new epoch, reshuffled
     const data::Batch &batch = **at;
     clock.end(Data);
-    trainStep(clock, optimiser, params, lr, [&] { return criterion(model(batch.x), batch.y); });
+    trainStep(clock, optimiser, [&] { return criterion(model(batch.x), batch.y); });
     clock.start(step >= warmup); // the iterator's step to the next batch is data
     ++*at;
     clock.end(Data);
