@@ -15,6 +15,8 @@
 
 namespace kiln::detail {
 
+struct RegionBody;
+
 /// A pending op's operands, four inline: nearly every op has one to three,
 /// and SGD's update with weight decay four (RecordedRegion.h).
 using OperandList = SmallList<std::shared_ptr<GraphNode>, 4>;
@@ -30,9 +32,8 @@ struct GraphNode {
   ir::AttrList attrs;
   OperandList operands;
   /// For a recorded region (op Fused, RecordedRegion.h): the function it
-  /// computes from `operands`, inlined when the step's IR is built. One
-  /// object per structure, so that its address names it in a step's key.
-  std::shared_ptr<const ir::Function> body;
+  /// computes from `operands`, inlined when the step's IR is built.
+  std::shared_ptr<const RegionBody> body;
   /// For a leaf: the buffer it reads (shared, not copied).
   ir::HostTensor buffer;
   bool isLeaf = false;

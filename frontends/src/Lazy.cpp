@@ -10,6 +10,7 @@
 #include "Lazy.h"
 #include "ChainTeardown.h"
 #include "LazyState.h"
+#include "RecordedRegion.h"
 #include "kiln/compiler/Rebuild.h"
 #include "kiln/ir/OpDef.h"
 #include "kiln/ir/Printer.h"
@@ -115,11 +116,11 @@ std::shared_ptr<GraphNode> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList
   return v;
 }
 
-std::shared_ptr<GraphNode> makeRegion(std::shared_ptr<const ir::Function> body,
+std::shared_ptr<GraphNode> makeRegion(std::shared_ptr<const RegionBody> body,
                                       OperandList operands) {
   auto v = makeRecycled<GraphNode>();
   v->op = ir::OpKind::Fused;
-  v->type = body->type(body->results()[0]);
+  v->type = body->fn.type(body->fn.results()[0]);
   v->body = std::move(body);
   v->operands = std::move(operands);
   lazyState().recording.addOp(v);
@@ -255,9 +256,9 @@ StepFunction buildStepFunction(const RecordedValues &recorded,
       mix(uint64_t(o->walkId));
     }
     if (v->body) {
-      for (const ir::Node &n : v->body->nodes())
+      for (const ir::Node &n : v->body->fn.nodes())
         mix(uint64_t(n.op));
-      ids[i] = inlineRegion(fn, *v->body, operands);
+      ids[i] = inlineRegion(fn, v->body->fn, operands);
     } else {
       size_t k = fn.appendNode(v->op, std::move(operands), v->attrs, {v->type});
       ids[i] = fn.nodes()[k].result();

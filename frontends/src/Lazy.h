@@ -38,7 +38,7 @@ std::shared_ptr<GraphNode> operandValue(const TensorImpl &impl);
 std::shared_ptr<GraphNode> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList operands,
                                   ir::TensorType type, bool expected = false);
 /// A pending recorded region (RecordedRegion.h): `body` on `operands`.
-std::shared_ptr<GraphNode> makeRegion(std::shared_ptr<const ir::Function> body,
+std::shared_ptr<GraphNode> makeRegion(std::shared_ptr<const RegionBody> body,
                                       OperandList operands);
 /// A grad_fn for an eager op's result: a node that is never pending.
 std::shared_ptr<GraphNode> makeGradFn(ir::OpKind op, ir::AttrList attrs, ir::TensorType type);

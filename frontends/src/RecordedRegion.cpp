@@ -6,34 +6,39 @@
 #include "kiln/ir/Function.h"
 
 #include <algorithm>
+#include <string>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
 
 namespace kiln::detail {
 
-namespace {
-
-/// One body per structure and name while any user holds it: a step's key
-/// names a body by its address (structureKey), so that two optimizers
-/// making the same update share their programs.
-std::shared_ptr<const ir::Function> intern(ir::Function body) {
+std::shared_ptr<const RegionBody> makeRegionBody(ir::Function fn) {
+  struct Known {
+    uint64_t id;
+    std::weak_ptr<const RegionBody> body;
+  };
+  // Ids are never reused: past kMaxKnown structures the table starts over
+  // and the structures it forgot get new ids (their steps new keys).
+  constexpr size_t kMaxKnown = size_t(1) << 14;
   static std::mutex mutex;
-  static std::unordered_map<std::string, std::weak_ptr<const ir::Function>> bodies;
-  static size_t compactAt = 64;
-  std::string key = body.name() + '\n' + body.structuralKey();
+  static std::unordered_map<std::string, Known> known;
+  static uint64_t lastId = 0;
+  std::string key = fn.name() + '\n' + fn.structuralKey();
   std::lock_guard lock(mutex);
-  std::weak_ptr<const ir::Function> &slot = bodies[key];
-  if (std::shared_ptr<const ir::Function> same = slot.lock())
+  if (known.size() >= kMaxKnown && !known.contains(key))
+    known.clear();
+  auto [it, fresh] = known.try_emplace(std::move(key), Known{0, {}});
+  if (fresh)
+    it->second.id = ++lastId;
+  if (std::shared_ptr<const RegionBody> same = it->second.body.lock())
     return same;
-  auto made = std::make_shared<const ir::Function>(std::move(body));
-  slot = made;
-  if (bodies.size() >= compactAt) {
-    std::erase_if(bodies, [](const auto &entry) { return entry.second.expired(); });
-    compactAt = std::max<size_t>(64, 2 * bodies.size());
-  }
+  auto made = std::make_shared<const RegionBody>(RegionBody{std::move(fn), it->second.id});
+  it->second.body = made;
   return made;
 }
+
+namespace {
 
 /// The thread's recording, pending values and trace observer, set aside
 /// while a body is captured: the capture records apart from the step and
@@ -68,7 +73,7 @@ private:
 /// `update` on placeholders of the operands' types, recorded apart and
 /// made a function of them; null when it computes no new value (it
 /// returns an operand, or it read a value and so flushed).
-std::shared_ptr<const ir::Function> capture(const std::string &name,
+std::shared_ptr<const RegionBody> capture(const std::string &name,
                                             std::span<const Tensor> operands,
                                             const RecordedRegion::Update &update) {
   SetAside aside(lazyState());
@@ -101,7 +106,7 @@ std::shared_ptr<const ir::Function> capture(const std::string &name,
     args.push_back(params[size_t(operand - placeholders.begin())]);
   }
   body.setResults({inlineRegion(body, recordedFn.fn, args)});
-  return intern(std::move(body));
+  return makeRegionBody(std::move(body));
 }
 
 } // namespace
@@ -119,8 +124,8 @@ const RecordedRegion::Captured &RecordedRegion::captured(size_t slot, const Tens
     same = c.types[i] == operands[i].impl()->type();
   if (same)
     return c;
-  std::shared_ptr<const ir::Function> body = capture(name_, operands, update_);
-  if (body && body->type(body->results()[0]) != target.impl()->type())
+  std::shared_ptr<const RegionBody> body = capture(name_, operands, update_);
+  if (body && body->fn.type(body->fn.results()[0]) != target.impl()->type())
     body = nullptr; // converted on the per-op path (or refused there)
   c.body = std::move(body);
   c.types.clear();

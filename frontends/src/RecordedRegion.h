@@ -22,6 +22,7 @@
 #pragma once
 
 #include "kiln/Tensor.h"
+#include "kiln/ir/Function.h"
 
 #include <functional>
 #include <memory>
@@ -30,11 +31,21 @@
 #include <string_view>
 #include <vector>
 
-namespace kiln::ir {
-class Function;
-}
-
 namespace kiln::detail {
+
+/// A recorded region's function, with the number that names its structure.
+struct RegionBody {
+  ir::Function fn;
+  /// The same for every body of this structure and name in the process,
+  /// however far apart they live: a step's key names a body by it
+  /// (StepRecording.cpp), and keys outlive bodies (the program cache
+  /// remembers an evicted step's sightings by its key). Never 0.
+  uint64_t id;
+};
+/// `fn` as a region body: the one object of its structure and name while
+/// any user holds it, so that two optimizers making the same update share
+/// their bodies and programs.
+std::shared_ptr<const RegionBody> makeRegionBody(ir::Function fn);
 
 class RecordedRegion {
 public:
@@ -53,7 +64,7 @@ private:
   struct Captured {
     std::vector<ir::TensorType> types;
     /// Null when the update's result does not fit the target as is.
-    std::shared_ptr<const ir::Function> body;
+    std::shared_ptr<const RegionBody> body;
   };
   const Captured &captured(size_t slot, const Tensor &target, std::span<const Tensor> operands);
 

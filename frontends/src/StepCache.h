@@ -12,6 +12,8 @@
 
 namespace kiln::detail {
 
+struct RegionBody;
+
 /// One value of a step as it was recorded (see StepRecording.h): what the
 /// value recorded at the same position of a later step is compared with.
 struct ScriptValue {
@@ -21,7 +23,7 @@ struct ScriptValue {
   ir::TensorType type;
   ir::AttrList attrs;
   /// A recorded region's body (GraphNode::body).
-  std::shared_ptr<const ir::Function> body;
+  std::shared_ptr<const RegionBody> body;
   /// Positions of the operands in the recording.
   SmallList<int32_t, 3> operands;
 };

@@ -1,6 +1,8 @@
 //===- StepRecording.cpp - The pending graph in recording order -----------===//
 #include "StepRecording.h"
 
+#include "RecordedRegion.h"
+
 #include "kiln/ir/OpDef.h"
 
 #include <fmt/format.h>
@@ -37,19 +39,24 @@ bool sameOp(const ScriptValue &s, ir::OpKind op, const ir::AttrList &attrs,
   return s.attrs == attrs;
 }
 
+/// Region bodies of the same structure (the same id), or none.
+bool sameBody(const RegionBody *a, const RegionBody *b) {
+  return a == b || (a && b && a->id == b->id);
+}
+
 bool sameValue(const ScriptValue &s, const GraphNode &v) {
   if (s.isLeaf != v.isLeaf || s.type != v.type)
     return false;
   if (v.isLeaf)
     return s.literal == v.literal;
-  return s.body == v.body && sameOp(s, v.op, v.attrs, v.operands);
+  return sameBody(s.body.get(), v.body.get()) && sameOp(s, v.op, v.attrs, v.operands);
 }
 
 std::string describeValue(const ScriptValue &s) {
   if (s.isLeaf)
     return fmt::format("{} {}", s.literal ? "a number" : "an input", s.type.str());
   if (s.body)
-    return fmt::format("the region '{}' of {}", s.body->name(), s.type.str());
+    return fmt::format("the region '{}' of {}", s.body->fn.name(), s.type.str());
   return fmt::format("'{}' of {}", ir::opName(s.op), s.type.str());
 }
 
@@ -253,10 +260,8 @@ void structureKey(const RecordedValues &recorded, const std::vector<int32_t> &re
       key.word(uint64_t(o->walkId));
     key.type(v->type);
     key.attrs(v->attrs);
-    // By address: bodies are interned (one object per structure), and the
-    // cached step's script holds its bodies, so an address is never reused
-    // while a key that names it is in the cache.
-    key.word(reinterpret_cast<uintptr_t>(v->body.get()));
+    if (v->op == ir::OpKind::Fused) // a region, by its body's id
+      key.word(v->body->id);
   }
   key.word(uint64_t(KeyTag::Results));
   key.word(results.size());
