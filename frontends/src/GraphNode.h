@@ -32,8 +32,13 @@ struct GraphNode {
   ir::AttrList attrs;
   OperandList operands;
   /// For a recorded region (op Fused, RecordedRegion.h): the function it
-  /// computes from `operands`, inlined when the step's IR is built.
+  /// computes from `operands`, inlined when the step's IR is built. The
+  /// node's value is the body's first result; a body with several has
+  /// a node per further result that reads it (op Fused without a body, its
+  /// region the one operand).
   std::shared_ptr<const RegionBody> body;
+  /// For a node that is a result of a region: which one.
+  int32_t result = 0;
   /// For a leaf: the buffer it reads (shared, not copied).
   ir::HostTensor buffer;
   bool isLeaf = false;

@@ -127,6 +127,18 @@ std::shared_ptr<GraphNode> makeRegion(std::shared_ptr<const RegionBody> body,
   return v;
 }
 
+std::shared_ptr<GraphNode> makeRegionResult(const std::shared_ptr<GraphNode> &region,
+                                            int32_t result) {
+  const ir::Function &body = region->body->fn;
+  auto v = makeRecycled<GraphNode>();
+  v->op = ir::OpKind::Fused;
+  v->result = result;
+  v->type = body.type(body.results().at(size_t(result)));
+  v->operands.push_back(region);
+  lazyState().recording.addOp(v);
+  return v;
+}
+
 std::shared_ptr<GraphNode> makeGradFn(ir::OpKind op, ir::AttrList attrs, ir::TensorType type) {
   auto v = makeRecycled<GraphNode>();
   v->op = op;
@@ -220,14 +232,17 @@ void liveValues(const RecordedValues &recorded, const std::vector<int32_t> &resu
 
 } // namespace
 
-ValueId inlineRegion(ir::Function &fn, const ir::Function &body,
-                     const std::vector<ValueId> &operands) {
+std::vector<ValueId> inlineRegion(ir::Function &fn, const ir::Function &body,
+                                  const std::vector<ValueId> &operands) {
   std::vector<ValueId> map(body.numValues());
   for (size_t i = 0; i < operands.size(); ++i)
     map[size_t(body.params()[i].id)] = operands[i];
   for (const ir::Node &n : body.nodes())
     compiler::cloneNode(fn, body, n, map);
-  return map[size_t(body.results()[0].id)];
+  std::vector<ValueId> results;
+  for (ValueId r : body.results())
+    results.push_back(map[size_t(r.id)]);
+  return results;
 }
 
 StepFunction buildStepFunction(const RecordedValues &recorded,
@@ -239,6 +254,8 @@ StepFunction buildStepFunction(const RecordedValues &recorded,
   std::vector<bool> live;
   liveValues(recorded, results, live);
   std::vector<ValueId> ids(recorded.values.size());
+  // The results of regions with several, by the region's position.
+  std::unordered_map<size_t, std::vector<ValueId>> regionResults;
   for (size_t i = 0; i < recorded.values.size(); ++i) {
     if (!live[i])
       continue;
@@ -258,7 +275,13 @@ StepFunction buildStepFunction(const RecordedValues &recorded,
     if (v->body) {
       for (const ir::Node &n : v->body->fn.nodes())
         mix(uint64_t(n.op));
-      ids[i] = inlineRegion(fn, v->body->fn, operands);
+      std::vector<ValueId> results = inlineRegion(fn, v->body->fn, operands);
+      ids[i] = results[0];
+      if (results.size() > 1)
+        regionResults[i] = std::move(results);
+    } else if (v->op == ir::OpKind::Fused) { // a further result of a region
+      mix(uint64_t(v->result));
+      ids[i] = regionResults.at(size_t(v->operands[0]->walkId)).at(size_t(v->result));
     } else {
       size_t k = fn.appendNode(v->op, std::move(operands), v->attrs, {v->type});
       ids[i] = fn.nodes()[k].result();

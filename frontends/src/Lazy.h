@@ -37,9 +37,13 @@ std::shared_ptr<GraphNode> operandValue(const TensorImpl &impl);
 /// `expected`: the recording's expectedType() matched this op just now.
 std::shared_ptr<GraphNode> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList operands,
                                   ir::TensorType type, bool expected = false);
-/// A pending recorded region (RecordedRegion.h): `body` on `operands`.
+/// A pending recorded region (RecordedRegion.h): `body` on `operands`. Its
+/// value is the body's first result.
 std::shared_ptr<GraphNode> makeRegion(std::shared_ptr<const RegionBody> body,
                                       OperandList operands);
+/// The pending value of result `result` (> 0) of a region with several.
+std::shared_ptr<GraphNode> makeRegionResult(const std::shared_ptr<GraphNode> &region,
+                                            int32_t result);
 /// A grad_fn for an eager op's result: a node that is never pending.
 std::shared_ptr<GraphNode> makeGradFn(ir::OpKind op, ir::AttrList attrs, ir::TensorType type);
 /// A new tensor whose value is `value` (pending until the next flush).
@@ -62,10 +66,10 @@ struct StepFunction {
   uint64_t structure = 14695981039346656037ull;
 };
 StepFunction buildStepFunction(const RecordedValues &recorded, const std::vector<int32_t> &results);
-/// Appends a recorded region's body (a one-result function) to `fn`, its
-/// parameters bound to `operands`; returns the value of its result.
-ir::ValueId inlineRegion(ir::Function &fn, const ir::Function &body,
-                         const std::vector<ir::ValueId> &operands);
+/// Appends a recorded region's body to `fn`, its parameters bound to
+/// `operands`; returns the values of its results.
+std::vector<ir::ValueId> inlineRegion(ir::Function &fn, const ir::Function &body,
+                                      const std::vector<ir::ValueId> &operands);
 
 /// Computes every pending value that is still held by a tensor.
 /// `interpretOnly` for flushes that cut a long computation at an arbitrary

@@ -105,7 +105,7 @@ std::shared_ptr<const RegionBody> capture(const std::string &name,
           "a recorded region reads a number or tensor that is not one of its operands");
     args.push_back(params[size_t(operand - placeholders.begin())]);
   }
-  body.setResults({inlineRegion(body, recordedFn.fn, args)});
+  body.setResults(inlineRegion(body, recordedFn.fn, args));
   return makeRegionBody(std::move(body));
 }
 

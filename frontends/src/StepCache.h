@@ -22,8 +22,9 @@ struct ScriptValue {
   bool literal = false;
   ir::TensorType type;
   ir::AttrList attrs;
-  /// A recorded region's body (GraphNode::body).
+  /// A recorded region's body and a region result's index (GraphNode).
   std::shared_ptr<const RegionBody> body;
+  int32_t result = 0;
   /// Positions of the operands in the recording.
   SmallList<int32_t, 3> operands;
 };

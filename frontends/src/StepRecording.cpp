@@ -21,6 +21,7 @@ ScriptValue scriptValue(const GraphNode &v) {
   s.type = v.type;
   s.attrs = v.attrs;
   s.body = v.body;
+  s.result = v.result;
   s.operands.reserve(v.operands.size());
   for (const auto &o : v.operands)
     s.operands.push_back(o->walkId);
@@ -49,7 +50,8 @@ bool sameValue(const ScriptValue &s, const GraphNode &v) {
     return false;
   if (v.isLeaf)
     return s.literal == v.literal;
-  return sameBody(s.body.get(), v.body.get()) && sameOp(s, v.op, v.attrs, v.operands);
+  return sameBody(s.body.get(), v.body.get()) && s.result == v.result &&
+         sameOp(s, v.op, v.attrs, v.operands);
 }
 
 std::string describeValue(const ScriptValue &s) {
@@ -57,6 +59,8 @@ std::string describeValue(const ScriptValue &s) {
     return fmt::format("{} {}", s.literal ? "a number" : "an input", s.type.str());
   if (s.body)
     return fmt::format("the region '{}' of {}", s.body->fn.name(), s.type.str());
+  if (s.op == ir::OpKind::Fused)
+    return fmt::format("result {} of a region, {}", s.result, s.type.str());
   return fmt::format("'{}' of {}", ir::opName(s.op), s.type.str());
 }
 
@@ -260,8 +264,10 @@ void structureKey(const RecordedValues &recorded, const std::vector<int32_t> &re
       key.word(uint64_t(o->walkId));
     key.type(v->type);
     key.attrs(v->attrs);
-    if (v->op == ir::OpKind::Fused) // a region, by its body's id
-      key.word(v->body->id);
+    if (v->op == ir::OpKind::Fused) { // a region by its body's id, or a result of one
+      key.word(v->body ? v->body->id : 0);
+      key.word(uint64_t(v->result));
+    }
   }
   key.word(uint64_t(KeyTag::Results));
   key.word(results.size());
