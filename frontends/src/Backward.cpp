@@ -3,13 +3,15 @@
 // backward() walks the history of a tensor into a StructureKey, finds its
 // gradient function in a cache by that exact key (on a miss it builds the
 // history's ir::Function and asks the autodiff pass), and accumulates the
-// results into the leaves' .grad. In lazy mode the gradient function's nodes
-// become pending values on top of the leaves' values, so that forward,
-// backward and the optimizer's update run as one program at the next flush;
-// in eager mode the interpreter runs it at once.
+// results into the leaves' .grad. In lazy mode the gradient function becomes
+// one recorded region (RecordedRegion.h) on top of the leaves' values and the
+// forward values it reads, so that forward, backward and the optimizer's
+// update run as one program at the next flush; in eager mode the interpreter
+// runs it at once.
 //
 //===----------------------------------------------------------------------===//
 #include "Lazy.h"
+#include "RecordedRegion.h"
 #include "TensorImpl.h"
 #include "kiln/Autograd.h"
 #include "kiln/compiler/Autodiff.h"
@@ -218,49 +220,117 @@ std::shared_ptr<detail::GraphNode> recordedValue(const TensorImpl &t) {
   return detail::operandValue(t);
 }
 
+/// The gradient function as a recorded region: its nodes without the
+/// forward nodes whose values the history still holds (those enter as
+/// operands) and without what no gradient needs, so that the step gets the
+/// nodes that recording them one by one would give it.
+struct GradientRegion {
+  std::shared_ptr<const detail::RegionBody> body;
+  /// Per parameter of the body: the value of the gradient function it
+  /// stands for (a parameter, or a forward node whose value is held).
+  std::vector<ir::ValueId> sources;
+  /// Per result of the body: the wrt index whose gradient it is.
+  std::vector<size_t> gradients;
+};
+
+/// `g`'s region when the forward nodes marked in `held` (by value id) are
+/// operands.
+GradientRegion gradientRegion(const compiler::GradientFunction &g, const std::vector<char> &held) {
+  const ir::Function &f = g.fn;
+  GradientRegion out;
+  std::vector<char> live(f.numValues(), 0);
+  for (size_t i = 0; i < g.hasGradient.size(); ++i)
+    if (g.hasGradient[i]) {
+      live[size_t(f.results()[i].id)] = 1;
+      out.gradients.push_back(i);
+    }
+  for (size_t k = f.nodes().size(); k-- > 0;) {
+    const ir::Node &n = f.nodes()[k];
+    check(n.results.size() == 1 && !n.body, "backward: a gradient node with several results");
+    if (live[size_t(n.result().id)] && !held[size_t(n.result().id)])
+      for (ir::ValueId o : n.operands)
+        live[size_t(o.id)] = 1;
+  }
+  ir::Function body("backward");
+  std::vector<ir::ValueId> map(f.numValues());
+  auto addParam = [&](ir::ValueId v) {
+    map[size_t(v.id)] = body.addParam(f.type(v));
+    out.sources.push_back(v);
+  };
+  for (ir::ValueId p : f.params())
+    if (live[size_t(p.id)])
+      addParam(p);
+  for (const ir::Node &n : f.nodes())
+    if (live[size_t(n.result().id)] && held[size_t(n.result().id)])
+      addParam(n.result());
+  for (const ir::Node &n : f.nodes()) {
+    ir::ValueId r = n.result();
+    if (!live[size_t(r.id)] || held[size_t(r.id)])
+      continue;
+    std::vector<ir::ValueId> operands;
+    for (ir::ValueId o : n.operands)
+      operands.push_back(map[size_t(o.id)]);
+    size_t k = body.appendNode(n.op, std::move(operands), n.attrs, {f.type(r)});
+    map[size_t(r.id)] = body.nodes()[k].result();
+  }
+  std::vector<ir::ValueId> results;
+  for (size_t i : out.gradients)
+    results.push_back(map[size_t(f.results()[i].id)]);
+  body.setResults(std::move(results));
+  out.body = detail::makeRegionBody(std::move(body));
+  return out;
+}
+
+/// The region of the gradient function used last, for the forward values
+/// held then: a training loop asks for the same at every step.
+struct LastRegion {
+  std::shared_ptr<const compiler::GradientFunction> gradient;
+  std::vector<char> held;
+  GradientRegion region;
+};
+
 /// The lists one backward() fills, kept per thread and emptied (not freed)
 /// after each, so that a steady step allocates none for them.
 struct BackwardLists {
   std::vector<size_t> wrt;
-  /// The gradient function's values as pending values, by ValueId.
+  /// The values the gradient function's region reads, by ValueId.
   std::vector<std::shared_ptr<detail::GraphNode>> values;
+  /// Which forward nodes of the gradient function have their value held.
+  std::vector<char> held;
   void clear() {
     wrt.clear();
     values.clear();
+    held.clear();
   }
 };
 
 /// What backward() keeps per thread (ir::threadOwned): the history walk's
-/// and the gradient's lists, and the last gradient function.
+/// and the gradient's lists, the last gradient function and its region.
 struct BackwardScratch {
   detail::HistoryKey history;
   BackwardLists lists;
   LastGradient last;
+  LastRegion region;
 };
 struct BackwardScratchTag;
 
-/// The nodes of the gradient function as pending values, into `values`
-/// (by ValueId), which holds its parameters'. Its forward nodes are the
-/// history's own values where they are unchanged (`history.values`): the
-/// pending forward of this step, or the computed values of an earlier flush
-/// (a loss read before backward()), not a second computation of them.
-void inlineFunction(const compiler::GradientFunction &g, const detail::HistoryKey &history,
-                    std::vector<std::shared_ptr<detail::GraphNode>> &values) {
+/// Marks in `lists.held`, and puts into `lists.values`, the forward nodes of
+/// `g` whose values the history still holds: the pending forward of this
+/// step, or the computed values of an earlier flush (a loss read before
+/// backward()), read instead of computed a second time.
+void holdForwardValues(const compiler::GradientFunction &g, const detail::HistoryKey &history,
+                       BackwardLists &lists) {
   const ir::Function &f = g.fn;
+  lists.held.assign(f.numValues(), 0);
   for (const ir::Node &n : f.nodes()) {
-    check(n.results.size() == 1 && !n.body, "backward: a gradient node with several results");
-    std::shared_ptr<detail::GraphNode> &value = values[size_t(n.result().id)];
-    if (ir::ValueId forward = g.forwardValues[size_t(n.result().id)]; forward.valid()) {
-      check(size_t(forward.id) < history.values.size(),
-            "backward: a forward value past the history");
-      if ((value = recordedValue(*history.values[size_t(forward.id)])))
-        continue;
-    }
-    detail::OperandList operands;
-    operands.reserve(n.operands.size());
-    for (ir::ValueId v : n.operands)
-      operands.push_back(values[size_t(v.id)]);
-    value = detail::makeOp(n.op, n.attrs, std::move(operands), f.type(n.result()));
+    ir::ValueId forward = g.forwardValues[size_t(n.result().id)];
+    if (!forward.valid())
+      continue;
+    check(size_t(forward.id) < history.values.size(),
+          "backward: a forward value past the history");
+    std::shared_ptr<detail::GraphNode> &value = lists.values[size_t(n.result().id)];
+    if ((value = recordedValue(*history.values[size_t(forward.id)])))
+      lists.held[size_t(n.result().id)] = 1;
   }
 }
 
@@ -279,9 +349,12 @@ void runEager(const std::vector<std::shared_ptr<TensorImpl>> &leaves,
       accumulate(*leaves[wrt[i]], std::move(grads[i]), inputs);
 }
 
-/// The lazy backward: the gradient function becomes pending values.
-void recordLazy(const detail::HistoryKey &history, BackwardLists &lists,
-                const compiler::GradientFunction &fn, const Tensor &gradient) {
+/// The lazy backward: the gradient function becomes one recorded region,
+/// its gradients pending values.
+void recordLazy(const detail::HistoryKey &history, BackwardLists &lists, LastRegion &last,
+                const std::shared_ptr<const compiler::GradientFunction> &gradientFn,
+                const Tensor &gradient) {
+  const compiler::GradientFunction &fn = *gradientFn;
   const ir::Function &f = fn.fn;
   const std::vector<std::shared_ptr<TensorImpl>> &leaves = history.inputs;
   std::vector<std::shared_ptr<detail::GraphNode>> &values = lists.values;
@@ -290,10 +363,23 @@ void recordLazy(const detail::HistoryKey &history, BackwardLists &lists,
     values[size_t(f.params()[i].id)] = detail::operandValue(*leaves[i]);
   if (gradient.defined())
     values[size_t(f.params()[leaves.size()].id)] = detail::operandValue(*gradient.impl());
-  inlineFunction(fn, history, values);
-  for (size_t i = 0; i < lists.wrt.size(); ++i)
-    if (fn.hasGradient[i])
-      accumulateLazy(leaves[lists.wrt[i]], values[size_t(f.results()[i].id)]);
+  holdForwardValues(fn, history, lists);
+  if (last.gradient != gradientFn || last.held != lists.held) {
+    last.region = gradientRegion(fn, lists.held);
+    last.gradient = gradientFn;
+    last.held = lists.held;
+  }
+  const GradientRegion &region = last.region;
+  if (region.gradients.empty())
+    return;
+  detail::OperandList operands;
+  operands.reserve(region.sources.size());
+  for (ir::ValueId source : region.sources)
+    operands.push_back(values[size_t(source.id)]);
+  std::shared_ptr<detail::GraphNode> first = detail::makeRegion(region.body, std::move(operands));
+  for (size_t k = 0; k < region.gradients.size(); ++k)
+    accumulateLazy(leaves[lists.wrt[region.gradients[k]]],
+                   k == 0 ? first : detail::makeRegionResult(first, int32_t(k)));
 }
 
 } // namespace
@@ -325,7 +411,7 @@ void Tensor::backward(const Tensor &gradient, bool retain_graph) const {
   const compiler::GradientFunction &fn =
       gradientFunction(impl_, history, lists.wrt, gradient.defined(), scratch->last);
   if (detail::lazyMode())
-    recordLazy(history, lists, fn, gradient);
+    recordLazy(history, lists, scratch->region, scratch->last.entry.gradient, gradient);
   else
     runEager(history.inputs, lists.wrt, fn, gradient);
 

@@ -376,6 +376,29 @@ TEST_F(LazyStep, AForwardValueChangedInPlaceIsComputedAgain) {
   EXPECT_NEAR(x.grad().to_vector()[1], std::exp(1.0), 1e-6);
 }
 
+/// The gradient function is recorded as one region whose operands are the
+/// forward values it can read: steps that alternate between holding a
+/// forward value and having changed it in place get a region each, and the
+/// right gradient every time.
+TEST_F(LazyStep, StepsThatChangeAForwardValueOrNotEachGetTheirGradient) {
+  set_execution(Execution::Compiled);
+  set_compile_after(0);
+  Tensor x = tensor({0.5, 1.0}, f32, true);
+  for (int step = 0; step < 6; ++step) {
+    x.zero_grad(true);
+    Tensor e = x.exp();
+    if (step % 2 == 1) {
+      NoGradGuard noGrad;
+      e.mul_(0); // gone: the region computes exp again
+    }
+    (e * 3).sum().backward();
+    std::vector<double> grad = x.grad().to_vector();
+    EXPECT_NEAR(grad[0], 3 * std::exp(0.5), 1e-5) << "step " << step;
+    EXPECT_NEAR(grad[1], 3 * std::exp(1.0), 1e-5) << "step " << step;
+  }
+  EXPECT_EQ(step_cache_stats().compilations, 2) << "one program per kind of step";
+}
+
 // ---- When a structure compiles (compile_after) -------------------------------------------
 
 /// By default a structure the interpreter runs in well under a millisecond
