@@ -5,10 +5,25 @@ namespace kiln::runtime {
 
 namespace {
 
+/// Each output summed over k in a register, from 0: for narrow products
+/// (linreg's are 10x1 by 1x1 and 1x10 by 10x1), where rowwise() would clear
+/// and update rows of one or two elements through memory at every term.
+[[gnu::target("fma")]] void outputwise(const onednn::MatmulDesc &d, const float *a, const float *b,
+                                       float *c) {
+  for (int64_t i = 0; i < d.m; ++i)
+    for (int64_t j = 0; j < d.n; ++j) {
+      float sum = 0.0f;
+      for (int64_t p = 0; p < d.k; ++p)
+        sum = __builtin_fmaf(d.transposeA ? a[p * d.m + i] : a[i * d.k + p],
+                             d.transposeB ? b[j * d.k + p] : b[p * d.n + j], sum);
+      c[i * d.n + j] = sum;
+    }
+}
+
 /// C[i, :] accumulates row i of op(A) times op(B), term by term in k order:
-/// the same sum, rounding for rounding, as a loop over k per output.
-[[gnu::target("fma")]] void multiply(const onednn::MatmulDesc &d, const float *a, const float *b,
-                                     float *c) {
+/// the same sum, rounding for rounding, as outputwise().
+[[gnu::target("fma")]] void rowwise(const onednn::MatmulDesc &d, const float *a, const float *b,
+                                    float *c) {
   for (int64_t i = 0; i < d.m; ++i) {
     float *row = c + i * d.n;
     for (int64_t j = 0; j < d.n; ++j)
@@ -19,6 +34,16 @@ namespace {
         row[j] = __builtin_fmaf(aip, d.transposeB ? b[j * d.k + p] : b[p * d.n + j], row[j]);
     }
   }
+}
+
+/// Rows shorter than this are summed output by output.
+constexpr int64_t kRowwiseFrom = 8;
+
+void multiply(const onednn::MatmulDesc &d, const float *a, const float *b, float *c) {
+  if (d.n < kRowwiseFrom)
+    outputwise(d, a, b, c);
+  else
+    rowwise(d, a, b, c);
 }
 
 } // namespace
