@@ -120,7 +120,7 @@ std::shared_ptr<GraphNode> makeRegion(std::shared_ptr<const RegionBody> body,
                                       OperandList operands) {
   auto v = makeRecycled<GraphNode>();
   v->op = ir::OpKind::Fused;
-  v->type = body->fn.type(body->fn.results()[0]);
+  v->type = body->resultTypes[0];
   v->body = std::move(body);
   v->operands = std::move(operands);
   lazyState().recording.addOp(v);
@@ -129,11 +129,10 @@ std::shared_ptr<GraphNode> makeRegion(std::shared_ptr<const RegionBody> body,
 
 std::shared_ptr<GraphNode> makeRegionResult(const std::shared_ptr<GraphNode> &region,
                                             int32_t result) {
-  const ir::Function &body = region->body->fn;
   auto v = makeRecycled<GraphNode>();
   v->op = ir::OpKind::Fused;
   v->result = result;
-  v->type = body.type(body.results().at(size_t(result)));
+  v->type = region->body->resultTypes.at(size_t(result));
   v->operands.push_back(region);
   lazyState().recording.addOp(v);
   return v;

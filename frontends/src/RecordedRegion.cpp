@@ -33,7 +33,11 @@ std::shared_ptr<const RegionBody> makeRegionBody(ir::Function fn) {
     it->second.id = ++lastId;
   if (std::shared_ptr<const RegionBody> same = it->second.body.lock())
     return same;
-  auto made = std::make_shared<const RegionBody>(RegionBody{std::move(fn), it->second.id});
+  std::vector<ir::TensorType> resultTypes;
+  for (ir::ValueId r : fn.results())
+    resultTypes.push_back(fn.type(r));
+  auto made = std::make_shared<const RegionBody>(
+      RegionBody{std::move(fn), std::move(resultTypes), it->second.id});
   it->second.body = made;
   return made;
 }
@@ -125,7 +129,7 @@ const RecordedRegion::Captured &RecordedRegion::captured(size_t slot, const Tens
   if (same)
     return c;
   std::shared_ptr<const RegionBody> body = capture(name_, operands, update_);
-  if (body && body->fn.type(body->fn.results()[0]) != target.impl()->type())
+  if (body && body->resultTypes[0] != target.impl()->type())
     body = nullptr; // converted on the per-op path (or refused there)
   c.body = std::move(body);
   c.types.clear();

@@ -36,6 +36,8 @@ namespace kiln::detail {
 /// A recorded region's function, with the number that names its structure.
 struct RegionBody {
   ir::Function fn;
+  /// fn's result types, at hand for each node recorded.
+  std::vector<ir::TensorType> resultTypes;
   /// The same for every body of this structure and name in the process,
   /// however far apart they live: a step's key names a body by it
   /// (StepRecording.cpp), and keys outlive bodies (the program cache

@@ -46,12 +46,14 @@ bool sameBody(const RegionBody *a, const RegionBody *b) {
 }
 
 bool sameValue(const ScriptValue &s, const GraphNode &v) {
-  if (s.isLeaf != v.isLeaf || s.type != v.type)
+  if (s.isLeaf != v.isLeaf)
     return false;
   if (v.isLeaf)
-    return s.literal == v.literal;
-  return sameBody(s.body.get(), v.body.get()) && s.result == v.result &&
-         sameOp(s, v.op, v.attrs, v.operands);
+    return s.type == v.type && s.literal == v.literal;
+  if (v.op == ir::OpKind::Fused) // a region's types follow from its body's structure
+    return sameBody(s.body.get(), v.body.get()) && s.result == v.result &&
+           sameOp(s, v.op, v.attrs, v.operands);
+  return s.type == v.type && sameOp(s, v.op, v.attrs, v.operands);
 }
 
 std::string describeValue(const ScriptValue &s) {
