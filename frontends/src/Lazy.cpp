@@ -105,36 +105,59 @@ std::shared_ptr<GraphNode> operandValue(const TensorImpl &impl) {
   return s.leaf;
 }
 
+namespace {
+/// A node for the op recorded next: the last step's at this position when
+/// it is free (StepRecording::takeSpare), its fields set again; else a new
+/// one. The fields an op node's later life sets, reset.
+std::shared_ptr<GraphNode> nextNode(StepRecording &recording, ir::OpKind op,
+                                    std::shared_ptr<const RegionBody> body, int32_t result) {
+  std::shared_ptr<GraphNode> v = recording.takeSpare();
+  if (!v)
+    v = makeRecycled<GraphNode>();
+  else {
+    v->name.reset();
+    v->inputs.clear();
+    v->released = false;
+  }
+  v->op = op;
+  v->body = std::move(body);
+  v->result = result;
+  return v;
+}
+} // namespace
+
 std::shared_ptr<GraphNode> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList operands,
                                   ir::TensorType type, bool expected) {
-  auto v = makeRecycled<GraphNode>();
-  v->op = op;
+  StepRecording &recording = lazyState().recording;
+  std::shared_ptr<GraphNode> v = nextNode(recording, op, nullptr, 0);
   v->attrs = std::move(attrs);
   v->operands = std::move(operands);
   v->type = std::move(type);
-  lazyState().recording.addOp(v, expected);
+  recording.addOp(v, expected);
   return v;
 }
 
 std::shared_ptr<GraphNode> makeRegion(std::shared_ptr<const RegionBody> body,
                                       OperandList operands) {
-  auto v = makeRecycled<GraphNode>();
-  v->op = ir::OpKind::Fused;
-  v->type = body->resultTypes[0];
-  v->body = std::move(body);
+  StepRecording &recording = lazyState().recording;
+  const ir::TensorType &type = body->resultTypes[0];
+  std::shared_ptr<GraphNode> v = nextNode(recording, ir::OpKind::Fused, std::move(body), 0);
+  v->attrs = {};
+  v->type = type;
   v->operands = std::move(operands);
-  lazyState().recording.addOp(v);
+  recording.addOp(v);
   return v;
 }
 
 std::shared_ptr<GraphNode> makeRegionResult(const std::shared_ptr<GraphNode> &region,
                                             int32_t result) {
-  auto v = makeRecycled<GraphNode>();
-  v->op = ir::OpKind::Fused;
-  v->result = result;
+  StepRecording &recording = lazyState().recording;
+  std::shared_ptr<GraphNode> v = nextNode(recording, ir::OpKind::Fused, nullptr, result);
+  v->attrs = {};
   v->type = region->body->resultTypes.at(size_t(result));
+  v->operands.clear();
   v->operands.push_back(region);
-  lazyState().recording.addOp(v);
+  recording.addOp(v);
   return v;
 }
 
@@ -557,6 +580,7 @@ void flushTargets(LazyState &st, FlushScratch &scratch, bool interpretOnly) {
     s.pending.reset();
   }
   dropOperands(scratch.recorded);
+  st.recording.keepSpares(scratch.recorded.values);
   record.step = std::move(step);
   if (gObserver)
     gObserver->onFlushed(record);

@@ -203,6 +203,21 @@ void StepRecording::takeInto(RecordedValues &out) {
   epoch_ = newEpoch();
 }
 
+void StepRecording::keepSpares(std::vector<std::shared_ptr<GraphNode>> &values) {
+  // The values are computed: an op no longer holds its operands (the other
+  // values of the step, the buffers of its leaves).
+  for (const std::shared_ptr<GraphNode> &v : values)
+    if (!v->isLeaf)
+      v->operands.clear();
+  // A leaf belongs to its storage; a node held elsewhere (a live tensor's
+  // grad_fn) is not free to take.
+  for (std::shared_ptr<GraphNode> &v : values)
+    if (v->isLeaf || v.use_count() > 1)
+      v.reset();
+  spares_.swap(values);
+  values.clear(); // the spares of the step before, not taken
+}
+
 void StepRecording::expect(std::shared_ptr<CachedStep> step) {
   if (!values_.empty())
     return;

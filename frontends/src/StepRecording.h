@@ -81,6 +81,19 @@ public:
   void discard(std::shared_ptr<CachedStep> step);
   /// Compares the recording with no script (the cached steps were dropped).
   void forgetScript();
+  /// Keeps the op nodes of the flushed recording `values` that nothing else
+  /// holds, with their operands dropped, by position (`values` is emptied):
+  /// a repeated step takes the node at each position again (takeSpare)
+  /// instead of freeing one node and making another.
+  void keepSpares(std::vector<std::shared_ptr<GraphNode>> &values);
+  /// The node kept at the next position, if nothing else holds it: an op
+  /// node whose every field the caller sets again. Else null.
+  std::shared_ptr<GraphNode> takeSpare() {
+    size_t at = values_.size();
+    if (at < spares_.size() && spares_[at] && spares_[at].use_count() == 1)
+      return std::move(spares_[at]);
+    return nullptr;
+  }
   bool empty() const { return values_.empty(); }
 
 private:
@@ -99,6 +112,8 @@ private:
   uint64_t epoch_ = newEpoch();
   static uint64_t newEpoch();
   std::vector<std::shared_ptr<GraphNode>> values_;
+  /// See keepSpares.
+  std::vector<std::shared_ptr<GraphNode>> spares_;
   std::shared_ptr<CachedStep> expected_;
   bool matches_ = false;
   std::optional<Divergence> divergence_;

@@ -376,6 +376,25 @@ TEST_F(LazyStep, AForwardValueChangedInPlaceIsComputedAgain) {
   EXPECT_NEAR(x.grad().to_vector()[1], std::exp(1.0), 1e-6);
 }
 
+/// A repeated step takes the last step's nodes again where nothing else
+/// holds them; the grad_fn of a tensor kept from an earlier step is held,
+/// so it keeps its history and the later steps' values do not reach it.
+TEST_F(LazyStep, ANodeKeptFromAnEarlierStepIsNotTakenAgain) {
+  set_execution(Execution::Compiled);
+  set_compile_after(0);
+  Tensor w = tensor({1.0, 2.0}, f32, true);
+  Tensor kept;
+  for (int step = 0; step < 5; ++step) {
+    Tensor scaled = (w * double(step + 1)).sum();
+    if (step == 1)
+      kept = scaled;
+    EXPECT_DOUBLE_EQ(scaled.item(), 3.0 * (step + 1));
+  }
+  EXPECT_DOUBLE_EQ(kept.item(), 6.0);
+  kept.backward();
+  EXPECT_EQ(w.grad().to_vector(), (std::vector<double>{2.0, 2.0})) << "step 1's history";
+}
+
 /// The gradient function is recorded as one region whose operands are the
 /// forward values it can read: steps that alternate between holding a
 /// forward value and having changed it in place get a region each, and the
