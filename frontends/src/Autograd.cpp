@@ -30,9 +30,6 @@ const char *const kGraphFreedMessage =
     "backward through the graph a second time or if you need to access saved tensors after "
     "calling backward.";
 
-namespace {
-
-/// Throws unless the history through `node` can be differentiated.
 void checkNodeUsable(const GraphNode &node) {
   if (node.released)
     throw Error(ErrorKind::Autograd, kGraphFreedMessage);
@@ -47,6 +44,13 @@ void checkNodeUsable(const GraphNode &node) {
                               node.inputs[i].version));
   }
 }
+
+uint64_t newWalkEpoch() {
+  static std::atomic<uint64_t> last{0};
+  return ++last;
+}
+
+namespace {
 
 /// The IR of a walked history (walkHistory), value i of the walk being
 /// value i of the function: one walk decides the order, the key and the IR.
@@ -162,8 +166,7 @@ int32_t encodeHistoryValue(const std::shared_ptr<TensorImpl> &impl, HistoryKey &
 } // namespace
 
 void walkHistory(const std::shared_ptr<TensorImpl> &root, HistoryKey &out) {
-  static std::atomic<uint64_t> lastEpoch{0};
-  uint64_t epoch = ++lastEpoch;
+  uint64_t epoch = newWalkEpoch();
   out.clear();
   // Iterative depth-first post-order (a history can be millions of ops
   // deep), with marks instead of a map.

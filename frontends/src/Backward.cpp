@@ -3,13 +3,16 @@
 // backward() walks the history of a tensor into a StructureKey, finds its
 // gradient function in a cache by that exact key (on a miss it builds the
 // history's ir::Function and asks the autodiff pass), and accumulates the
-// results into the leaves' .grad. In lazy mode the gradient function becomes
+// results into the leaves' .grad; a lazy step that repeats the last one
+// takes the history and its gradient function from the step's recording
+// instead (HistoryPlan.h). In lazy mode the gradient function becomes
 // one recorded region (RecordedRegion.h) on top of the leaves' values and the
 // forward values it reads, so that forward, backward and the optimizer's
 // update run as one program at the next flush; in eager mode the interpreter
 // runs it at once.
 //
 //===----------------------------------------------------------------------===//
+#include "HistoryPlan.h"
 #include "Lazy.h"
 #include "RecordedRegion.h"
 #include "TensorImpl.h"
@@ -305,12 +308,14 @@ struct BackwardLists {
 };
 
 /// What backward() keeps per thread (ir::threadOwned): the history walk's
-/// and the gradient's lists, the last gradient function and its region.
+/// and the gradient's lists, the last gradient function and its region,
+/// and where the last history lay in the recording.
 struct BackwardScratch {
   detail::HistoryKey history;
   BackwardLists lists;
   LastGradient last;
   LastRegion region;
+  detail::HistoryPlan plan;
 };
 struct BackwardScratchTag;
 
@@ -382,6 +387,27 @@ void recordLazy(const detail::HistoryKey &history, BackwardLists &lists, LastReg
                    k == 0 ? first : detail::makeRegionResult(first, int32_t(k)));
 }
 
+/// Root's history into `scratch.history` (from the plan of the last one
+/// where it can be, walked otherwise) and the wrt list, and its gradient
+/// function.
+const std::shared_ptr<const compiler::GradientFunction> &
+historyAndGradient(const std::shared_ptr<TensorImpl> &root, bool seeded, BackwardScratch &scratch) {
+  BackwardCache &c = cache();
+  uint64_t generation = c.generation.load(std::memory_order_acquire);
+  detail::HistoryKey &history = scratch.history;
+  std::vector<size_t> &wrt = scratch.lists.wrt;
+  if (const auto *planned = scratch.plan.take(root, seeded, generation, history)) {
+    leavesRequiringGrad(history.inputs, wrt);
+    c.hits.fetch_add(1, std::memory_order_relaxed);
+    return *planned;
+  }
+  detail::walkHistory(root, history);
+  leavesRequiringGrad(history.inputs, wrt);
+  gradientFunction(root, history, wrt, seeded, scratch.last);
+  scratch.plan.remember(*root, history, scratch.last.entry.gradient, seeded, generation);
+  return scratch.last.entry.gradient;
+}
+
 } // namespace
 
 void Tensor::backward(const Tensor &gradient, bool retain_graph) const {
@@ -406,14 +432,12 @@ void Tensor::backward(const Tensor &gradient, bool retain_graph) const {
       l.clear();
     }
   } empty{history, lists};
-  detail::walkHistory(impl_, history);
-  leavesRequiringGrad(history.inputs, lists.wrt);
-  const compiler::GradientFunction &fn =
-      gradientFunction(impl_, history, lists.wrt, gradient.defined(), scratch->last);
+  const std::shared_ptr<const compiler::GradientFunction> &fn =
+      historyAndGradient(impl_, gradient.defined(), *scratch);
   if (detail::lazyMode())
-    recordLazy(history, lists, scratch->region, scratch->last.entry.gradient, gradient);
+    recordLazy(history, lists, scratch->region, fn, gradient);
   else
-    runEager(history.inputs, lists.wrt, fn, gradient);
+    runEager(history.inputs, lists.wrt, *fn, gradient);
 
   if (!retain_graph)
     detail::releaseNodes(history.nodes);

@@ -551,6 +551,7 @@ void flushTargets(LazyState &st, FlushScratch &scratch, bool interpretOnly) {
   const std::vector<std::shared_ptr<Storage>> &targets = record.results;
   std::shared_ptr<CachedStep> step = findStep(st, scratch);
   st.last = step;
+  st.lastEpoch = scratch.recorded.epoch;
   for (int32_t position : step->paramPositions) {
     const std::shared_ptr<GraphNode> &leaf = scratch.recorded.values[size_t(position)];
     record.params.push_back(leaf);

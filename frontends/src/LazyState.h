@@ -50,6 +50,8 @@ struct LazyState {
   /// the recompile reason).
   std::unordered_map<uint64_t, std::weak_ptr<CachedStep>> byStructure;
   std::shared_ptr<CachedStep> last;
+  /// The epoch of the recording whose flush found `last`.
+  uint64_t lastEpoch = 0;
   StepCacheStats stats;
   FlushScratch scratch;
 };

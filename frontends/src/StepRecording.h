@@ -95,6 +95,13 @@ public:
     return nullptr;
   }
   bool empty() const { return values_.empty(); }
+  size_t size() const { return values_.size(); }
+  /// The mark of this recording's values (GraphNode::walkMark).
+  uint64_t epoch() const { return epoch_; }
+  /// Whether everything recorded so far matches `step`'s script.
+  bool matchesSoFar(const CachedStep *step) const { return matches_ && expected_.get() == step; }
+  /// The value at `position` (recorded already).
+  const std::shared_ptr<GraphNode> &at(int32_t position) const { return values_[size_t(position)]; }
 
 private:
   int32_t position(const std::shared_ptr<GraphNode> &operand);

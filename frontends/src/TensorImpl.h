@@ -172,6 +172,12 @@ struct HistoryKey {
     values.clear();
   }
 };
+/// Throws Error(Autograd) unless the history through `node` can be
+/// differentiated: it was not released, and its inputs were not changed in
+/// place since it was recorded.
+void checkNodeUsable(const GraphNode &node);
+/// A new mark for TensorImpl::walkMark (one counter for every walk).
+uint64_t newWalkEpoch();
 /// Walks the history of `root` (iteratively, in topological order) into
 /// `out`. Throws Error(Autograd) if part of it was released or an input was
 /// changed in place after being recorded.

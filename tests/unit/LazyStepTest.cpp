@@ -395,6 +395,75 @@ TEST_F(LazyStep, ANodeKeptFromAnEarlierStepIsNotTakenAgain) {
   EXPECT_EQ(w.grad().to_vector(), (std::vector<double>{2.0, 2.0})) << "step 1's history";
 }
 
+// ---- backward() from the recording (frontends/src/HistoryPlan.h) ----------------------------
+
+/// Steps with the same recorded values but another autograd graph: the same
+/// buffer read through one tensor twice, or through two tensors (a detached
+/// alias that requires grad). The recording cannot tell them apart; the
+/// history taken from it checks which tensor each input is.
+TEST_F(LazyStep, AHistoryThroughOtherTensorsIsWalkedAgain) {
+  set_execution(Execution::Compiled);
+  set_compile_after(0);
+  Tensor x = tensor({1.0, 2.0}, f32, true);
+  Tensor alias = x.detach().requires_grad_();
+  for (int step = 0; step < 6; ++step) {
+    x.zero_grad(true);
+    alias.zero_grad(true);
+    bool twice = step % 3 != 2; // two steps through x alone, then one through both
+    (x * (twice ? x : alias)).sum().backward();
+    kiln::sync();
+    if (twice) {
+      EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{2, 4})) << "step " << step;
+      EXPECT_FALSE(alias.grad().defined()) << "step " << step;
+    } else {
+      EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{1, 2})) << "step " << step;
+      EXPECT_EQ(alias.grad().to_vector(), (std::vector<double>{1, 2})) << "step " << step;
+    }
+  }
+}
+
+/// A leaf that stops requiring grad between two steps that record the same
+/// values gets no gradient any more.
+TEST_F(LazyStep, ALeafThatStopsRequiringGradGetsNoGradient) {
+  set_execution(Execution::Compiled);
+  set_compile_after(0);
+  Linreg m;
+  Tensor x = Linreg::inputs(10), y = Linreg::targets(10);
+  for (int step = 0; step < 6; ++step) {
+    if (step == 3)
+      m.b.requires_grad_(false);
+    m.w.zero_grad(true);
+    m.b.zero_grad(true);
+    m.loss(x, y).backward();
+    kiln::sync();
+    EXPECT_TRUE(m.w.grad().defined()) << "step " << step;
+    EXPECT_EQ(m.b.grad().defined(), step < 3) << "step " << step;
+  }
+}
+
+/// An input changed in place after it was recorded is an error in a
+/// repeated step too.
+TEST_F(LazyStep, AnInputChangedInPlaceIsAnErrorInARepeatedStep) {
+  set_execution(Execution::Compiled);
+  set_compile_after(0);
+  Tensor w = tensor({1.0, 2.0}, f32, true);
+  for (int step = 0; step < 4; ++step) {
+    w.zero_grad(true);
+    Tensor e = w.exp();
+    Tensor loss = (e * e).sum();
+    if (step == 3) {
+      NoGradGuard noGrad;
+      e.mul_(2);
+      std::string message = test::errorOf([&] { loss.backward(); }, ErrorKind::Autograd);
+      EXPECT_TRUE(test::contains(message, "modified by an inplace operation")) << message;
+      break;
+    }
+    loss.backward();
+    kiln::sync();
+    EXPECT_NEAR(w.grad().to_vector()[0], 2 * std::exp(2.0), 1e-4);
+  }
+}
+
 /// The gradient function is recorded as one region whose operands are the
 /// forward values it can read: steps that alternate between holding a
 /// forward value and having changed it in place get a region each, and the
