@@ -525,12 +525,17 @@ namespace {
 /// Fills `scratch.record.results` with the storages to compute (the queue's
 /// live, still pending entries) and empties the queue.
 void takeTargets(LazyState &st, FlushScratch &scratch) {
-  for (const auto &w : st.queue)
+  for (const auto &w : st.queue) {
+    // Most entries are a step's temporaries, gone by now: seen by a plain
+    // read, without the atomic compare-exchange of lock().
+    if (w.expired())
+      continue;
     if (auto s = w.lock()) {
       s->queued = false;
       if (s->pending)
         scratch.record.results.push_back(std::move(s));
     }
+  }
   st.queue.clear();
   st.opsSinceFlush = 0;
 }
