@@ -585,8 +585,7 @@ void flushTargets(LazyState &st, FlushScratch &scratch, bool interpretOnly) {
     }
     s.pending.reset();
   }
-  dropOperands(scratch.recorded);
-  st.recording.keepSpares(scratch.recorded.values);
+  st.recording.keepSpares(scratch.recorded.values); // dropping every op's operands
   record.step = std::move(step);
   if (gObserver)
     gObserver->onFlushed(record);
