@@ -103,7 +103,7 @@ DType computeDType(OpKind op, DType promoted) {
 /// Runs `op` on a and b converted to `dtype`; a result computed in u8 for
 /// bools returns to bool.
 Tensor applyIn(DType dtype, OpKind op, const Tensor &a, const Tensor &b, DType promoted) {
-  bool converted = a.dtype() != dtype || b.dtype() != dtype;
+  bool converted = a.impl()->type().dtype != dtype || b.impl()->type().dtype != dtype;
   Tensor r = converted ? apply(op, {a.to(dtype), b.to(dtype)}) : apply(op, {a, b});
   return promoted == DType::Bool && dtype == DType::U8 ? r.to(DType::Bool) : r;
 }
@@ -119,8 +119,10 @@ bool isBool(const Scalar &s) { return s.kind() == Scalar::Kind::Bool; }
 
 Tensor binary(OpKind op, const Tensor &a, const Tensor &b) {
   defined(a, ir::opName(op)), defined(b, ir::opName(op));
-  checkSubtrahends(op, isBool(a), isBool(b));
-  DType promoted = detail::resultType(a, b);
+  DType da = a.impl()->type().dtype, db = b.impl()->type().dtype;
+  checkSubtrahends(op, da == DType::Bool, db == DType::Bool);
+  // Operands of one dtype (nearly every op) promote to it, whatever their ranks.
+  DType promoted = da == db ? da : detail::resultType(a, b);
   return applyIn(computeDType(op, promoted), op, a, b, promoted);
 }
 /// A number operand becomes a literal of the dtype the op computes in.
@@ -329,8 +331,8 @@ Tensor apply(OpKind op, std::span<const Tensor> operands, ir::AttrList attrs,
                   : detail::makeLeaf(detail::compute(op, operands, attrs, declared));
   const ir::OpDef &def = ir::opDef(op);
   bool anyRequiresGrad = false;
-  for (const Tensor &t : operands)
-    anyRequiresGrad = anyRequiresGrad || t.requires_grad();
+  for (const Tensor &t : operands) // defined: checked by record() or compute()
+    anyRequiresGrad = anyRequiresGrad || t.impl()->requiresGrad;
   if (anyRequiresGrad && is_grad_enabled() && def.differentiable &&
       ir::isFloat(impl->type().dtype)) {
     // One node per op: the lazy result's pending op is its grad_fn too.
