@@ -199,7 +199,7 @@ void setPending(const std::shared_ptr<Storage> &storage, std::shared_ptr<GraphNo
   storage->queued = true;
   st.queue.push_back(storage);
   if (st.queue.size() >= st.compactAt) {
-    std::erase_if(st.queue, [](const std::weak_ptr<Storage> &w) { return w.expired(); });
+    std::erase_if(st.queue, [](const std::shared_ptr<Storage> &s) { return s.use_count() == 1; });
     st.compactAt = std::max<size_t>(1024, 2 * st.queue.size());
   }
 }
@@ -525,16 +525,10 @@ namespace {
 /// Fills `scratch.record.results` with the storages to compute (the queue's
 /// live, still pending entries) and empties the queue.
 void takeTargets(LazyState &st, FlushScratch &scratch) {
-  for (const auto &w : st.queue) {
-    // Most entries are a step's temporaries, gone by now: seen by a plain
-    // read, without the atomic compare-exchange of lock().
-    if (w.expired())
-      continue;
-    if (auto s = w.lock()) {
-      s->queued = false;
-      if (s->pending)
-        scratch.record.results.push_back(std::move(s));
-    }
+  for (std::shared_ptr<Storage> &s : st.queue) {
+    s->queued = false;
+    if (s.use_count() > 1 && s->pending) // not a temporary that no tensor holds
+      scratch.record.results.push_back(std::move(s));
   }
   st.queue.clear();
   st.opsSinceFlush = 0;

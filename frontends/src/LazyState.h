@@ -37,8 +37,12 @@ struct FlushScratch {
 
 struct LazyState {
   StepSettings settings = settingsFromEnvironment();
-  /// Storages given a pending value since the last flush (may have died since).
-  std::vector<std::weak_ptr<Storage>> queue;
+  /// Storages given a pending value since the last flush. One that only
+  /// the queue holds (use_count 1) is a value no tensor holds, which the
+  /// flush passes over; a pending storage has no buffer of its own yet, so
+  /// keeping it until then costs its object only. (Held, not weak: a weak
+  /// pointer's lock() is an atomic compare-exchange even on one thread.)
+  std::vector<std::shared_ptr<Storage>> queue;
   size_t compactAt = 1024;
   int64_t opsSinceFlush = 0;
   /// The values recorded since the last flush.

@@ -70,7 +70,7 @@ private:
   TraceObserver *observer_;
   std::shared_ptr<CachedStep> last_;
   StepRecording recording_;
-  std::vector<std::weak_ptr<Storage>> queue_;
+  std::vector<std::shared_ptr<Storage>> queue_;
   int64_t opsSinceFlush_ = 0;
 };
 
