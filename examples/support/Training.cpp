@@ -78,21 +78,23 @@ void TrainingRun::beforeBackward(const Tensor &loss) {
 }
 
 void TrainingRun::afterStep(const Tensor &loss) {
+  ++steps_;
+  losses_.push_back(loss.item()); // materialised by the step: no extra work
+  // One clock read per step, after the loss is read, as the libtorch and
+  // PyTorch peers time theirs (bench/libtorch_train.cpp, StepClock).
   Clock::time_point now = Clock::now();
   int64_t compilations = step_cache_stats().compilations;
   if (compilations != compilations_)
     compileMs_ += 1000 * secondsBetween(stepStart_, now);
   compilations_ = compilations;
-  ++steps_;
-  losses_.push_back(loss.item()); // materialised by the step: no extra work
   if (steps_ == 1 && options_.emitIr != "recorded" &&
       (!options_.emitIr.empty() || !options_.dotFile.empty()))
     stepIr_ = last_step_ir(options_.emitIr == "optimized");
   if (!std::isfinite(losses_.back()))
     stopDiverged();
   if (steps_ == 2)
-    warmEnd_ = Clock::now();
-  stepStart_ = Clock::now();
+    warmEnd_ = now;
+  stepStart_ = now;
   if (progress_ && (secondsBetween(lastProgress_, stepStart_) > 0.1 || steps_ == total_))
     showProgress(steps_ == total_);
 }
