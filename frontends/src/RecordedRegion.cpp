@@ -6,8 +6,8 @@
 #include "kiln/ir/Function.h"
 
 #include <algorithm>
-#include <string>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <utility>
 

@@ -12,11 +12,15 @@
 // fraction of the host work; a step that is recognised builds no IR at all.
 //
 // The region is for updates that do not need gradients (optimizers run
-// under NoGradGuard); in eager mode, when an operand requires grad, or when
-// the update's result is not of the target's type, the update runs op by op
+// under NoGradGuard); in eager mode, with grad mode on, or when the update's
+// result is not of the target's type, the update runs op by op
 // (updateInPlace), with the same checks and errors as Tensor::sub_. The
 // update's numbers must be operands (named tensors, such as SGD's %lr): a
 // number written inside it would be fixed at its capture.
+//
+// backward() records its gradient function as a region too, with a body it
+// builds from the gradient function (Backward.cpp); regions with several
+// results have a node per further result (makeRegionResult, Lazy.h).
 //
 //===----------------------------------------------------------------------===//
 #pragma once
