@@ -91,14 +91,7 @@ class PhasedSGD : public optim::SGD {
 public:
   using SGD::SGD;
   /// What SGD::step() records before its sync().
-  void updates() {
-    NoGradGuard noGrad;
-    for (size_t i = 0; i < params().size(); ++i) {
-      Tensor param = params()[i]; // a handle: the update reaches the parameter
-      if (Tensor grad = param.grad(); grad.defined())
-        update(i, param, grad);
-    }
-  }
+  void updates() { updateAll(); }
 };
 
 /// One step after the data: zero_grad, forward, backward, the updates and

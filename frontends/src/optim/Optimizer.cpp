@@ -22,15 +22,17 @@ void Optimizer::zero_grad(bool set_to_none) {
     p.zero_grad(set_to_none);
 }
 
-void Optimizer::step() {
-  {
-    NoGradGuard noGrad;
-    for (size_t i = 0; i < params_.size(); ++i) {
-      Tensor grad = params_[i].grad();
-      if (grad.defined())
-        update(i, params_[i], grad);
-    }
+void Optimizer::updateAll() {
+  NoGradGuard noGrad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Tensor grad = params_[i].grad();
+    if (grad.defined())
+      update(i, params_[i], grad);
   }
+}
+
+void Optimizer::step() {
+  updateAll();
   ++steps_;
   sync(); // the step boundary: forward, backward and this update run as one program
 }

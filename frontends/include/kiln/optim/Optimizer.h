@@ -40,6 +40,9 @@ public:
 protected:
   /// Updates `params()[index]` from `grad` (defined). Runs under NoGradGuard.
   virtual void update(size_t index, Tensor &param, const Tensor &grad) = 0;
+  /// What step() does before its kiln::sync(): update() of every parameter
+  /// that has a gradient, under NoGradGuard.
+  void updateAll();
 
 private:
   std::vector<Tensor> params_;
