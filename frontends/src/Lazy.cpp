@@ -105,6 +105,18 @@ std::shared_ptr<GraphNode> operandValue(const TensorImpl &impl) {
   return s.leaf;
 }
 
+OperandList operandValues(std::span<const Tensor> operands) {
+  OperandList values;
+  values.reserve(operands.size());
+  TraceObserver *observer = traceObserver();
+  for (const Tensor &t : operands) {
+    values.push_back(operandValue(*t.impl()));
+    if (observer && !t.impl()->gradFn)
+      observer->onLeafUse(t.impl());
+  }
+  return values;
+}
+
 namespace {
 /// A node for the op recorded next: the last step's at this position when
 /// it is free (StepRecording::takeSpare), its fields set again; else a new

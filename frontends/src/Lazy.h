@@ -18,6 +18,7 @@
 #include "kiln/Step.h"
 
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ bool lazyMode();
 void checkPendingHere(const Storage &s);
 /// The current value of `impl` as an operand of a pending op.
 std::shared_ptr<GraphNode> operandValue(const TensorImpl &impl);
+/// The current values of `operands` (defined) as the operands of a pending
+/// op; a tracing kiln::compile is told of those without history.
+OperandList operandValues(std::span<const Tensor> operands);
 /// A pending op value (the type must be the op's result type).
 /// `expected`: the recording's expectedType() matched this op just now.
 std::shared_ptr<GraphNode> makeOp(ir::OpKind op, ir::AttrList attrs, OperandList operands,

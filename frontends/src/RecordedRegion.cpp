@@ -145,15 +145,7 @@ void RecordedRegion::assign(size_t slot, Tensor &target, std::span<const Tensor>
         "a recorded region's target or operand is undefined");
   if (lazyMode() && !is_grad_enabled()) {
     if (const Captured &c = captured(slot, target, operands); c.body) {
-      OperandList values;
-      values.reserve(operands.size());
-      TraceObserver *observer = traceObserver();
-      for (const Tensor &o : operands) {
-        values.push_back(operandValue(*o.impl()));
-        if (observer && !o.impl()->gradFn)
-          observer->onLeafUse(o.impl());
-      }
-      assignPending(*target.impl(), makeRegion(c.body, std::move(values)));
+      assignPending(*target.impl(), makeRegion(c.body, operandValues(operands)));
       return;
     }
   }

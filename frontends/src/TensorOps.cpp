@@ -301,14 +301,9 @@ std::shared_ptr<detail::TensorImpl> record(OpKind op, std::span<const Tensor> op
   if (detail::lazyState().opsSinceFlush >= kMaxPendingOps && !detail::traceObserver())
     detail::flushPending(/*interpretOnly=*/true);
   const ir::OpDef &def = ir::opDef(op);
-  detail::OperandList values;
-  values.reserve(operands.size());
-  detail::TraceObserver *observer = detail::traceObserver();
-  for (const Tensor &t : operands) {
-    values.push_back(detail::operandValue(*defined(t, def.name).impl()));
-    if (observer && !t.impl()->gradFn)
-      observer->onLeafUse(t.impl());
-  }
+  for (const Tensor &t : operands)
+    defined(t, def.name);
+  detail::OperandList values = detail::operandValues(operands);
   // A step recorded again: its op was checked when it was first recorded.
   const TensorType *expected = detail::lazyState().recording.expectedType(op, attrs, values);
   if (expected && declared && *declared != *expected)
