@@ -546,16 +546,6 @@ void takeTargets(LazyState &st, FlushScratch &scratch) {
   st.opsSinceFlush = 0;
 }
 
-/// The flush computed every recorded value (or failed for all): a node that
-/// lives on as a tensor's grad_fn no longer holds the values it was computed
-/// from, which would keep their buffers (a batch's, a parameter's old one)
-/// alive as long as that tensor.
-void dropOperands(RecordedValues &recorded) {
-  for (const std::shared_ptr<GraphNode> &v : recorded.values)
-    if (!v->isLeaf && v.use_count() > 1)
-      v->operands.clear();
-}
-
 /// Runs the flush whose targets `scratch` holds.
 void flushTargets(LazyState &st, FlushScratch &scratch, bool interpretOnly) {
   FlushRecord &record = scratch.record;
@@ -580,7 +570,7 @@ void flushTargets(LazyState &st, FlushScratch &scratch, bool interpretOnly) {
       s->pending.reset();
       s->error = error;
     }
-    dropOperands(scratch.recorded);
+    st.recording.keepSpares(scratch.recorded.values);
     throw;
   }
   for (size_t k = 0; k < targets.size(); ++k) {
@@ -591,7 +581,7 @@ void flushTargets(LazyState &st, FlushScratch &scratch, bool interpretOnly) {
     }
     s.pending.reset();
   }
-  st.recording.keepSpares(scratch.recorded.values); // dropping every op's operands
+  st.recording.keepSpares(scratch.recorded.values);
   record.step = std::move(step);
   if (gObserver)
     gObserver->onFlushed(record);

@@ -81,18 +81,19 @@ public:
   void discard(std::shared_ptr<CachedStep> step);
   /// Compares the recording with no script (the cached steps were dropped).
   void forgetScript();
-  /// Keeps the op nodes of the flushed recording `values` that nothing else
-  /// holds, with their operands dropped, by position (`values` is emptied):
-  /// a repeated step takes the node at each position again (takeSpare)
-  /// instead of freeing one node and making another.
+  /// Ends a flush of `values` (computed, or failed for all): every op
+  /// drops its operands, so that a node living on as a tensor's grad_fn
+  /// does not keep the values it was computed from (their buffers: a
+  /// batch's, a parameter's old one) alive as long as that tensor; and the
+  /// op nodes that nothing else holds are kept by position (`values` is
+  /// emptied), so that a repeated step takes the node at each position again
+  /// (takeSpare) instead of freeing one node and making another.
   void keepSpares(std::vector<std::shared_ptr<GraphNode>> &values);
-  /// The node kept at the next position, if nothing else holds it: an op
-  /// node whose every field the caller sets again. Else null.
+  /// The node kept at the next position, if any (nothing else holds a kept
+  /// node): an op node whose every field the caller sets again. Else null.
   std::shared_ptr<GraphNode> takeSpare() {
     size_t at = values_.size();
-    if (at < spares_.size() && spares_[at] && spares_[at].use_count() == 1)
-      return std::move(spares_[at]);
-    return nullptr;
+    return at < spares_.size() ? std::move(spares_[at]) : nullptr;
   }
   bool empty() const { return values_.empty(); }
   size_t size() const { return values_.size(); }
