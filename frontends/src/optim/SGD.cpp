@@ -15,14 +15,18 @@ namespace kiln::optim {
 
 namespace {
 
-/// The new value of a parameter without momentum, from the operands
-/// (p, grad[, weight_decay], lr): p - (grad + p * weight_decay) * lr. (In
-/// the order the ops first read them, so that the step's parameters are in
-/// the order the ops alone would give them.)
+/// The gradient with weight decay.
+Tensor decayed(const Tensor &grad, const Tensor &p, const Tensor &weightDecay) {
+  return grad + p * weightDecay;
+}
+
+/// The new value of a parameter from the operands (p, g[, weight_decay],
+/// lr): p - decayed(g, p, weight_decay) * lr, or p - g * lr. (In the order
+/// the ops first read them, so that the step's parameters are in the order
+/// the ops alone would give them.)
 Tensor descended(std::span<const Tensor> operands) {
-  const Tensor &p = operands[0], &grad = operands[1], &lr = operands.back();
-  Tensor g = operands.size() > 3 ? grad + p * operands[2] : grad;
-  return p - g * lr;
+  const Tensor &p = operands[0], &g = operands[1], &lr = operands.back();
+  return p - (operands.size() > 3 ? decayed(g, p, operands[2]) : g) * lr;
 }
 
 } // namespace
@@ -61,29 +65,27 @@ void SGD::set_lr(double lr) {
 /// %weight_decay).
 void SGD::update(size_t index, Tensor &param, const Tensor &grad) {
   DType dtype = param.dtype();
+  // The descent itself is one recorded node per parameter (see
+  // RecordedRegion.h), with the weight decay in it when there is no momentum.
+  std::array<Tensor, 4> operands = {param, grad};
+  size_t n = 2;
   if (options_.momentum == 0) {
-    // One recorded node per parameter, not four ops (see RecordedRegion.h).
-    std::array<Tensor, 4> operands = {param, grad};
-    size_t n = 2;
     if (options_.weight_decay != 0)
       operands[n++] = number("weight_decay", options_.weight_decay, dtype);
-    operands[n++] = number("lr", options_.lr, dtype);
-    descent_->assign(index, param, std::span<const Tensor>(operands.data(), n), "sub_");
-    return;
-  }
-  Tensor g = grad;
-  if (options_.weight_decay != 0)
-    g = g + param * number("weight_decay", options_.weight_decay, dtype);
-  if (options_.momentum != 0) {
+  } else {
+    Tensor g = options_.weight_decay != 0
+                   ? decayed(grad, param, number("weight_decay", options_.weight_decay, dtype))
+                   : grad;
     Tensor &buffer = momentumBuffers_[index];
     const Tensor &momentum = number("momentum", options_.momentum, dtype);
     if (!buffer.defined())
       buffer = g.clone();
     else
       buffer.mul_(momentum).add_(g, 1 - options_.dampening);
-    g = options_.nesterov ? g + buffer * momentum : buffer;
+    operands[1] = options_.nesterov ? g + buffer * momentum : buffer;
   }
-  param.sub_(g * number("lr", options_.lr, dtype));
+  operands[n++] = number("lr", options_.lr, dtype);
+  descent_->assign(index, param, std::span<const Tensor>(operands.data(), n), "sub_");
 }
 
 } // namespace kiln::optim

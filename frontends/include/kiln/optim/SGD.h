@@ -51,7 +51,8 @@ private:
   const Tensor &number(std::string_view name, double value, DType dtype);
 
   SGDOptions options_;
-  /// The update without momentum, recorded as one node per parameter.
+  /// The descent, p -= lr * g (with the weight decay, without momentum), one
+  /// recorded node per parameter.
   std::shared_ptr<detail::RecordedRegion> descent_;
   std::vector<Tensor> momentumBuffers_;
   std::map<std::pair<std::string_view, DType>, Tensor> numbers_;
