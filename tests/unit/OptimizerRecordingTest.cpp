@@ -1,7 +1,8 @@
 //===- OptimizerRecordingTest.cpp - SGD's update as one recorded node ----===//
 //
-// In lazy mode SGD without momentum records each parameter's update as one
-// node whose body is the update's ops, inlined when the step's IR is built
+// In lazy mode SGD records each parameter's descent as one node whose body
+// is the update's ops (without momentum, the whole update), inlined when
+// the step's IR is built
 // (frontends/src/RecordedRegion.h). Specified here: the step is the one the
 // ops make, a steady step is recognised, equal updates share one program,
 // and the other modes still compute it op by op.
