@@ -1,6 +1,8 @@
 //===- Autograd.cpp - Grad mode and recorded history as IR ----------------===//
 #include "kiln/Autograd.h"
 #include "GraphNode.h"
+#include "Lazy.h"
+#include "RecordedRegion.h"
 #include "TensorImpl.h"
 #include "kiln/ir/Builder.h"
 #include "kiln/ir/OpDef.h"
@@ -40,7 +42,7 @@ void checkNodeUsable(const GraphNode &node) {
                   fmt::format("one of the variables needed for gradient computation has been "
                               "modified by an inplace operation: [{}], which is operand {} of "
                               "'{}', is at version {}; expected version {} instead.",
-                              node.inputs[i].impl->type().str(), i, ir::opName(node.op), now,
+                              node.inputs[i].impl->type().str(), i, node.opName(), now,
                               node.inputs[i].version));
   }
 }
@@ -52,8 +54,9 @@ uint64_t newWalkEpoch() {
 
 namespace {
 
-/// The IR of a walked history (walkHistory), value i of the walk being
-/// value i of the function: one walk decides the order, the key and the IR.
+/// The IR of a walked history (walkHistory): one walk decides the order,
+/// the key and the IR. Value i of the walk is value i of the function
+/// unless a recorded function's ops were inlined before it (walkIndex).
 class GraphRecorder {
 public:
   explicit GraphRecorder(RecordedGraph &g) : g_(g), b_(g.fn) {
@@ -65,6 +68,9 @@ public:
     ids_.reserve(history.values.size());
     for (const std::shared_ptr<TensorImpl> &impl : history.values)
       ids_.push_back(emit(impl));
+    g_.walkIndex.assign(g_.fn.numValues(), -1);
+    for (size_t i = 0; i < ids_.size(); ++i)
+      g_.walkIndex[size_t(ids_[i].id)] = int32_t(i);
     g_.output = ids_[size_t(root.walkId)];
     g_.fn.setResults({g_.output});
     g_.inputs = history.inputs;
@@ -87,6 +93,12 @@ private:
     std::vector<ir::ValueId> operands;
     for (const GradInput &input : node.inputs)
       operands.push_back(ids_[size_t(input.impl->walkId)]);
+    if (node.body) { // a recorded function (RecordedRegion.h): its ops
+      ir::ValueId v = inlineRegion(g_.fn, node.body->fn, operands).at(size_t(node.result));
+      if (impl->name)
+        g_.fn.value(v).name = unique(*impl->name);
+      return v;
+    }
     std::optional<ir::TensorType> declared;
     if (ir::opDef(node.op).declaresResultType)
       declared = node.type;
@@ -157,6 +169,10 @@ int32_t encodeHistoryValue(const std::shared_ptr<TensorImpl> &impl, HistoryKey &
       key.word(uint64_t(input.impl->walkId));
     key.type(node.type);
     key.attrs(node.attrs);
+    if (node.body) { // the same op may be any recorded function
+      key.word(node.body->id);
+      key.word(uint64_t(node.result));
+    }
     out.nodes.push_back(impl->gradFn);
   }
   out.values.push_back(impl);

@@ -92,7 +92,14 @@ compiler::GradientFunction derive(const RecordedGraph &g, const std::vector<size
   compiler::GradientOptions options;
   options.seedParam = seeded;
   options.simplify = true;
-  return compiler::differentiate(g.fn, g.output, values, options);
+  compiler::GradientFunction gradient = compiler::differentiate(g.fn, g.output, values, options);
+  // Forward values by their place in the history, which holdForwardValues
+  // reads them from; one inside a recorded function is computed again.
+  for (ir::ValueId &forward : gradient.forwardValues)
+    if (forward.valid())
+      forward = g.walkIndex[size_t(forward.id)] >= 0 ? ir::ValueId{g.walkIndex[size_t(forward.id)]}
+                                                     : ir::ValueId{};
+  return gradient;
 }
 
 /// derive(), through the cache. `history` is the walk of `root`'s history;

@@ -63,6 +63,9 @@ struct GraphNode {
   /// Ends the node's grad_fn role: releases the operand tensors (a long
   /// history iteratively, not by recursion) and empties `inputs`.
   void dropInputs();
+  /// The IR name of the op that makes the node's value: for a region, of
+  /// the body's op that makes its result (what grad_fn_name() says).
+  std::string_view opName() const;
   /// `walkId` is this value's position in the recording (StepRecording.h)
   /// whose epoch `walkMark` holds (no per-step maps).
   uint64_t walkMark = 0;

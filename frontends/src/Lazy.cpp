@@ -42,6 +42,14 @@ void GraphNode::dropInputs() {
   inputs.clear();
 }
 
+std::string_view GraphNode::opName() const {
+  if (!body)
+    return ir::opName(op);
+  const ir::Function &fn = body->fn;
+  ir::ValueId r = fn.results().at(size_t(result));
+  return fn.isParam(r) ? ir::opName(op) : ir::opName(fn.defOf(r).op);
+}
+
 namespace {
 /// This thread's LazyState, reached with one thread-pointer-relative load:
 /// initial-exec TLS (8 bytes of the static TLS block) instead of a

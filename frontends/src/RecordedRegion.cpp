@@ -77,9 +77,9 @@ private:
 /// `update` on placeholders of the operands' types, recorded apart and
 /// made a function of them; null when it computes no new value (it
 /// returns an operand, or it read a value and so flushed).
-std::shared_ptr<const RegionBody> capture(const std::string &name,
-                                            std::span<const Tensor> operands,
-                                            const RecordedRegion::Update &update) {
+std::shared_ptr<const RegionBody>
+capture(const std::string &name, std::span<const Tensor> operands,
+        const std::function<Tensor(std::span<const Tensor>)> &update) {
   SetAside aside(lazyState());
   std::vector<Tensor> placeholders;
   for (const Tensor &o : operands)
@@ -150,6 +150,40 @@ void RecordedRegion::assign(size_t slot, Tensor &target, std::span<const Tensor>
     }
   }
   updateInPlace(target, what, operands, [&] { return update_(operands); });
+}
+
+RecordedFunction::RecordedFunction(std::string name, Function function)
+    : name_(std::move(name)), function_(std::move(function)) {}
+
+const RecordedFunction::Captured &RecordedFunction::captured(std::span<const Tensor> operands) {
+  for (const Captured &c : known_)
+    if (std::equal(c.types.begin(), c.types.end(), operands.begin(), operands.end(),
+                   [](const ir::TensorType &t, const Tensor &o) { return t == o.impl()->type(); }))
+      return c;
+  // Bounded: a function called on ever new types must not grow it forever.
+  constexpr size_t kMaxKnown = 16;
+  if (known_.size() >= kMaxKnown)
+    known_.clear();
+  std::shared_ptr<const RegionBody> body = capture(name_, operands, function_);
+  Captured &c = known_.emplace_back();
+  for (const Tensor &o : operands)
+    c.types.push_back(o.impl()->type());
+  c.body = std::move(body);
+  return c;
+}
+
+Tensor RecordedFunction::operator()(std::span<const Tensor> operands) {
+  check(std::all_of(operands.begin(), operands.end(), [](const Tensor &o) { return o.defined(); }),
+        "a recorded function's operand is undefined");
+  if (!lazyMode())
+    return function_(operands);
+  const Captured &c = captured(operands);
+  if (!c.body)
+    return function_(operands);
+  std::shared_ptr<TensorImpl> impl = makePending(makeRegion(c.body, operandValues(operands)));
+  if (wantsGradFn(operands, impl->type().dtype))
+    setGradFn(*impl, impl->storage->pending, operands);
+  return Tensor(std::move(impl));
 }
 
 } // namespace kiln::detail

@@ -18,6 +18,14 @@
 // update's numbers must be operands (named tensors, such as SGD's %lr): a
 // number written inside it would be fixed at its capture.
 //
+// A RecordedFunction records a layer's few ops (nn::Linear's matmul of the
+// transposed weight and its bias add, a loss's square and reduction) as one
+// region the same way, with grad mode on too: the node is then the result's
+// grad_fn over the operand tensors, and backward() differentiates the
+// inlined body (Autograd.cpp), so the gradients are the ops' own. The
+// gradient function reads the values the body computes inside only where
+// backward() cannot do without them; the nn layers that use it need none.
+//
 // backward() records its gradient function as a region too, with a body it
 // builds from the gradient function (Backward.cpp); regions with several
 // results have a node per further result (makeRegionResult, Lazy.h).
@@ -29,6 +37,7 @@
 #include "kiln/ir/Function.h"
 
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -77,6 +86,37 @@ private:
   std::string name_;
   Update update_;
   std::vector<Captured> slots_;
+};
+
+/// A function of tensors recorded as one node in lazy mode (see above). The
+/// function must make the same ops for all operands of the same types: it
+/// is captured once per operand types, and must not read values (a capture
+/// that flushes is not kept: the function then runs op by op).
+class RecordedFunction {
+public:
+  using Function = std::function<Tensor(std::span<const Tensor> operands)>;
+  /// `name` names the region in the step's key and KILN_LOG=recompile.
+  RecordedFunction(std::string name, Function function);
+
+  /// function(operands): one recorded node in lazy mode, the function's
+  /// ops one by one otherwise (eager mode, or a capture that did not work).
+  Tensor operator()(std::span<const Tensor> operands);
+  Tensor operator()(std::initializer_list<Tensor> operands) {
+    return (*this)(std::span<const Tensor>(operands.begin(), operands.size()));
+  }
+
+private:
+  struct Captured {
+    std::vector<ir::TensorType> types;
+    /// Null when the function does not capture (it read a value).
+    std::shared_ptr<const RegionBody> body;
+  };
+  const Captured &captured(std::span<const Tensor> operands);
+
+  std::string name_;
+  Function function_;
+  /// By operand types; a layer sees one or two (training and evaluation batch sizes).
+  std::vector<Captured> known_;
 };
 
 } // namespace kiln::detail

@@ -301,7 +301,7 @@ Tensor Tensor::detach() const {
 
 std::string Tensor::grad_fn_name() const {
   const auto &node = self().gradFn;
-  return node ? std::string(ir::opName(node->op)) : std::string();
+  return node ? std::string(node->opName()) : std::string();
 }
 
 Tensor &Tensor::set_name(std::string name) {

@@ -21,6 +21,7 @@
 #include "kiln/ir/Recycled.h"
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -135,6 +136,14 @@ Tensor literal(const Scalar &value, DType dtype);
 /// as the 0 of zero_(): not a number the program chose.
 Tensor constantLiteral(const Scalar &value, DType dtype);
 
+/// Whether the result (of dtype `result`) of a differentiable op on
+/// `operands` gets a grad_fn: grad mode is on, the result is a float
+/// tensor and an operand requires grad.
+bool wantsGradFn(std::span<const Tensor> operands, DType result);
+/// Makes `node`, the op that made `impl`, impl's grad_fn over `operands`
+/// (at their current versions); `impl` then requires grad.
+void setGradFn(TensorImpl &impl, std::shared_ptr<GraphNode> node, std::span<const Tensor> operands);
+
 /// Computes op on operands with the reference kernel, without recording.
 /// Checks operands against the op table; mismatches are Error(Shape).
 ir::HostTensor compute(ir::OpKind op, std::span<const Tensor> operands, const ir::AttrList &attrs,
@@ -191,6 +200,9 @@ struct RecordedGraph {
   /// Every grad_fn reached, so that backward() can release them.
   std::vector<std::shared_ptr<GraphNode>> nodes;
   ir::ValueId output;
+  /// Per value of fn: the history's value it is (HistoryKey::values), or
+  /// -1 for a value computed inside a recorded function's ops.
+  std::vector<int32_t> walkIndex;
 };
 /// The IR of `root`'s history (walked first; same checks as walkHistory).
 RecordedGraph recordGraph(const std::shared_ptr<TensorImpl> &root);

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <array>
 #include <numeric>
 #include <span>
@@ -319,27 +320,39 @@ std::shared_ptr<detail::TensorImpl> record(OpKind op, std::span<const Tensor> op
 
 } // namespace
 
+namespace detail {
+
+bool wantsGradFn(std::span<const Tensor> operands, DType result) {
+  if (!is_grad_enabled() || !ir::isFloat(result))
+    return false;
+  return std::any_of(operands.begin(), operands.end(),
+                     [](const Tensor &t) { return t.impl()->requiresGrad; });
+}
+
+void setGradFn(TensorImpl &impl, std::shared_ptr<GraphNode> node,
+               std::span<const Tensor> operands) {
+  node->inputs.reserve(operands.size());
+  for (const Tensor &t : operands)
+    node->inputs.push_back({t.impl(), t.impl()->version()});
+  impl.gradFn = std::move(node);
+  impl.requiresGrad = true;
+}
+
+} // namespace detail
+
 Tensor apply(OpKind op, std::span<const Tensor> operands, ir::AttrList attrs,
              std::optional<TensorType> declared) {
   auto impl = detail::lazyMode()
                   ? record(op, operands, attrs, declared)
                   : detail::makeLeaf(detail::compute(op, operands, attrs, declared));
-  const ir::OpDef &def = ir::opDef(op);
-  bool anyRequiresGrad = false;
-  for (const Tensor &t : operands) // defined: checked by record() or compute()
-    anyRequiresGrad = anyRequiresGrad || t.impl()->requiresGrad;
-  if (anyRequiresGrad && is_grad_enabled() && def.differentiable &&
-      ir::isFloat(impl->type().dtype)) {
+  // defined operands: checked by record() or compute()
+  if (ir::opDef(op).differentiable && detail::wantsGradFn(operands, impl->type().dtype))
     // One node per op: the lazy result's pending op is its grad_fn too.
-    std::shared_ptr<detail::GraphNode> node =
-        impl->storage->pending ? impl->storage->pending
-                               : detail::makeGradFn(op, std::move(attrs), impl->type());
-    node->inputs.reserve(operands.size());
-    for (const Tensor &t : operands)
-      node->inputs.push_back({t.impl(), t.impl()->version()});
-    impl->gradFn = std::move(node);
-    impl->requiresGrad = true;
-  }
+    detail::setGradFn(*impl,
+                      impl->storage->pending
+                          ? impl->storage->pending
+                          : detail::makeGradFn(op, std::move(attrs), impl->type()),
+                      operands);
   return Tensor(std::move(impl));
 }
 
