@@ -1,6 +1,7 @@
 //===- Linear.cpp - Fully connected layer ---------------------------------===//
 #include "kiln/nn/Linear.h"
 
+#include "../RecordedRegion.h"
 #include "kiln/Autograd.h"
 #include "kiln/ir/Error.h"
 
@@ -41,8 +42,17 @@ Tensor Linear::forward(const Tensor &input) {
     throw Error(ErrorKind::Shape,
                 fmt::format("Linear({}, {}): input must be [N, {}], got {}", in_, out_, in_,
                             ir::TensorType{input.dtype(), input.shape()}.str()));
-  Tensor out = input.matmul(weight.t());
-  return bias.defined() ? out + bias : out;
+  // One recorded node per call in lazy mode (RecordedRegion.h), as
+  // PyTorch's linear is one op; the thread's own, as a recording is. The
+  // weight first, as its transpose was the first op recorded one by one:
+  // the step's parameters keep their order.
+  thread_local detail::RecordedFunction withBias(
+      "linear", [](std::span<const Tensor> o) { return o[1].matmul(o[0].t()) + o[2]; });
+  thread_local detail::RecordedFunction withoutBias(
+      "linear", [](std::span<const Tensor> o) { return o[1].matmul(o[0].t()); });
+  if (bias.defined())
+    return withBias({weight, input, bias});
+  return withoutBias({weight, input});
 }
 
 } // namespace kiln::nn

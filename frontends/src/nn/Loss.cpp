@@ -1,6 +1,7 @@
 //===- Loss.cpp - Loss functions from IR ops ------------------------------===//
 #include "kiln/nn/Loss.h"
 
+#include "../RecordedRegion.h"
 #include "kiln/ir/Error.h"
 
 #include <fmt/format.h>
@@ -34,7 +35,15 @@ Tensor reduce(const Tensor &losses, Reduction reduction) {
 Tensor MSELoss::operator()(const Tensor &input, const Tensor &target) const {
   checkSameType("MSELoss", input, target);
   Tensor diff = input - target;
-  return reduce(diff * diff, reduction_);
+  if (reduction_ == Reduction::None)
+    return diff * diff;
+  // The square and its reduction as one recorded node (RecordedRegion.h);
+  // the difference stays an op of its own, as the gradient reads it.
+  thread_local detail::RecordedFunction squaredMean(
+      "mse_loss", [](std::span<const Tensor> o) { return (o[0] * o[0]).mean(); });
+  thread_local detail::RecordedFunction squaredSum(
+      "mse_loss", [](std::span<const Tensor> o) { return (o[0] * o[0]).sum(); });
+  return reduction_ == Reduction::Mean ? squaredMean({diff}) : squaredSum({diff});
 }
 
 Tensor BCELoss::operator()(const Tensor &input, const Tensor &target) const {
