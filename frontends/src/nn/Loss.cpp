@@ -60,9 +60,20 @@ Tensor CrossEntropyLoss::operator()(const Tensor &input, const Tensor &target) c
                 fmt::format("CrossEntropyLoss: expects scores [N, C] and i64 labels [N], got {} "
                             "and {}",
                             typeText(input), typeText(target)));
+  // one_hot stays an op of its own: it checks the labels when they are known.
   Tensor picked = one_hot(target, input.size(1), input.dtype());
-  Tensor losses = -(input.log_softmax(1) * picked).sum(1);
-  return reduce(losses, reduction_);
+  if (reduction_ == Reduction::None)
+    return -(input.log_softmax(1) * picked).sum(1);
+  // The rest as one recorded node (RecordedRegion.h). Its gradient reads
+  // the log-softmax computed inside: the gradient region computes it again
+  // in the step's IR, and the program's simplify pass (CSE) makes it one.
+  thread_local detail::RecordedFunction mean("cross_entropy", [](std::span<const Tensor> o) {
+    return (-(o[0].log_softmax(1) * o[1]).sum(1)).mean();
+  });
+  thread_local detail::RecordedFunction sum("cross_entropy", [](std::span<const Tensor> o) {
+    return (-(o[0].log_softmax(1) * o[1]).sum(1)).sum();
+  });
+  return reduction_ == Reduction::Mean ? mean({input, picked}) : sum({input, picked});
 }
 
 } // namespace kiln::nn
