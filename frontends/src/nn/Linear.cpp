@@ -46,13 +46,11 @@ Tensor Linear::forward(const Tensor &input) {
   // PyTorch's linear is one op; the thread's own, as a recording is. The
   // weight first, as its transpose was the first op recorded one by one:
   // the step's parameters keep their order.
-  thread_local detail::RecordedFunction withBias(
-      "linear", [](std::span<const Tensor> o) { return o[1].matmul(o[0].t()) + o[2]; });
-  thread_local detail::RecordedFunction withoutBias(
-      "linear", [](std::span<const Tensor> o) { return o[1].matmul(o[0].t()); });
-  if (bias.defined())
-    return withBias({weight, input, bias});
-  return withoutBias({weight, input});
+  thread_local detail::RecordedFunction linear("linear", [](std::span<const Tensor> o) {
+    Tensor out = o[1].matmul(o[0].t());
+    return o.size() > 2 ? out + o[2] : out;
+  });
+  return bias.defined() ? linear({weight, input, bias}) : linear({weight, input});
 }
 
 } // namespace kiln::nn

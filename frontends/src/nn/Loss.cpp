@@ -6,6 +6,10 @@
 
 #include <fmt/format.h>
 
+#include <initializer_list>
+#include <span>
+#include <string>
+
 namespace kiln::nn {
 
 namespace {
@@ -18,39 +22,53 @@ void checkSameType(const char *loss, const Tensor &input, const Tensor &target) 
                                               loss, typeText(input), typeText(target)));
 }
 
-Tensor reduce(const Tensor &losses, Reduction reduction) {
-  switch (reduction) {
-  case Reduction::Mean:
-    return losses.mean();
-  case Reduction::Sum:
-    return losses.sum();
-  case Reduction::None:
-    return losses;
+/// A loss: its per-element losses, reduced as the loss's Reduction says.
+/// With a reduction, the losses and their mean or sum are one recorded node
+/// in lazy mode (RecordedRegion.h); each thread has its own, as a recording
+/// is the thread's.
+class ReducedLoss {
+public:
+  using Losses = Tensor (*)(std::span<const Tensor> operands);
+  ReducedLoss(const std::string &name, Losses losses)
+      : losses_(losses),
+        mean_(name, [losses](std::span<const Tensor> o) { return losses(o).mean(); }),
+        sum_(name, [losses](std::span<const Tensor> o) { return losses(o).sum(); }) {}
+
+  Tensor operator()(std::initializer_list<Tensor> operands, Reduction reduction) {
+    switch (reduction) {
+    case Reduction::Mean:
+      return mean_(operands);
+    case Reduction::Sum:
+      return sum_(operands);
+    case Reduction::None:
+      break;
+    }
+    return losses_(std::span<const Tensor>(operands.begin(), operands.size()));
   }
-  return losses;
-}
+
+private:
+  Losses losses_;
+  detail::RecordedFunction mean_, sum_;
+};
 
 } // namespace
 
 Tensor MSELoss::operator()(const Tensor &input, const Tensor &target) const {
   checkSameType("MSELoss", input, target);
-  Tensor diff = input - target;
-  if (reduction_ == Reduction::None)
-    return diff * diff;
-  // The square and its reduction as one recorded node (RecordedRegion.h);
-  // the difference stays an op of its own, as the gradient reads it.
-  thread_local detail::RecordedFunction squaredMean(
-      "mse_loss", [](std::span<const Tensor> o) { return (o[0] * o[0]).mean(); });
-  thread_local detail::RecordedFunction squaredSum(
-      "mse_loss", [](std::span<const Tensor> o) { return (o[0] * o[0]).sum(); });
-  return reduction_ == Reduction::Mean ? squaredMean({diff}) : squaredSum({diff});
+  // The difference stays an op of its own: the gradient reads it.
+  thread_local ReducedLoss squares("mse_loss",
+                                   [](std::span<const Tensor> o) { return o[0] * o[0]; });
+  return squares({input - target}, reduction_);
 }
 
 Tensor BCELoss::operator()(const Tensor &input, const Tensor &target) const {
   checkSameType("BCELoss", input, target);
   // One op with PyTorch's clamped logs and its gradient rule: composed of
   // log and a clamp, the gradient at p = 0 or 1 was 0 * inf = NaN.
-  return reduce(apply(ir::OpKind::BinaryCrossEntropy, {input, target}), reduction_);
+  thread_local ReducedLoss losses("bce_loss", [](std::span<const Tensor> o) {
+    return apply(ir::OpKind::BinaryCrossEntropy, {o[0], o[1]});
+  });
+  return losses({input, target}, reduction_);
 }
 
 Tensor CrossEntropyLoss::operator()(const Tensor &input, const Tensor &target) const {
@@ -60,20 +78,15 @@ Tensor CrossEntropyLoss::operator()(const Tensor &input, const Tensor &target) c
                 fmt::format("CrossEntropyLoss: expects scores [N, C] and i64 labels [N], got {} "
                             "and {}",
                             typeText(input), typeText(target)));
-  // one_hot stays an op of its own: it checks the labels when they are known.
-  Tensor picked = one_hot(target, input.size(1), input.dtype());
-  if (reduction_ == Reduction::None)
-    return -(input.log_softmax(1) * picked).sum(1);
-  // The rest as one recorded node (RecordedRegion.h). Its gradient reads
-  // the log-softmax computed inside: the gradient region computes it again
-  // in the step's IR, and the program's simplify pass (CSE) makes it one.
-  thread_local detail::RecordedFunction mean("cross_entropy", [](std::span<const Tensor> o) {
-    return (-(o[0].log_softmax(1) * o[1]).sum(1)).mean();
+  // one_hot stays an op of its own: it checks the labels when they are
+  // known, which a capture on placeholders cannot. The gradient reads the
+  // log-softmax computed inside the recorded node: the gradient region
+  // computes it again in the step's IR, and the program's simplify pass
+  // (CSE) makes the two one.
+  thread_local ReducedLoss losses("cross_entropy", [](std::span<const Tensor> o) {
+    return -(o[0].log_softmax(1) * o[1]).sum(1);
   });
-  thread_local detail::RecordedFunction sum("cross_entropy", [](std::span<const Tensor> o) {
-    return (-(o[0].log_softmax(1) * o[1]).sum(1)).sum();
-  });
-  return reduction_ == Reduction::Mean ? mean({input, picked}) : sum({input, picked});
+  return losses({input, one_hot(target, input.size(1), input.dtype())}, reduction_);
 }
 
 } // namespace kiln::nn
