@@ -1,4 +1,4 @@
-//===- RecordedRegion.cpp - An update recorded as one node ----------------===//
+//===- RecordedRegion.cpp - Ops recorded as one node ------------------===//
 #include "RecordedRegion.h"
 
 #include "InPlace.h"

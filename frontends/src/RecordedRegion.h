@@ -1,4 +1,4 @@
-//===- RecordedRegion.h - An update recorded as one node (internal) -*- C++ -*-===//
+//===- RecordedRegion.h - Ops recorded as one node (internal) -*- C++ -*-===//
 //
 // An optimizer runs the same few elementwise ops on every parameter at
 // every step. Recorded op by op, each op costs a node, a tensor and a
@@ -22,9 +22,10 @@
 // transposed weight and its bias add, a loss's square and reduction) as one
 // region the same way, with grad mode on too: the node is then the result's
 // grad_fn over the operand tensors, and backward() differentiates the
-// inlined body (Autograd.cpp), so the gradients are the ops' own. The
-// gradient function reads the values the body computes inside only where
-// backward() cannot do without them; the nn layers that use it need none.
+// inlined body (Autograd.cpp), so the gradients are the ops' own. A value
+// the body computes inside is held by no tensor: a gradient that reads it
+// (the cross-entropy's log-softmax) computes it again in the gradient
+// region, and the program's simplify pass (CSE) merges the two.
 //
 // backward() records its gradient function as a region too, with a body it
 // builds from the gradient function (Backward.cpp); regions with several
