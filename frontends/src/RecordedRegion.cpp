@@ -78,8 +78,7 @@ private:
 /// made a function of them; null when it computes no new value (it
 /// returns an operand, or it read a value and so flushed).
 std::shared_ptr<const RegionBody>
-capture(const std::string &name, std::span<const Tensor> operands,
-        const std::function<Tensor(std::span<const Tensor>)> &update) {
+captureBody(const std::string &name, std::span<const Tensor> operands, const RegionCode &update) {
   SetAside aside(lazyState());
   std::vector<Tensor> placeholders;
   for (const Tensor &o : operands)
@@ -115,26 +114,33 @@ capture(const std::string &name, std::span<const Tensor> operands,
 
 } // namespace
 
+CapturedBody CapturedBody::capture(const std::string &name, std::span<const Tensor> operands,
+                                   const RegionCode &code) {
+  CapturedBody c;
+  c.body = captureBody(name, operands, code);
+  for (const Tensor &o : operands)
+    c.types.push_back(o.impl()->type());
+  return c;
+}
+
+bool CapturedBody::fits(std::span<const Tensor> operands) const {
+  return std::equal(types.begin(), types.end(), operands.begin(), operands.end(),
+                    [](const ir::TensorType &t, const Tensor &o) { return t == o.impl()->type(); });
+}
+
 RecordedRegion::RecordedRegion(std::string name, Update update)
     : name_(std::move(name)), update_(std::move(update)) {}
 
-const RecordedRegion::Captured &RecordedRegion::captured(size_t slot, const Tensor &target,
-                                                         std::span<const Tensor> operands) {
+const CapturedBody &RecordedRegion::captured(size_t slot, const Tensor &target,
+                                             std::span<const Tensor> operands) {
   if (slot >= slots_.size())
     slots_.resize(slot + 1);
-  Captured &c = slots_[slot];
-  bool same = c.types.size() == operands.size();
-  for (size_t i = 0; same && i < operands.size(); ++i)
-    same = c.types[i] == operands[i].impl()->type();
-  if (same)
+  CapturedBody &c = slots_[slot];
+  if (c.fits(operands))
     return c;
-  std::shared_ptr<const RegionBody> body = capture(name_, operands, update_);
-  if (body && body->resultTypes[0] != target.impl()->type())
-    body = nullptr; // converted on the per-op path (or refused there)
-  c.body = std::move(body);
-  c.types.clear();
-  for (const Tensor &o : operands)
-    c.types.push_back(o.impl()->type());
+  c = CapturedBody::capture(name_, operands, update_);
+  if (c.body && c.body->resultTypes[0] != target.impl()->type())
+    c.body = nullptr; // converted on the per-op path (or refused there)
   return c;
 }
 
@@ -144,7 +150,7 @@ void RecordedRegion::assign(size_t slot, Tensor &target, std::span<const Tensor>
                                         [](const Tensor &o) { return o.defined(); }),
         "a recorded region's target or operand is undefined");
   if (lazyMode() && !is_grad_enabled()) {
-    if (const Captured &c = captured(slot, target, operands); c.body) {
+    if (const CapturedBody &c = captured(slot, target, operands); c.body) {
       assignPending(*target.impl(), makeRegion(c.body, operandValues(operands)));
       return;
     }
@@ -155,21 +161,15 @@ void RecordedRegion::assign(size_t slot, Tensor &target, std::span<const Tensor>
 RecordedFunction::RecordedFunction(std::string name, Function function)
     : name_(std::move(name)), function_(std::move(function)) {}
 
-const RecordedFunction::Captured &RecordedFunction::captured(std::span<const Tensor> operands) {
-  for (const Captured &c : known_)
-    if (std::equal(c.types.begin(), c.types.end(), operands.begin(), operands.end(),
-                   [](const ir::TensorType &t, const Tensor &o) { return t == o.impl()->type(); }))
+const CapturedBody &RecordedFunction::captured(std::span<const Tensor> operands) {
+  for (const CapturedBody &c : known_)
+    if (c.fits(operands))
       return c;
   // Bounded: a function called on ever new types must not grow it forever.
   constexpr size_t kMaxKnown = 16;
   if (known_.size() >= kMaxKnown)
     known_.clear();
-  std::shared_ptr<const RegionBody> body = capture(name_, operands, function_);
-  Captured &c = known_.emplace_back();
-  for (const Tensor &o : operands)
-    c.types.push_back(o.impl()->type());
-  c.body = std::move(body);
-  return c;
+  return known_.emplace_back(CapturedBody::capture(name_, operands, function_));
 }
 
 Tensor RecordedFunction::operator()(std::span<const Tensor> operands) {
@@ -177,7 +177,7 @@ Tensor RecordedFunction::operator()(std::span<const Tensor> operands) {
         "a recorded function's operand is undefined");
   if (!lazyMode())
     return function_(operands);
-  const Captured &c = captured(operands);
+  const CapturedBody &c = captured(operands);
   if (!c.body)
     return function_(operands);
   std::shared_ptr<TensorImpl> impl = makePending(makeRegion(c.body, operandValues(operands)));

@@ -63,10 +63,27 @@ struct RegionBody {
 /// their bodies and programs.
 std::shared_ptr<const RegionBody> makeRegionBody(ir::Function fn);
 
+/// Tensor code that a region captures: a value from the operands.
+using RegionCode = std::function<Tensor(std::span<const Tensor> operands)>;
+
+/// The body `code` makes for one list of operand types.
+struct CapturedBody {
+  /// Captures `code` (named `name`) for the types of `operands`.
+  static CapturedBody capture(const std::string &name, std::span<const Tensor> operands,
+                              const RegionCode &code);
+  /// Whether it was captured for operands of these types.
+  bool fits(std::span<const Tensor> operands) const;
+
+  std::vector<ir::TensorType> types;
+  /// Null when the code did not capture (it computed no new value or read
+  /// one), or when its region cannot serve (see RecordedRegion).
+  std::shared_ptr<const RegionBody> body;
+};
+
 class RecordedRegion {
 public:
   /// The update: the new value of the target from the operands.
-  using Update = std::function<Tensor(std::span<const Tensor> operands)>;
+  using Update = RegionCode;
   /// `name` names the region in KILN_LOG=recompile's reasons.
   RecordedRegion(std::string name, Update update);
 
@@ -77,16 +94,13 @@ public:
   void assign(size_t slot, Tensor &target, std::span<const Tensor> operands, std::string_view what);
 
 private:
-  struct Captured {
-    std::vector<ir::TensorType> types;
-    /// Null when the update's result does not fit the target as is.
-    std::shared_ptr<const RegionBody> body;
-  };
-  const Captured &captured(size_t slot, const Tensor &target, std::span<const Tensor> operands);
+  /// Its body is null also when the update's result does not fit the
+  /// target as is.
+  const CapturedBody &captured(size_t slot, const Tensor &target, std::span<const Tensor> operands);
 
   std::string name_;
   Update update_;
-  std::vector<Captured> slots_;
+  std::vector<CapturedBody> slots_;
 };
 
 /// A function of tensors recorded as one node in lazy mode (see above). The
@@ -95,7 +109,7 @@ private:
 /// that flushes is not kept: the function then runs op by op).
 class RecordedFunction {
 public:
-  using Function = std::function<Tensor(std::span<const Tensor> operands)>;
+  using Function = RegionCode;
   /// `name` names the region in the step's key and KILN_LOG=recompile.
   RecordedFunction(std::string name, Function function);
 
@@ -107,17 +121,12 @@ public:
   }
 
 private:
-  struct Captured {
-    std::vector<ir::TensorType> types;
-    /// Null when the function does not capture (it read a value).
-    std::shared_ptr<const RegionBody> body;
-  };
-  const Captured &captured(std::span<const Tensor> operands);
+  const CapturedBody &captured(std::span<const Tensor> operands);
 
   std::string name_;
   Function function_;
   /// By operand types; a layer sees one or two (training and evaluation batch sizes).
-  std::vector<Captured> known_;
+  std::vector<CapturedBody> known_;
 };
 
 } // namespace kiln::detail
