@@ -1,34 +1,37 @@
-//===- Jit.cpp - LLJIT, kernel caches and the public JIT API --------------===//
+//===- Jit.cpp - Kernel compilation, caches and the public JIT API --------===//
 //
 // compile() looks a kernel up in three places, cheapest first: the kernels
 // already loaded in this process (by the body's exact structure + name), the
 // on-disk object cache (by that structure, the symbol, host CPU, kiln and
 // LLVM versions, compared byte for byte: no IR is built on a hit), and
 // finally LLVM: emit IR in a fresh LLVMContext, verify, optimise at -O3 for
-// the host, compile to an object, store it on disk, and link it into the
-// LLJIT. Hashes only name symbols and files; they never decide a hit. A
+// the host, compile to an object and store it on disk. Either way the object
+// is loaded by kiln's own ObjectLoader, so a process whose kernels all come
+// from the disk cache never initialises LLVM. Hashes only name symbols and
+// files; they never decide a hit. A
 // length-generic body (IterationSpace.h) is looked up and compiled as its
 // shape-free form, so that one kernel serves each of its lengths.
 //
-// Each loaded kernel has its own ORC resource tracker. The LoopKernels handed
-// out share a lifetime token; when the last one is gone (its programs were
-// evicted or destroyed), the tracker is removed and the code freed.
+// Each loaded kernel has its own mapping (LoadedObject). The LoopKernels
+// handed out share a lifetime token; when the last one is gone (its programs
+// were evicted or destroyed), the mapping is removed.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/runtime/Jit.h"
 #include "../cache/DiskCache.h"
 #include "IterationSpace.h"
 #include "LoopCodegen.h"
+#include "ObjectLoader.h"
 #include "Target.h"
 
 #include <fmt/format.h>
 #include <llvm/Config/llvm-config.h>
-#include <llvm/ExecutionEngine/Orc/CompileUtils.h>
-#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
-#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/IR/LLVMContext.h>
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Support/xxhash.h>
+
+#include <dlfcn.h>
 
 #include <cctype>
 #include <condition_variable>
@@ -88,15 +91,6 @@ std::string symbolFor(const std::string &name, uint64_t hash) {
   return fmt::format("{}_{:08x}", sanitize(name), uint32_t(hash ^ (hash >> 32)));
 }
 
-/// The LLJIT's own IR compiler, whose target machine is made only if it
-/// compiles something: kiln adds objects, never IR, so it never does, and a
-/// process whose kernels all come from the disk cache makes no target
-/// machine (0.2 ms each).
-llvm::Expected<std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>>
-lazyCompiler(llvm::orc::JITTargetMachineBuilder jtmb) {
-  return std::make_unique<llvm::orc::ConcurrentIRCompiler>(std::move(jtmb));
-}
-
 } // namespace
 
 struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
@@ -109,9 +103,8 @@ struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
                                             const Function &body, const jit::IterationSpace &space,
                                             const std::string &symbol);
   /// The kernel's object code (no lock held: kernels compile in parallel).
-  std::unique_ptr<llvm::MemoryBuffer> codegen(const Function &body,
-                                              const jit::IterationSpace &space,
-                                              const std::string &symbol);
+  std::string codegen(const Function &body, const jit::IterationSpace &space,
+                      const std::string &symbol);
   /// A target machine for one compilation (they are not reentrant): one
   /// given back by an earlier compilation, or a new one; back when it ends.
   struct MachineLease {
@@ -123,11 +116,13 @@ struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
     std::unique_ptr<llvm::TargetMachine> tm;
   };
 
-  /// Links `object` under a tracker of its own (set in `tracker`) and
-  /// returns the address of `symbol` in it; on failure nothing of the object
-  /// stays in the JIT.
-  llvm::Expected<KernelFn> link(std::unique_ptr<llvm::MemoryBuffer> object,
-                                const std::string &symbol, llvm::orc::ResourceTrackerSP &tracker);
+  /// Loads `object` into memory of its own and sets `fn` to its `symbol`
+  /// (no lock held). Throws Error(Format) when the object is unusable.
+  std::unique_ptr<jit::LoadedObject> load(std::string_view object, const std::string &symbol,
+                                          KernelFn &fn) const;
+  /// An external symbol of a kernel: libmvec's vector functions, then the
+  /// process's (libm, libc).
+  void *resolve(const std::string &name) const;
   enum class Emit { LLVM, Assembly, Object };
   /// The kernel's optimised IR, assembly or object, bypassing the caches.
   std::string emit(const Function &body, const std::string &name, FusionKind kind, Emit what);
@@ -155,15 +150,15 @@ struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
   std::optional<LoopKernel> loadedLocked(const KernelKey &key);
 
   jit::HostTarget host;
-  std::unique_ptr<llvm::orc::LLJIT> lljit;
   cache::DiskCache disk;
+  void *libmvec = nullptr; ///< dlopen's handle, never closed (kernels may run until exit)
 
-  /// A kernel in the LLJIT.
+  /// A loaded kernel.
   struct Loaded {
     LoopKernel kernel; ///< without its lifetime
     std::weak_ptr<const void> lifetime;
     const void *token = nullptr; ///< identifies the lifetime (a new load has a new one)
-    llvm::orc::ResourceTrackerSP tracker;
+    std::unique_ptr<jit::LoadedObject> code;
   };
   /// A lifetime token whose end unloads the kernel `key`.
   std::shared_ptr<const void> newLifetime(const KernelKey &key);
@@ -186,25 +181,10 @@ struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
 
 Jit::Impl::Impl(const JitOptions &options)
     : host(jit::HostTarget::detect()), disk(cache::resolveCacheDir(options.cacheDir), ".kobj") {
-  llvm::orc::JITTargetMachineBuilder jtmb = host.machineBuilder();
-  // No platform: kernels have no static initializers or atexit handlers to
-  // run, and the generic platform's setup was a fifth of making the LLJIT
-  // (0.1 ms of every process's first step).
-  lljit = orThrow(llvm::orc::LLJITBuilder()
-                      .setJITTargetMachineBuilder(jtmb)
-                      .setCompileFunctionCreator(lazyCompiler)
-                      .setPlatformSetUp(llvm::orc::setUpInactivePlatform)
-                      .create(),
-                  "cannot create the LLJIT");
-  // The loop vectorizer calls libmvec's _ZGV* functions; make them resolvable.
-  auto libmvec = llvm::orc::DynamicLibrarySearchGenerator::Load(
-      "libmvec.so.1", lljit->getDataLayout().getGlobalPrefix());
-  if (libmvec) {
-    lljit->getMainJITDylib().addGenerator(std::move(*libmvec));
-    host.vectorMath = true;
-  } else {
-    llvm::consumeError(libmvec.takeError()); // scalar exp/log/tanh then
-  }
+  // The loop vectorizer calls libmvec's _ZGV* functions; without it,
+  // kernels call scalar exp/log/tanh.
+  libmvec = ::dlopen("libmvec.so.1", RTLD_NOW | RTLD_LOCAL);
+  host.vectorMath = libmvec != nullptr;
 }
 
 std::unique_ptr<llvm::Module> Jit::Impl::buildModule(llvm::LLVMContext &ctx,
@@ -229,6 +209,8 @@ Jit::Impl::MachineLease::MachineLease(Impl &jit) : jit(jit) {
   }
   tm = orThrow(jit.host.machineBuilder().createTargetMachine(),
                "cannot create a target machine for the host");
+  std::lock_guard lock(jit.mu);
+  ++jit.stats.targetMachines;
 }
 
 Jit::Impl::MachineLease::~MachineLease() {
@@ -236,29 +218,31 @@ Jit::Impl::MachineLease::~MachineLease() {
   jit.machines.push_back(std::move(tm));
 }
 
-std::unique_ptr<llvm::MemoryBuffer> Jit::Impl::codegen(const Function &body,
-                                                       const jit::IterationSpace &space,
-                                                       const std::string &symbol) {
+std::string Jit::Impl::codegen(const Function &body, const jit::IterationSpace &space,
+                               const std::string &symbol) {
   MachineLease machine(*this);
   llvm::LLVMContext ctx; // one context per compilation
   std::unique_ptr<llvm::Module> m = buildModule(ctx, *machine.tm, body, space, symbol);
-  llvm::orc::SimpleCompiler compiler(*machine.tm);
-  return orThrow(compiler(*m), "cannot compile kernel " + symbol);
+  return jit::emitMachineCode(*m, *machine.tm, /*object=*/true);
 }
 
-llvm::Expected<KernelFn> Jit::Impl::link(std::unique_ptr<llvm::MemoryBuffer> object,
-                                         const std::string &symbol,
-                                         llvm::orc::ResourceTrackerSP &tracker) {
-  llvm::orc::ResourceTrackerSP rt = lljit->getMainJITDylib().createResourceTracker();
-  if (llvm::Error e = lljit->addObjectFile(rt, std::move(object)))
-    return e;
-  llvm::Expected<llvm::orc::ExecutorAddr> addr = lljit->lookup(symbol);
-  if (!addr) {
-    llvm::cantFail(rt->remove());
-    return addr.takeError();
-  }
-  tracker = std::move(rt);
-  return addr->toPtr<KernelFn>();
+std::unique_ptr<jit::LoadedObject> Jit::Impl::load(std::string_view object,
+                                                   const std::string &symbol, KernelFn &fn) const {
+  std::unique_ptr<jit::LoadedObject> code =
+      jit::LoadedObject::load(object, [this](const std::string &name) { return resolve(name); });
+  void *address = code->symbol(symbol);
+  if (!address)
+    throw Error(ErrorKind::Format,
+                fmt::format("kernel object: it does not define its symbol '{}'", symbol));
+  fn = reinterpret_cast<KernelFn>(address);
+  return code;
+}
+
+void *Jit::Impl::resolve(const std::string &name) const {
+  if (libmvec)
+    if (void *address = ::dlsym(libmvec, name.c_str()))
+      return address;
+  return ::dlsym(RTLD_DEFAULT, name.c_str());
 }
 
 std::shared_ptr<const void> Jit::Impl::newLifetime(const KernelKey &key) {
@@ -278,8 +262,6 @@ void Jit::Impl::unload(const KernelKey &key, const void *token) {
 }
 
 void Jit::Impl::unloadLocked(std::map<KernelKey, Loaded>::iterator it) {
-  if (llvm::Error e = it->second.tracker->remove())
-    llvm::consumeError(std::move(e)); // the code stays mapped: a leak, not a fault
   symbols.erase(it->second.kernel.name);
   kernels.erase(it);
   ++stats.unloaded;
@@ -380,31 +362,36 @@ LoopKernel Jit::Impl::compile(const Function &body, const std::string &name, Fus
   } done{*this, key};
   std::string identity = diskIdentity(key, kernel.name);
 
-  // Disk and codegen without the lock: kernels of one step compile in parallel.
-  llvm::orc::ResourceTrackerSP tracker;
+  // Disk, codegen and loading without the lock: kernels of one step compile
+  // in parallel.
+  std::unique_ptr<jit::LoadedObject> code;
+  bool fromDisk = false;
   if (std::optional<std::string> cached = disk.load(identity)) {
-    std::lock_guard lock(mu);
-    llvm::Expected<KernelFn> fn = link(
-        llvm::MemoryBuffer::getMemBufferCopy(*cached, disk.path(identity)), kernel.name, tracker);
-    if (fn) {
-      kernel.fn = *fn;
-      ++stats.diskHits;
-    } else { // intact on disk but unusable: forget it and rebuild
-      llvm::consumeError(fn.takeError());
+    try {
+      code = load(*cached, kernel.name, kernel.fn);
+      fromDisk = true;
+    } catch (const Error &e) { // intact on disk but unusable: forget it and rebuild
+      if (e.kind() != ErrorKind::Format)
+        throw;
       disk.remove(identity);
     }
   }
-  if (!kernel.fn) {
-    std::unique_ptr<llvm::MemoryBuffer> object = codegen(p.compiled(body), space, kernel.name);
-    disk.store(identity, std::string_view(object->getBufferStart(), object->getBufferSize()));
-    std::lock_guard lock(mu);
-    kernel.fn = orThrow(link(std::move(object), kernel.name, tracker),
-                        "cannot link kernel " + kernel.name);
-    ++stats.compiled;
+  if (!code) {
+    std::string object = codegen(p.compiled(body), space, kernel.name);
+    try {
+      code = load(object, kernel.name, kernel.fn);
+    } catch (const Error &e) {
+      if (e.kind() != ErrorKind::Format)
+        throw;
+      throw Error(ErrorKind::Internal, fmt::format("JIT: cannot load kernel {} just compiled: {}",
+                                                   kernel.name, e.message()));
+    }
+    disk.store(identity, object); // only what loads
   }
   std::lock_guard lock(mu);
+  ++(fromDisk ? stats.diskHits : stats.compiled);
   std::shared_ptr<const void> lifetime = newLifetime(key);
-  kernels[key] = Loaded{kernel, lifetime, lifetime.get(), std::move(tracker)};
+  kernels[key] = Loaded{kernel, lifetime, lifetime.get(), std::move(code)};
   kernel.lifetime = std::move(lifetime);
   return kernel;
 }

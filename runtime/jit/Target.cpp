@@ -96,7 +96,6 @@ std::vector<std::string> splitFeatures(const std::string &s) {
 } // namespace
 
 HostTarget HostTarget::detect() {
-  initializeNativeTarget();
   HostTarget host;
   host.triple = llvm::sys::getProcessTriple();
   host.cpu = llvm::sys::getHostCPUName().str();
@@ -120,6 +119,7 @@ std::string HostTarget::describe() const {
 }
 
 llvm::orc::JITTargetMachineBuilder HostTarget::machineBuilder() const {
+  initializeNativeTarget();
   llvm::orc::JITTargetMachineBuilder jtmb{llvm::Triple(triple)};
   jtmb.setCPU(cpu);
   jtmb.addFeatures(splitFeatures(features));

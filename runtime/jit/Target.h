@@ -20,11 +20,13 @@ struct HostTarget {
   /// glibc's libmvec is loaded, so vector exp/log/tanh/pow may be called.
   bool vectorMath = false;
 
-  /// Detects the host CPU (initialising LLVM's native target on first use).
+  /// Detects the host CPU. Initialises no LLVM target: loading cached
+  /// kernels needs none.
   static HostTarget detect();
   /// "znver3 +avx,+avx2,...": the CPU and its enabled features.
   std::string describe() const;
-  /// Builder of TargetMachines for this host: PIC, small code model, -O3.
+  /// Builder of TargetMachines for this host: PIC, small code model, -O3
+  /// (initialising LLVM's native target on first use).
   llvm::orc::JITTargetMachineBuilder machineBuilder() const;
 };
 

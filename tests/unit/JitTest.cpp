@@ -409,12 +409,14 @@ TEST(JitCache, AWarmJitLoadsFromDiskAndCompilesNothing) {
     Jit cold(JitOptions{dir.path()});
     cold.compile(f, "chain");
     EXPECT_EQ(cold.stats().compiled, 1);
+    EXPECT_EQ(cold.stats().targetMachines, 1);
   }
   EXPECT_EQ(filesIn(dir.path()), 1u); // no temporary files left behind
   Jit warm(JitOptions{dir.path()});
   LoopKernel k = warm.compile(f, "chain");
   EXPECT_EQ(warm.stats().compiled, 0);
   EXPECT_EQ(warm.stats().diskHits, 1);
+  EXPECT_EQ(warm.stats().targetMachines, 0) << "loading needs no LLVM";
   EXPECT_TRUE(kernelMatches(k, f, 2));
 }
 

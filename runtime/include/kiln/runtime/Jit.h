@@ -1,7 +1,8 @@
-//===- Jit.h - LLVM ORC JIT for fused loop kernels --------------*- C++ -*-===//
+//===- Jit.h - The JIT for fused loop kernels -------------------*- C++ -*-===//
 //
 // Compiles a "loop kernel" -- a small ir::Function of elementwise ops -- to
-// native code with LLVM 19's LLJIT. No LLVM header is included here (pimpl):
+// native code with LLVM 19, loaded by kiln's own object loader (no LLVM runs
+// for a kernel found in the disk cache). No LLVM header is included here (pimpl):
 // LLVM's headers are slow to compile and stay inside runtime/jit/.
 //
 //===----------------------------------------------------------------------===//
@@ -37,8 +38,8 @@ struct LoopKernel {
   /// more pointer after the outputs in `buffers` when non-zero (a reduction
   /// accumulates its partial results there in double precision).
   int64_t scratchBytes = 0;
-  /// Keeps the code loaded: the JIT unloads a kernel (its ORC resource
-  /// tracker) when the last copy of its LoopKernel is gone, so evicted
+  /// Keeps the code loaded: the JIT unloads a kernel (unmaps its code)
+  /// when the last copy of its LoopKernel is gone, so evicted
   /// programs do not leak their kernels. Null for a default LoopKernel.
   std::shared_ptr<const void> lifetime;
 };
@@ -77,19 +78,22 @@ struct JitStats {
   int64_t diskHits = 0;
   /// Kernels found already loaded in this process.
   int64_t memoryHits = 0;
+  /// LLVM target machines created (kept for reuse by later compiles): a
+  /// JIT whose kernels all come from the disk cache creates none.
+  int64_t targetMachines = 0;
   /// Kernels loaded now, and unloaded since the start (no LoopKernel left).
   int64_t loaded = 0;
   int64_t unloaded = 0;
 };
 
-/// The process-wide JIT: one LLJIT, host CPU features, -O3 pipeline,
+/// The process-wide JIT: host CPU features, -O3 pipeline,
 /// vectorised (AVX2/AVX-512 where present, with libmvec for exp/log/tanh).
 /// Thread-safe.
 class Jit {
 public:
   /// The process-wide JIT; its options come from the environment.
   static Jit &instance();
-  /// A JIT of its own: separate LLJIT, in-memory cache and stats, sharing only
+  /// A JIT of its own: separate loaded kernels, in-memory cache and stats, sharing only
   /// the disk cache directory; its kernels live as long as it does. Tests use
   /// one to start with a cold memory cache.
   explicit Jit(JitOptions options);
