@@ -120,6 +120,15 @@ struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
   /// (no lock held). Throws Error(Format) when the object is unusable.
   std::unique_ptr<jit::LoadedObject> load(std::string_view object, const std::string &symbol,
                                           KernelFn &fn) const;
+  /// The kernel stored under `identity` on disk, loaded, or null when there
+  /// is none or it does not load (then it is removed).
+  std::unique_ptr<jit::LoadedObject> loadCached(const std::string &identity,
+                                                const std::string &symbol, KernelFn &fn);
+  /// Compiles `body` with LLVM, loads the object and stores it on disk.
+  std::unique_ptr<jit::LoadedObject> compileAndStore(const Function &body,
+                                                     const jit::IterationSpace &space,
+                                                     const std::string &identity,
+                                                     const std::string &symbol, KernelFn &fn);
   /// An external symbol of a kernel: libmvec's vector functions, then the
   /// process's (libm, libc).
   void *resolve(const std::string &name) const;
@@ -224,6 +233,41 @@ std::string Jit::Impl::codegen(const Function &body, const jit::IterationSpace &
   llvm::LLVMContext ctx; // one context per compilation
   std::unique_ptr<llvm::Module> m = buildModule(ctx, *machine.tm, body, space, symbol);
   return jit::emitMachineCode(*m, *machine.tm, /*object=*/true);
+}
+
+std::unique_ptr<jit::LoadedObject> Jit::Impl::loadCached(const std::string &identity,
+                                                         const std::string &symbol,
+                                                         KernelFn &fn) {
+  std::optional<std::string> cached = disk.load(identity);
+  if (!cached)
+    return nullptr;
+  try {
+    return load(*cached, symbol, fn);
+  } catch (const Error &e) { // intact on disk but unusable: forget it and rebuild
+    if (e.kind() != ErrorKind::Format)
+      throw;
+    disk.remove(identity);
+    return nullptr;
+  }
+}
+
+std::unique_ptr<jit::LoadedObject> Jit::Impl::compileAndStore(const Function &body,
+                                                              const jit::IterationSpace &space,
+                                                              const std::string &identity,
+                                                              const std::string &symbol,
+                                                              KernelFn &fn) {
+  std::string object = codegen(body, space, symbol);
+  std::unique_ptr<jit::LoadedObject> code;
+  try {
+    code = load(object, symbol, fn);
+  } catch (const Error &e) {
+    if (e.kind() != ErrorKind::Format)
+      throw;
+    throw Error(ErrorKind::Internal, fmt::format("JIT: cannot load kernel {} just compiled: {}",
+                                                 symbol, e.message()));
+  }
+  disk.store(identity, object); // only what loads
+  return code;
 }
 
 std::unique_ptr<jit::LoadedObject> Jit::Impl::load(std::string_view object,
@@ -364,30 +408,10 @@ LoopKernel Jit::Impl::compile(const Function &body, const std::string &name, Fus
 
   // Disk, codegen and loading without the lock: kernels of one step compile
   // in parallel.
-  std::unique_ptr<jit::LoadedObject> code;
-  bool fromDisk = false;
-  if (std::optional<std::string> cached = disk.load(identity)) {
-    try {
-      code = load(*cached, kernel.name, kernel.fn);
-      fromDisk = true;
-    } catch (const Error &e) { // intact on disk but unusable: forget it and rebuild
-      if (e.kind() != ErrorKind::Format)
-        throw;
-      disk.remove(identity);
-    }
-  }
-  if (!code) {
-    std::string object = codegen(p.compiled(body), space, kernel.name);
-    try {
-      code = load(object, kernel.name, kernel.fn);
-    } catch (const Error &e) {
-      if (e.kind() != ErrorKind::Format)
-        throw;
-      throw Error(ErrorKind::Internal, fmt::format("JIT: cannot load kernel {} just compiled: {}",
-                                                   kernel.name, e.message()));
-    }
-    disk.store(identity, object); // only what loads
-  }
+  std::unique_ptr<jit::LoadedObject> code = loadCached(identity, kernel.name, kernel.fn);
+  bool fromDisk = code != nullptr;
+  if (!fromDisk)
+    code = compileAndStore(p.compiled(body), space, identity, kernel.name, kernel.fn);
   std::lock_guard lock(mu);
   ++(fromDisk ? stats.diskHits : stats.compiled);
   std::shared_ptr<const void> lifetime = newLifetime(key);
