@@ -7,8 +7,8 @@
 // finally LLVM: emit IR in a fresh LLVMContext, verify, optimise at -O3 for
 // the host, compile to an object and store it on disk. Either way the object
 // is loaded by kiln's own ObjectLoader, so a process whose kernels all come
-// from the disk cache never initialises LLVM. Hashes only name symbols and
-// files; they never decide a hit. A
+// from the disk cache initialises no LLVM target and makes no target
+// machine. Hashes only name symbols and files; they never decide a hit. A
 // length-generic body (IterationSpace.h) is looked up and compiled as its
 // shape-free form, so that one kernel serves each of its lengths.
 //
