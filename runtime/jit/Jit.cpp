@@ -31,8 +31,6 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Support/xxhash.h>
 
-#include <dlfcn.h>
-
 #include <cctype>
 #include <condition_variable>
 #include <map>
@@ -129,9 +127,6 @@ struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
                                                      const jit::IterationSpace &space,
                                                      const std::string &identity,
                                                      const std::string &symbol, KernelFn &fn);
-  /// An external symbol of a kernel: libmvec's vector functions, then the
-  /// process's (libm, libc).
-  void *resolve(const std::string &name) const;
   enum class Emit { LLVM, Assembly, Object };
   /// The kernel's optimised IR, assembly or object, bypassing the caches.
   std::string emit(const Function &body, const std::string &name, FusionKind kind, Emit what);
@@ -160,7 +155,6 @@ struct Jit::Impl : std::enable_shared_from_this<Jit::Impl> {
 
   jit::HostTarget host;
   cache::DiskCache disk;
-  void *libmvec = nullptr; ///< dlopen's handle, never closed (kernels may run until exit)
 
   /// A loaded kernel.
   struct Loaded {
@@ -192,8 +186,7 @@ Jit::Impl::Impl(const JitOptions &options)
     : host(jit::HostTarget::detect()), disk(cache::resolveCacheDir(options.cacheDir), ".kobj") {
   // The loop vectorizer calls libmvec's _ZGV* functions; without it,
   // kernels call scalar exp/log/tanh.
-  libmvec = ::dlopen("libmvec.so.1", RTLD_NOW | RTLD_LOCAL);
-  host.vectorMath = libmvec != nullptr;
+  host.vectorMath = jit::libmvec() != nullptr;
 }
 
 std::unique_ptr<llvm::Module> Jit::Impl::buildModule(llvm::LLVMContext &ctx,
@@ -272,21 +265,13 @@ std::unique_ptr<jit::LoadedObject> Jit::Impl::compileAndStore(const Function &bo
 
 std::unique_ptr<jit::LoadedObject> Jit::Impl::load(std::string_view object,
                                                    const std::string &symbol, KernelFn &fn) const {
-  std::unique_ptr<jit::LoadedObject> code =
-      jit::LoadedObject::load(object, [this](const std::string &name) { return resolve(name); });
+  std::unique_ptr<jit::LoadedObject> code = jit::LoadedObject::load(object, jit::kernelSymbol);
   void *address = code->symbol(symbol);
   if (!address)
     throw Error(ErrorKind::Format,
                 fmt::format("kernel object: it does not define its symbol '{}'", symbol));
   fn = reinterpret_cast<KernelFn>(address);
   return code;
-}
-
-void *Jit::Impl::resolve(const std::string &name) const {
-  if (libmvec)
-    if (void *address = ::dlsym(libmvec, name.c_str()))
-      return address;
-  return ::dlsym(RTLD_DEFAULT, name.c_str());
 }
 
 std::shared_ptr<const void> Jit::Impl::newLifetime(const KernelKey &key) {

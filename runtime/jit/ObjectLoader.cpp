@@ -12,6 +12,7 @@
 
 #include "kiln/ir/Error.h"
 
+#include <dlfcn.h>
 #include <elf.h>
 #include <fmt/format.h>
 #include <sys/mman.h>
@@ -413,6 +414,19 @@ private:
   std::array<uint64_t, kRegions> regionBytes_{}, regionStart_{};
   uint64_t stubsOffset_ = 0, slotsOffset_ = 0, total_ = 0;
 };
+
+void *libmvec() {
+  // Never closed: kernels may run until exit.
+  static void *const handle = ::dlopen("libmvec.so.1", RTLD_NOW | RTLD_LOCAL);
+  return handle;
+}
+
+void *kernelSymbol(const std::string &name) {
+  if (void *mvec = libmvec())
+    if (void *address = ::dlsym(mvec, name.c_str()))
+      return address;
+  return ::dlsym(RTLD_DEFAULT, name.c_str());
+}
 
 std::unique_ptr<LoadedObject> LoadedObject::load(std::string_view elf,
                                                  const SymbolResolver &resolve) {

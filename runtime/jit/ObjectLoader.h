@@ -33,6 +33,13 @@ namespace kiln::runtime::jit {
 /// there is none.
 using SymbolResolver = std::function<void *(const std::string &name)>;
 
+/// glibc's libmvec (the vector exp/log/tanh the loop vectorizer calls),
+/// opened once per process; null where it is missing.
+void *libmvec();
+/// The resolver kernels are loaded with: libmvec's symbols, then the
+/// process's (libm, libc).
+void *kernelSymbol(const std::string &name);
+
 /// One object's code and data, mapped until the LoadedObject is destroyed.
 class LoadedObject {
 public:

@@ -14,7 +14,6 @@
 #include "kiln/ir/Builder.h"
 #include "kiln/ir/Error.h"
 
-#include <dlfcn.h>
 #include <elf.h>
 
 #include <cstring>
@@ -48,15 +47,6 @@ std::string objectOf(const Function &f) {
   return std::string(bytes.begin(), bytes.end());
 }
 
-/// Resolves as the JIT does: libmvec, then the process.
-void *processSymbol(const std::string &name) {
-  static void *libmvec = ::dlopen("libmvec.so.1", RTLD_NOW | RTLD_LOCAL);
-  if (libmvec)
-    if (void *address = ::dlsym(libmvec, name.c_str()))
-      return address;
-  return ::dlsym(RTLD_DEFAULT, name.c_str());
-}
-
 template <class T> T readAt(const std::string &elf, size_t offset) {
   T value;
   std::memcpy(&value, elf.data() + offset, sizeof(T));
@@ -83,7 +73,7 @@ size_t sectionHeader(const std::string &elf, uint32_t type, uint64_t flag = 0) {
 /// Expects loading `elf` to throw Error(Format) whose message contains `words`.
 ::testing::AssertionResult rejects(const std::string &elf, const std::string &words) {
   try {
-    LoadedObject::load(elf, processSymbol);
+    LoadedObject::load(elf, jit::kernelSymbol);
   } catch (const Error &e) {
     if (e.kind() != ErrorKind::Format || e.message().find(words) == std::string::npos)
       return ::testing::AssertionFailure() << "wrong error: " << e.what();
@@ -113,7 +103,7 @@ std::string permissionsAt(const void *address) {
 TEST(ObjectLoader, ItsKernelComputesWhatTheInterpreterDoes) {
   Function f = tanhKernel();
   LoopKernel compiled = uncachedJit().compile(f, f.name());
-  std::unique_ptr<LoadedObject> object = LoadedObject::load(objectOf(f), processSymbol);
+  std::unique_ptr<LoadedObject> object = LoadedObject::load(objectOf(f), jit::kernelSymbol);
   LoopKernel loaded = compiled;
   loaded.fn = reinterpret_cast<KernelFn>(object->symbol(compiled.name));
   ASSERT_NE(loaded.fn, nullptr) << compiled.name;
@@ -128,7 +118,7 @@ TEST(ObjectLoader, ExternalFunctionsComeFromTheResolverAndCodeIsNotWritable) {
   std::set<std::string> asked;
   auto recording = [&](const std::string &name) {
     asked.insert(name);
-    return processSymbol(name);
+    return jit::kernelSymbol(name);
   };
   std::unique_ptr<LoadedObject> object = LoadedObject::load(objectOf(tanhKernel()), recording);
   bool tanh = false;
@@ -191,7 +181,7 @@ TEST(ObjectLoader, DamagedObjectsAreErrorsNotCrashes) {
   int rejected = 0;
   auto tryLoad = [&](const std::string &bytes) {
     try {
-      LoadedObject::load(bytes, processSymbol);
+      LoadedObject::load(bytes, jit::kernelSymbol);
     } catch (const Error &e) {
       EXPECT_EQ(e.kind(), ErrorKind::Format) << e.what();
       ++rejected;
